@@ -1,0 +1,3 @@
+//! The broker engine.
+pub mod destination;
+pub mod selector;

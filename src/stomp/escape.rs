@@ -1,0 +1,79 @@
+//! Header value escaping, which differs per version: 1.0 has none, 1.1 escapes `\n`, `:` and
+//! `\`, 1.2 adds `\r`. An undefined escape is a fatal protocol error in 1.1 and 1.2.
+
+use super::version::Version;
+use bytes::{BufMut, BytesMut};
+
+/// Undoes escaping; `None` on an undefined escape sequence.
+pub fn unescape(s: &str, version: Version) -> Option<String> {
+    if version == Version::V1_0 || !s.contains('\\') {
+        return Some(s.to_string());
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next()? {
+            'n' => out.push('\n'),
+            'c' => out.push(':'),
+            '\\' => out.push('\\'),
+            'r' if version == Version::V1_2 => out.push('\r'),
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// Appends `s` escaped for `version`.
+pub fn escape_into(out: &mut BytesMut, s: &str, version: Version) {
+    let needs = version > Version::V1_0
+        && s.bytes()
+            .any(|b| matches!(b, b'\n' | b':' | b'\\') || (b == b'\r' && version == Version::V1_2));
+    if !needs {
+        out.put_slice(s.as_bytes());
+        return;
+    }
+    for b in s.bytes() {
+        match b {
+            b'\n' => out.put_slice(b"\\n"),
+            b':' => out.put_slice(b"\\c"),
+            b'\\' => out.put_slice(b"\\\\"),
+            b'\r' if version == Version::V1_2 => out.put_slice(b"\\r"),
+            _ => out.put_u8(b),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_per_version() {
+        let raw = "a:b\nc\\d\re";
+        let mut out = BytesMut::new();
+        escape_into(&mut out, raw, Version::V1_2);
+        assert_eq!(&out[..], b"a\\cb\\nc\\\\d\\re");
+        let s = std::str::from_utf8(&out).unwrap();
+        assert_eq!(unescape(s, Version::V1_2).unwrap(), raw);
+
+        let mut out = BytesMut::new();
+        escape_into(&mut out, raw, Version::V1_1);
+        assert_eq!(&out[..], b"a\\cb\\nc\\\\d\re");
+
+        let mut out = BytesMut::new();
+        escape_into(&mut out, raw, Version::V1_0);
+        assert_eq!(&out[..], raw.as_bytes());
+    }
+
+    #[test]
+    fn undefined_escapes_are_rejected() {
+        assert_eq!(unescape("a\\tb", Version::V1_2), None);
+        assert_eq!(unescape("a\\rb", Version::V1_1), None);
+        assert_eq!(unescape("trailing\\", Version::V1_2), None);
+        assert_eq!(unescape("a\\tb", Version::V1_0).unwrap(), "a\\tb");
+    }
+}
