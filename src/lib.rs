@@ -1,2 +1,10 @@
+//! shoal: a STOMP broker engine, network of brokers, MCollective-compatible collectives and a
+//! bastion TUI, in one crate. Data flows one way: `stomp` → `broker` → (bridge, collective, tui),
+//! with `config` and `cli` at the edge.
+
+pub mod bench;
 pub mod broker;
+pub mod cli;
+pub mod client;
+pub mod config;
 pub mod stomp;

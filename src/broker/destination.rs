@@ -204,12 +204,18 @@ mod tests {
 
     #[test]
     fn activemq_wildcards() {
-        assert!(m("/topic/mcollective.>", "/topic/mcollective.discovery.agent"));
+        assert!(m(
+            "/topic/mcollective.>",
+            "/topic/mcollective.discovery.agent"
+        ));
         assert!(m("/topic/mcollective.>", "/topic/mcollective.x"));
         assert!(!m("/topic/mcollective.>", "/topic/mcollective"));
         assert!(!m("/topic/mcollective.>", "/topic/qacollective.x"));
         assert!(m("/topic/*.discovery.agent", "/topic/qa.discovery.agent"));
-        assert!(!m("/topic/*.discovery.agent", "/topic/qa.x.discovery.agent"));
+        assert!(!m(
+            "/topic/*.discovery.agent",
+            "/topic/qa.x.discovery.agent"
+        ));
         assert!(!m("/topic/*.agent", "/topic/qa.discovery"));
         assert!(m("/queue/a.b", "/queue/a.b"));
         assert!(!m("/queue/a.b", "/topic/a.b"));
@@ -219,10 +225,25 @@ mod tests {
 
     #[test]
     fn bad_destinations_are_named() {
-        assert!(matches!(Destination::parse("/foo/bar"), Err(DestinationError::UnknownPrefix(_))));
-        assert!(matches!(Destination::parse("/queue/"), Err(DestinationError::Empty(_))));
-        assert!(matches!(Destination::parse("/queue/a..b"), Err(DestinationError::EmptyElement(_))));
-        assert!(matches!(Destination::parse("/topic/a.*"), Err(DestinationError::WildcardNotAllowed(_))));
-        assert!(matches!(DestPattern::parse("/topic/a.>.b"), Err(DestinationError::MisplacedRest(_))));
+        assert!(matches!(
+            Destination::parse("/foo/bar"),
+            Err(DestinationError::UnknownPrefix(_))
+        ));
+        assert!(matches!(
+            Destination::parse("/queue/"),
+            Err(DestinationError::Empty(_))
+        ));
+        assert!(matches!(
+            Destination::parse("/queue/a..b"),
+            Err(DestinationError::EmptyElement(_))
+        ));
+        assert!(matches!(
+            Destination::parse("/topic/a.*"),
+            Err(DestinationError::WildcardNotAllowed(_))
+        ));
+        assert!(matches!(
+            DestPattern::parse("/topic/a.>.b"),
+            Err(DestinationError::MisplacedRest(_))
+        ));
     }
 }

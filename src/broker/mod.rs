@@ -1,3 +1,24 @@
-//! The broker engine.
+//! The broker engine: destinations, subscriptions, sessions and the handle others use.
+//!
+//! Data flows one way: `session` (one per connection) parses and validates frames and calls the
+//! `engine`, which routes through `state` into per-connection `outbox`es drained by `writer`s.
+
 pub mod destination;
+pub mod engine;
+pub mod events;
+pub mod handle;
+pub mod local;
+pub mod message;
+pub mod outbox;
 pub mod selector;
+pub mod server;
+pub mod session;
+pub mod settings;
+pub mod snapshot;
+pub mod state;
+pub mod subscription;
+pub mod writer;
+
+pub use handle::{Broker, BrokerHandle};
+pub use settings::{BrokerSettings, Limits, SlowConsumerPolicy};
+pub use snapshot::{BrokerSnapshot, DestinationSnapshot};

@@ -163,8 +163,10 @@ impl Decoder {
                 return Err(FrameError::MalformedHeader(line.to_string()));
             };
             if escaped {
-                let k = unescape(k, self.version).ok_or_else(|| FrameError::BadEscape(line.into()))?;
-                let v = unescape(v, self.version).ok_or_else(|| FrameError::BadEscape(line.into()))?;
+                let k =
+                    unescape(k, self.version).ok_or_else(|| FrameError::BadEscape(line.into()))?;
+                let v =
+                    unescape(v, self.version).ok_or_else(|| FrameError::BadEscape(line.into()))?;
                 headers.push((k, v));
             } else {
                 headers.push((k.to_string(), v.to_string()));

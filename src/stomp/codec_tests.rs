@@ -30,7 +30,11 @@ fn decodes_a_simple_frame_with_cr_lf_and_heartbeats() {
 
 #[test]
 fn content_length_body_may_contain_nul() {
-    let frames = decode_all(b"SEND\ndestination:/q\ncontent-length:5\n\na\0b\0c\0", Version::V1_2).unwrap();
+    let frames = decode_all(
+        b"SEND\ndestination:/q\ncontent-length:5\n\na\0b\0c\0",
+        Version::V1_2,
+    )
+    .unwrap();
     assert_eq!(&frames[0].body[..], b"a\0b\0c");
 }
 
@@ -89,32 +93,53 @@ fn limits_are_enforced_before_the_frame_completes() {
     };
     let mut d = Decoder::new(limits);
     let mut buf = BytesMut::from(&[b'A'; 60][..]);
-    assert_eq!(d.decode(&mut buf), Err(FrameError::HeaderLineTooLong { limit: 50 }));
+    assert_eq!(
+        d.decode(&mut buf),
+        Err(FrameError::HeaderLineTooLong { limit: 50 })
+    );
 
     let mut d = Decoder::new(limits);
     let mut buf = BytesMut::from(&b"SEND\na:1\nb:2\nc:3\nd:4\n"[..]);
-    assert_eq!(d.decode(&mut buf), Err(FrameError::TooManyHeaders { limit: 3 }));
+    assert_eq!(
+        d.decode(&mut buf),
+        Err(FrameError::TooManyHeaders { limit: 3 })
+    );
 
     let mut d = Decoder::new(limits);
     let mut buf = BytesMut::from(&b"SEND\ncontent-length:101\n\n"[..]);
-    assert_eq!(d.decode(&mut buf), Err(FrameError::BodyTooLarge { limit: 100 }));
+    assert_eq!(
+        d.decode(&mut buf),
+        Err(FrameError::BodyTooLarge { limit: 100 })
+    );
 
     let mut d = Decoder::new(limits);
     let mut buf = BytesMut::from(&b"SEND\n\n"[..]);
     buf.extend_from_slice(&[b'x'; 101]);
-    assert_eq!(d.decode(&mut buf), Err(FrameError::BodyTooLarge { limit: 100 }));
+    assert_eq!(
+        d.decode(&mut buf),
+        Err(FrameError::BodyTooLarge { limit: 100 })
+    );
 
     let mut d = Decoder::new(limits);
     let mut buf = BytesMut::from(&b"SEND\ncontent-length:zz\n\n\0"[..]);
-    assert!(matches!(d.decode(&mut buf), Err(FrameError::BadContentLength(_))));
+    assert!(matches!(
+        d.decode(&mut buf),
+        Err(FrameError::BadContentLength(_))
+    ));
 
     let mut d = Decoder::new(limits);
     let mut buf = BytesMut::from(&b"FROB\n\n\0"[..]);
-    assert_eq!(d.decode(&mut buf), Err(FrameError::UnknownCommand("FROB".into())));
+    assert_eq!(
+        d.decode(&mut buf),
+        Err(FrameError::UnknownCommand("FROB".into()))
+    );
 
     let mut d = Decoder::new(limits);
     let mut buf = BytesMut::from(&b"SEND\nnocolon\n\n\0"[..]);
-    assert!(matches!(d.decode(&mut buf), Err(FrameError::MalformedHeader(_))));
+    assert!(matches!(
+        d.decode(&mut buf),
+        Err(FrameError::MalformedHeader(_))
+    ));
 }
 
 #[test]
@@ -122,7 +147,14 @@ fn encode_then_decode_round_trips_for_each_version() {
     for v in [Version::V1_0, Version::V1_1, Version::V1_2] {
         let f = Frame::new(Command::Message)
             .header("destination", "/queue/a")
-            .header("custom", if v == Version::V1_0 { "plain" } else { "a:b\nc" })
+            .header(
+                "custom",
+                if v == Version::V1_0 {
+                    "plain"
+                } else {
+                    "a:b\nc"
+                },
+            )
             .with_body(&b"x\0y"[..]);
         let mut out = BytesMut::new();
         encode(&f, v, &mut out);
@@ -131,7 +163,13 @@ fn encode_then_decode_round_trips_for_each_version() {
         assert_eq!(&got[0].body[..], b"x\0y");
         assert_eq!(got[0].get("content-length"), Some("3"));
     }
-    assert_eq!(&to_bytes(&Frame::new(Command::Receipt).header("receipt-id", "1"), Version::V1_2)[..], b"RECEIPT\nreceipt-id:1\n\n\0");
+    assert_eq!(
+        &to_bytes(
+            &Frame::new(Command::Receipt).header("receipt-id", "1"),
+            Version::V1_2
+        )[..],
+        b"RECEIPT\nreceipt-id:1\n\n\0"
+    );
 }
 
 /// The frames real mcollective 2.12 clients and servers sent to ActiveMQ parse, with their
@@ -176,11 +214,26 @@ fn python_bytes(lit: &str) -> Vec<u8> {
                     out.push(u8::from_str_radix(&inner[i + 2..i + 4], 16).unwrap());
                     i += 4;
                 }
-                b'n' => { out.push(b'\n'); i += 2; }
-                b'r' => { out.push(b'\r'); i += 2; }
-                b't' => { out.push(b'\t'); i += 2; }
-                b'0' => { out.push(0); i += 2; }
-                c => { out.push(c); i += 2; }
+                b'n' => {
+                    out.push(b'\n');
+                    i += 2;
+                }
+                b'r' => {
+                    out.push(b'\r');
+                    i += 2;
+                }
+                b't' => {
+                    out.push(b'\t');
+                    i += 2;
+                }
+                b'0' => {
+                    out.push(0);
+                    i += 2;
+                }
+                c => {
+                    out.push(c);
+                    i += 2;
+                }
             }
         } else {
             out.push(b[i]);

@@ -107,7 +107,8 @@ impl Selector {
     pub fn mc_identity(&self) -> Option<&str> {
         match &self.expr {
             Expr::Cmp("=", l, r) => match (&**l, &**r) {
-                (Expr::Ident(i), Expr::Lit(Literal::Str(s))) | (Expr::Lit(Literal::Str(s)), Expr::Ident(i))
+                (Expr::Ident(i), Expr::Lit(Literal::Str(s)))
+                | (Expr::Lit(Literal::Str(s)), Expr::Ident(i))
                     if i == "mc_identity" =>
                 {
                     Some(s)
@@ -201,7 +202,11 @@ fn eval<'a, 'h: 'a>(e: &'a Expr, lookup: &dyn Fn(&str) -> Option<&'h str>) -> Va
             if x == Value::Null {
                 return Value::Null;
             }
-            Value::Bool(items.iter().any(|l| compare(&x, &Value::from_lit(l)) == Some(std::cmp::Ordering::Equal)))
+            Value::Bool(
+                items
+                    .iter()
+                    .any(|l| compare(&x, &Value::from_lit(l)) == Some(std::cmp::Ordering::Equal)),
+            )
         }
         Expr::Like(x, pattern, escape) => match eval(x, lookup) {
             Value::Str(s) => Value::Bool(like(&s, pattern, *escape)),
@@ -235,7 +240,13 @@ fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
             if !(y || s.eq_ignore_ascii_case("false")) {
                 return None;
             }
-            Some(x.cmp(&y)).map(|o| if matches!(a, Value::Bool(_)) { o } else { o.reverse() })
+            Some(x.cmp(&y)).map(|o| {
+                if matches!(a, Value::Bool(_)) {
+                    o
+                } else {
+                    o.reverse()
+                }
+            })
         }
         _ => a.num()?.partial_cmp(&b.num()?),
     }

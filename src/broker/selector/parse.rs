@@ -55,7 +55,8 @@ fn lex(src: &str) -> Result<Lexer, SelectorError> {
             toks.push((Tok::Str(s), pos));
             continue;
         }
-        if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit())) {
+        if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit()))
+        {
             let start = i;
             while i < chars.len()
                 && (chars[i].is_ascii_alphanumeric()
@@ -79,7 +80,8 @@ fn lex(src: &str) -> Result<Lexer, SelectorError> {
         }
         if c.is_alphabetic() || c == '_' || c == '$' {
             let start = i;
-            while i < chars.len() && (chars[i].is_alphanumeric() || matches!(chars[i], '_' | '$' | '.' | '-'))
+            while i < chars.len()
+                && (chars[i].is_alphanumeric() || matches!(chars[i], '_' | '$' | '.' | '-'))
             {
                 i += 1;
             }
@@ -102,7 +104,12 @@ fn lex(src: &str) -> Result<Lexer, SelectorError> {
             ('(', _) => (Tok::LParen, 1),
             (')', _) => (Tok::RParen, 1),
             (',', _) => (Tok::Comma, 1),
-            _ => return Err(SelectorError::new(pos, format!("unexpected character {c:?}"))),
+            _ => {
+                return Err(SelectorError::new(
+                    pos,
+                    format!("unexpected character {c:?}"),
+                ))
+            }
         };
         toks.push((tok, pos));
         i += len;
@@ -233,12 +240,22 @@ impl Parser {
                 match self.bump() {
                     Tok::Str(s) => items.push(Literal::Str(s)),
                     Tok::Num(n) => items.push(Literal::Num(n)),
-                    t => return Err(self.err(format!("expected a literal in IN list, found {}", describe(&t)))),
+                    t => {
+                        return Err(self.err(format!(
+                            "expected a literal in IN list, found {}",
+                            describe(&t)
+                        )))
+                    }
                 }
                 match self.bump() {
                     Tok::Comma => continue,
                     Tok::RParen => break,
-                    t => return Err(self.err(format!("expected ',' or ')' in IN list, found {}", describe(&t)))),
+                    t => {
+                        return Err(self.err(format!(
+                            "expected ',' or ')' in IN list, found {}",
+                            describe(&t)
+                        )))
+                    }
                 }
             }
             Expr::In(Box::new(left), items)
@@ -255,7 +272,10 @@ impl Parser {
             }
             Expr::Like(Box::new(left), pattern, escape)
         } else if negated {
-            return Err(self.err(format!("expected BETWEEN, IN or LIKE after NOT, found {}", describe(self.peek()))));
+            return Err(self.err(format!(
+                "expected BETWEEN, IN or LIKE after NOT, found {}",
+                describe(self.peek())
+            )));
         } else {
             return Ok(left);
         };
@@ -311,17 +331,24 @@ impl Parser {
             }
             Tok::Ident(s) if s.eq_ignore_ascii_case("TRUE") => Ok(Expr::Lit(Literal::Bool(true))),
             Tok::Ident(s) if s.eq_ignore_ascii_case("FALSE") => Ok(Expr::Lit(Literal::Bool(false))),
-            Tok::Ident(s) if is_reserved(&s) => Err(SelectorError::new(pos, format!("unexpected keyword {s}"))),
+            Tok::Ident(s) if is_reserved(&s) => {
+                Err(SelectorError::new(pos, format!("unexpected keyword {s}")))
+            }
             Tok::Ident(s) => Ok(Expr::Ident(s)),
-            t => Err(SelectorError::new(pos, format!("expected a value, found {}", describe(&t)))),
+            t => Err(SelectorError::new(
+                pos,
+                format!("expected a value, found {}", describe(&t)),
+            )),
         }
     }
 }
 
 fn is_reserved(s: &str) -> bool {
-    ["AND", "OR", "NOT", "BETWEEN", "IN", "LIKE", "ESCAPE", "IS", "NULL"]
-        .iter()
-        .any(|k| s.eq_ignore_ascii_case(k))
+    [
+        "AND", "OR", "NOT", "BETWEEN", "IN", "LIKE", "ESCAPE", "IS", "NULL",
+    ]
+    .iter()
+    .any(|k| s.eq_ignore_ascii_case(k))
 }
 
 fn describe(t: &Tok) -> String {

@@ -2,8 +2,16 @@ use super::*;
 
 fn sel(src: &str, headers: &[(&str, &str)]) -> bool {
     let s = Selector::parse(src).unwrap_or_else(|e| panic!("{src}: {e}"));
-    let headers: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let lookup = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let lookup = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     s.matches(&lookup)
 }
 
@@ -12,8 +20,18 @@ fn mcollective_identity_selector() {
     assert!(sel("mc_identity = 'node1'", &[("mc_identity", "node1")]));
     assert!(!sel("mc_identity = 'node1'", &[("mc_identity", "node10")]));
     assert!(!sel("mc_identity = 'node1'", &[]));
-    assert_eq!(Selector::parse("mc_identity = 'node1'").unwrap().mc_identity(), Some("node1"));
-    assert_eq!(Selector::parse("mc_identity <> 'node1'").unwrap().mc_identity(), None);
+    assert_eq!(
+        Selector::parse("mc_identity = 'node1'")
+            .unwrap()
+            .mc_identity(),
+        Some("node1")
+    );
+    assert_eq!(
+        Selector::parse("mc_identity <> 'node1'")
+            .unwrap()
+            .mc_identity(),
+        None
+    );
 }
 
 #[test]
@@ -33,7 +51,10 @@ fn comparisons_numbers_and_strings() {
     assert!(sel("s IN ('x', 'abc')", &h));
     assert!(sel("s NOT IN ('x', 'y')", &h));
     assert!(sel("(n = 1 OR n = 10) AND NOT s = 'x'", &h));
-    assert!(sel("it's = 'a''b'".replace("it's", "q").as_str(), &[("q", "a'b")]));
+    assert!(sel(
+        "it's = 'a''b'".replace("it's", "q").as_str(),
+        &[("q", "a'b")]
+    ));
     assert!(sel("flag = TRUE", &[("flag", "true")]));
 }
 

@@ -1,0 +1,92 @@
+//! `shoal bench`: a load generator for any STOMP broker, with count checks.
+//!
+//! Every scenario verifies what it received: a lost or duplicated message fails the run (exit
+//! code 1), so a fast number can never hide a broken broker. Results are printed one line per
+//! scenario in a fixed format that BENCHMARKS.md quotes.
+
+mod fanout;
+mod idle;
+mod payload;
+mod queue;
+mod rpc;
+
+use crate::client::{self, ClientReader, ClientWriter, ConnectOptions};
+use clap::{Args, Subcommand};
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Broker address HOST:PORT.
+    #[arg(long, default_value = "127.0.0.1:6163", global = true)]
+    pub addr: String,
+    #[arg(long, global = true)]
+    pub login: Option<String>,
+    #[arg(long, global = true)]
+    pub passcode: Option<String>,
+    /// STOMP `host` header (RabbitMQ: the vhost, usually "/").
+    #[arg(long, global = true)]
+    pub vhost: Option<String>,
+    /// Label printed with each result (e.g. shoal, activemq, rabbitmq).
+    #[arg(long, default_value = "broker", global = true)]
+    pub label: String,
+    #[command(subcommand)]
+    pub scenario: Scenario,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Scenario {
+    /// Queue throughput: P producers, C consumers, N messages of S bytes.
+    Queue(queue::QueueArgs),
+    /// Topic fan-out: one publisher, N subscribers, latency percentiles.
+    Fanout(fanout::FanoutArgs),
+    /// Request/reply rounds: one requester, N responders replying to its reply-to queue.
+    Rpc(rpc::RpcArgs),
+    /// N idle connections: time to open them and the broker's memory per connection.
+    Idle(idle::IdleArgs),
+}
+
+impl BenchArgs {
+    fn options(&self) -> ConnectOptions {
+        ConnectOptions {
+            login: self.login.clone(),
+            passcode: self.passcode.clone(),
+            host: self.vhost.clone(),
+            heartbeat: (0, 0),
+        }
+    }
+
+    async fn connect(&self) -> anyhow::Result<(ClientReader, ClientWriter)> {
+        let (r, w, _) = client::connect(&self.addr, &self.options()).await?;
+        Ok((r, w))
+    }
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let ok = match &args.scenario {
+        Scenario::Queue(q) => queue::run(&args, q).await?,
+        Scenario::Fanout(f) => fanout::run(&args, f).await?,
+        Scenario::Rpc(r) => rpc::run(&args, r).await?,
+        Scenario::Idle(i) => idle::run(&args, i).await?,
+    };
+    if !ok {
+        anyhow::bail!("benchmark failed its count check (lost or duplicated messages)");
+    }
+    Ok(())
+}
+
+/// A unique suffix so repeated runs against a long-lived broker never share destinations.
+fn run_id() -> String {
+    format!(
+        "{}{}",
+        std::process::id(),
+        crate::broker::message::now_ms() % 1_000_000
+    )
+}
+
+/// p-th percentile (0–100) of sorted values.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let idx = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}

@@ -1,0 +1,118 @@
+//! Starting a broker, and the handle the rest of shoal uses to look at it and talk to it.
+//!
+//! The engine never knows who is watching: the TUI, bridges and tests hold a `BrokerHandle`
+//! and read snapshots, follow the event stream, or open in-process clients.
+
+use super::engine::Engine;
+use super::events::BrokerEvent;
+use super::local::LocalClient;
+use super::server::{self, ListenError};
+use super::settings::{BrokerSettings, Limits};
+use super::snapshot::BrokerSnapshot;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// A running broker: its listeners, its engine, and its shutdown switch.
+pub struct Broker {
+    handle: BrokerHandle,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    addrs: Vec<SocketAddr>,
+}
+
+/// Cheap to clone; everything the outside world may do with a broker.
+#[derive(Clone)]
+pub struct BrokerHandle {
+    engine: Arc<Engine>,
+}
+
+impl Broker {
+    /// Binds every listen address, then starts accepting. Must run inside a tokio runtime.
+    pub async fn start(
+        settings: BrokerSettings,
+        limits: Limits,
+        listen: &[String],
+    ) -> Result<Broker, ListenError> {
+        let engine = Engine::new(settings, limits);
+        let mut listeners = Vec::new();
+        for a in listen {
+            listeners.push(server::bind(a).await?);
+        }
+        let addrs = listeners.iter().filter_map(server::local_addr).collect();
+        let shutdown = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        for l in listeners {
+            tokio::spawn(server::accept_loop(
+                l,
+                engine.clone(),
+                shutdown.clone(),
+                tracker.clone(),
+            ));
+        }
+        let (e, s) = (engine.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    _ = every.tick() => e.tick(),
+                    _ = s.cancelled() => return,
+                }
+            }
+        });
+        Ok(Broker {
+            handle: BrokerHandle { engine },
+            shutdown,
+            tracker,
+            addrs,
+        })
+    }
+
+    /// The addresses actually bound, in the order given.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    pub fn handle(&self) -> BrokerHandle {
+        self.handle.clone()
+    }
+
+    /// A token that, when cancelled, begins a graceful shutdown.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops accepting, tells every client, lets their writers flush (bounded), and returns.
+    pub async fn shutdown(self, grace: Duration) {
+        self.shutdown.cancel();
+        self.tracker.close();
+        if tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some connections did not close within {grace:?}");
+        }
+    }
+}
+
+impl BrokerHandle {
+    pub fn snapshot(&self) -> BrokerSnapshot {
+        self.engine.snapshot()
+    }
+
+    pub fn events(&self) -> broadcast::Receiver<BrokerEvent> {
+        self.engine.events()
+    }
+
+    /// An in-process client: publish and subscribe without a socket.
+    pub fn connect_local(&self, name: &str) -> LocalClient {
+        LocalClient::open(self.engine.clone(), name)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.engine.settings.name
+    }
+}

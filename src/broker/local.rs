@@ -1,0 +1,139 @@
+//! In-process clients: the same engine paths as a network session, minus the socket.
+//! Used for embedding (the TUI's ping tool, bridges' local side, tests).
+
+use super::destination::{DestPattern, Destination};
+use super::engine::{Engine, EngineError, SubscribeRequest};
+use super::outbox::{Outbox, Outgoing};
+use super::selector::Selector;
+use super::state::ConnInfo;
+use super::subscription::{AckMode, ConnId};
+use crate::broker::message::Message;
+use bytes::Bytes;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum LocalError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Destination(#[from] super::destination::DestinationError),
+    #[error(transparent)]
+    Selector(#[from] super::selector::SelectorError),
+}
+
+pub struct LocalClient {
+    engine: Arc<Engine>,
+    outbox: Arc<Outbox>,
+    conn: ConnId,
+    pending: VecDeque<Outgoing>,
+}
+
+/// A message received by a local client, with the subscription it came through.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub subscription: Option<Arc<str>>,
+    pub message: Arc<Message>,
+}
+
+impl LocalClient {
+    pub(super) fn open(engine: Arc<Engine>, name: &str) -> LocalClient {
+        let outbox = Outbox::new(engine.limits.outbox_messages, engine.limits.outbox_bytes);
+        let conn =
+            engine.open_connection(ConnInfo::new(format!("in-process:{name}")), outbox.clone());
+        LocalClient {
+            engine,
+            outbox,
+            conn,
+            pending: VecDeque::new(),
+        }
+    }
+
+    pub fn id(&self) -> ConnId {
+        self.conn
+    }
+
+    pub fn send(
+        &self,
+        destination: &str,
+        headers: Vec<(String, String)>,
+        body: impl Into<Bytes>,
+    ) -> Result<(), LocalError> {
+        let d = Destination::parse(destination)?;
+        let d = Destination::new(d.kind, Engine::temp_name(self.conn, d.kind, &d.name));
+        Ok(self.engine.send(self.conn, d, headers, body.into())?)
+    }
+
+    pub fn subscribe(
+        &self,
+        id: &str,
+        destination: &str,
+        selector: Option<&str>,
+    ) -> Result<(), LocalError> {
+        let mut pattern = DestPattern::parse(destination)?;
+        if pattern.kind.is_temp() {
+            pattern = DestPattern::parse(&format!(
+                "{}{}",
+                pattern.kind.prefix(),
+                Engine::temp_name(self.conn, pattern.kind, &pattern.pattern)
+            ))?;
+        }
+        let selector = selector.map(Selector::parse).transpose()?;
+        Ok(self.engine.subscribe(
+            self.conn,
+            SubscribeRequest {
+                id: Some(id.to_string()),
+                pattern,
+                selector,
+                ack: AckMode::Auto,
+                prefetch: None,
+            },
+        )?)
+    }
+
+    pub fn unsubscribe(&self, id: &str) -> Result<(), LocalError> {
+        Ok(self.engine.unsubscribe(self.conn, id)?)
+    }
+
+    /// The next message, waiting for one.
+    pub async fn recv(&mut self) -> Option<Received> {
+        loop {
+            if let Some(r) = self.try_recv() {
+                return Some(r);
+            }
+            if self.outbox.is_closed() && self.outbox.is_empty() {
+                return None;
+            }
+            self.outbox.notified().await;
+        }
+    }
+
+    /// The next message if one is already here.
+    pub fn try_recv(&mut self) -> Option<Received> {
+        loop {
+            if self.pending.is_empty() {
+                let drained = self.outbox.drain(&mut self.pending);
+                if drained.starved {
+                    self.engine.outbox_ready(self.conn);
+                }
+            }
+            match self.pending.pop_front()? {
+                Outgoing::Message(d) => {
+                    return Some(Received {
+                        subscription: d.subscription,
+                        message: d.message,
+                    })
+                }
+                Outgoing::Frame(_) | Outgoing::Close => continue,
+            }
+        }
+    }
+}
+
+impl Drop for LocalClient {
+    fn drop(&mut self) {
+        self.engine
+            .close_connection(self.conn, "local client dropped");
+    }
+}

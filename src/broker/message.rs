@@ -1,0 +1,100 @@
+//! A message as the engine holds it: immutable once published and shared by every delivery
+//! (`Arc<Message>`), so a topic fan-out to a thousand subscribers copies nothing but a pointer.
+
+use super::destination::Destination;
+use bytes::Bytes;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+#[derive(Debug)]
+pub struct Message {
+    /// Broker-assigned, unique for the broker's lifetime (`ID:<broker>-<boot>-<seq>`).
+    pub id: String,
+    pub destination: Destination,
+    /// `destination` rendered once, since every delivery writes it.
+    pub destination_header: String,
+    /// Headers carried through to consumers, in the sender's order: custom headers, reply-to,
+    /// correlation-id, expires, priority, persistent, timestamp, content-type… Never the
+    /// frame-level ones (destination, receipt, transaction, content-length, message-id).
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    /// Milliseconds since the epoch after which the message must not be delivered; 0 = never.
+    pub expires: u64,
+    pub priority: u8,
+    pub persistent: bool,
+}
+
+/// Frame-level headers that are not part of the message itself.
+pub const FRAME_ONLY_HEADERS: &[&str] = &[
+    "destination",
+    "receipt",
+    "transaction",
+    "content-length",
+    "message-id",
+    "subscription",
+    "ack",
+    "redelivered",
+];
+
+impl Message {
+    /// Header lookup for selectors: message headers plus the broker-set ones.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        match name {
+            "destination" => Some(&self.destination_header),
+            "message-id" => Some(&self.id),
+            _ => self
+                .headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str()),
+        }
+    }
+
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        self.expires != 0 && now_ms > self.expires
+    }
+
+    /// Bytes this message occupies on the wire, roughly; used for byte counters and limits.
+    pub fn wire_size(&self) -> usize {
+        self.body.len()
+            + self
+                .headers
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 2)
+                .sum::<usize>()
+            + self.destination_header.len()
+            + self.id.len()
+            + 64
+    }
+}
+
+/// Hands out message ids. The boot stamp makes ids unique across restarts of the same broker.
+#[derive(Debug)]
+pub struct MessageIds {
+    prefix: String,
+    next: AtomicU64,
+}
+
+impl MessageIds {
+    pub fn new(broker: &str) -> MessageIds {
+        MessageIds {
+            prefix: format!("ID:{broker}-{}-", now_ms()),
+            next: AtomicU64::new(1),
+        }
+    }
+
+    pub fn next(&self) -> String {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut s = String::with_capacity(self.prefix.len() + 12);
+        s.push_str(&self.prefix);
+        s.push_str(itoa::Buffer::new().format(n));
+        s
+    }
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,485 @@
+//! One client connection: reads frames, checks them, applies them to the engine.
+//!
+//! The reader side lives here; the writer side is `writer::run`, joined through the
+//! connection's outbox. Every protocol error ends the same way: an ERROR frame naming what was
+//! wrong, then the connection is closed (STOMP 1.2 §ERROR), and the engine returns the
+//! connection's unacknowledged messages to their queues — the rest of the broker carries on.
+
+use super::destination::{DestPattern, Destination};
+use super::engine::{Engine, SubscribeRequest};
+use super::events::BrokerEvent;
+use super::outbox::Outbox;
+use super::selector::Selector;
+use super::state::ConnInfo;
+use super::subscription::{AckMode, ConnId};
+use super::writer;
+use crate::stomp::{Command, Decoder, Frame, Version};
+use bytes::BytesMut;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio_util::sync::CancellationToken;
+
+/// A protocol error: the short `message` header and a longer explanation for the body.
+struct Fatal {
+    message: String,
+    detail: String,
+}
+
+impl Fatal {
+    fn new(message: impl Into<String>, detail: impl Into<String>) -> Fatal {
+        Fatal {
+            message: message.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// What a handled frame asks the reader loop to do next.
+enum Next {
+    Continue,
+    /// DISCONNECT: the receipt (if any) is queued; close after flushing.
+    Disconnect,
+}
+
+/// A transaction's buffered work, applied in order on COMMIT.
+enum TxOp {
+    Send(Frame),
+    Ack(Frame, bool),
+}
+
+struct Session {
+    engine: Arc<Engine>,
+    outbox: Arc<Outbox>,
+    conn: ConnId,
+    version: Option<Version>,
+    transactions: HashMap<String, Vec<TxOp>>,
+    /// How long the client may stay silent before it is considered dead.
+    read_timeout: Option<Duration>,
+}
+
+/// Serves one accepted connection until it ends.
+pub async fn serve<S>(engine: Arc<Engine>, stream: S, peer: String, shutdown: CancellationToken)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let limits = &engine.limits;
+    let outbox = Outbox::new(limits.outbox_messages, limits.outbox_bytes);
+    let conn = engine.open_connection(ConnInfo::new(peer.clone()), outbox.clone());
+    let (mut reader, write_half) = tokio::io::split(stream);
+    let done = CancellationToken::new();
+    let writer = tokio::spawn(writer::run(
+        write_half,
+        outbox.clone(),
+        engine.clone(),
+        conn,
+        done.clone(),
+    ));
+    let mut session = Session {
+        engine: engine.clone(),
+        outbox: outbox.clone(),
+        conn,
+        version: None,
+        transactions: HashMap::new(),
+        read_timeout: Some(Duration::from_millis(limits.connect_timeout_ms)),
+    };
+    let mut decoder = Decoder::new(limits.frame_limits());
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let reason = 'conn: loop {
+        // Handle every whole frame already buffered before reading more.
+        loop {
+            match decoder.decode(&mut buf) {
+                Ok(Some(frame)) => match session.handle(frame) {
+                    Ok(Next::Continue) => {
+                        if let Some(v) = session.version {
+                            decoder.version = v;
+                        }
+                    }
+                    Ok(Next::Disconnect) => {
+                        outbox.close_with(None);
+                        break 'conn "client disconnected".to_string();
+                    }
+                    Err(f) => break 'conn session.fail(f),
+                },
+                Ok(None) => break,
+                Err(e) => {
+                    break 'conn session
+                        .fail(Fatal::new(format!("malformed frame: {e}"), e.to_string()))
+                }
+            }
+        }
+        if buf.capacity() - buf.len() < 16 * 1024 {
+            buf.reserve(64 * 1024);
+        }
+        let read = reader.read_buf(&mut buf);
+        let n = tokio::select! {
+            r = async {
+                match session.read_timeout {
+                    Some(t) => tokio::time::timeout(t, read).await.map_err(|_| ()),
+                    None => Ok(read.await),
+                }
+            } => r,
+            _ = done.cancelled() => break 'conn "connection closed by broker".to_string(),
+            _ = shutdown.cancelled() => {
+                outbox.close_with(Some(Frame::error("broker shutting down", "the broker is shutting down; reconnect to another broker or later")));
+                break 'conn "broker shutting down".to_string();
+            }
+        };
+        match n {
+            Ok(Ok(0)) => break "peer closed the connection".to_string(),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => break format!("read error: {e}"),
+            Err(()) if session.version.is_none() => {
+                break session.fail(Fatal::new(
+                    "no CONNECT frame in time",
+                    format!(
+                        "CONNECT must arrive within {} ms of connecting",
+                        engine.limits.connect_timeout_ms
+                    ),
+                ))
+            }
+            Err(()) => {
+                break session.fail(Fatal::new(
+                    "heart-beat timeout",
+                    "nothing received from the client within the negotiated heart-beat period",
+                ))
+            }
+        }
+    };
+    // Let the writer flush what is queued (receipts, the ERROR), but not forever.
+    outbox.close_with(None);
+    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    done.cancel();
+    tracing::debug!(conn, %peer, %reason, "connection closed");
+    engine.close_connection(conn, &reason);
+}
+
+impl Session {
+    /// Sends the ERROR and schedules the close; returns the reason for the log.
+    fn fail(&mut self, f: Fatal) -> String {
+        tracing::info!(conn = self.conn, message = %f.message, "closing connection after ERROR");
+        self.engine.emit(BrokerEvent::ClientError {
+            conn: self.conn,
+            message: f.message.clone(),
+        });
+        self.outbox
+            .close_with(Some(Frame::error(f.message.clone(), f.detail)));
+        f.message
+    }
+
+    fn handle(&mut self, frame: Frame) -> Result<Next, Fatal> {
+        let Some(version) = self.version else {
+            return match frame.command {
+                Command::Connect | Command::Stomp => self.connect(&frame),
+                c => Err(Fatal::new(
+                    format!("expected CONNECT, got {c}"),
+                    "the first frame of a connection must be CONNECT or STOMP",
+                )),
+            };
+        };
+        let receipt = frame.get("receipt").map(str::to_string);
+        let next = match frame.command {
+            Command::Connect | Command::Stomp => {
+                return Err(Fatal::new(
+                    "already connected",
+                    "CONNECT sent twice on one connection",
+                ))
+            }
+            Command::Send => self.in_tx_or(
+                frame,
+                |s, f| s.send(f).map(|_| Next::Continue),
+                TxOp::Send,
+            )?,
+            Command::Subscribe => self.subscribe(&frame, version)?,
+            Command::Unsubscribe => self.unsubscribe(&frame, version)?,
+            Command::Ack => self.in_tx_or(
+                frame,
+                |s, f| s.ack(&f, version, false),
+                |f| TxOp::Ack(f, false),
+            )?,
+            Command::Nack if version == Version::V1_0 => {
+                return Err(Fatal::new(
+                    "NACK is not part of STOMP 1.0",
+                    "negotiate 1.1 or 1.2 to use NACK",
+                ))
+            }
+            Command::Nack => self.in_tx_or(
+                frame,
+                |s, f| s.ack(&f, version, true),
+                |f| TxOp::Ack(f, true),
+            )?,
+            Command::Begin => self.begin(&frame)?,
+            Command::Commit => self.commit(&frame, version)?,
+            Command::Abort => {
+                let tx = required(&frame, "transaction")?;
+                self.transactions.remove(tx).ok_or_else(|| {
+                    Fatal::new(
+                        format!("unknown transaction {tx:?}"),
+                        "ABORT of a transaction that was never begun",
+                    )
+                })?;
+                Next::Continue
+            }
+            Command::Disconnect => Next::Disconnect,
+            c => {
+                return Err(Fatal::new(
+                    format!("{c} is a server frame"),
+                    "clients may not send this frame",
+                ))
+            }
+        };
+        if let Some(r) = receipt {
+            self.outbox
+                .push_frame(Frame::new(Command::Receipt).header("receipt-id", r));
+        }
+        Ok(next)
+    }
+
+    /// Buffers the frame when it names a transaction, else applies it now.
+    fn in_tx_or(
+        &mut self,
+        frame: Frame,
+        now: impl FnOnce(&mut Session, Frame) -> Result<Next, Fatal>,
+        later: impl FnOnce(Frame) -> TxOp,
+    ) -> Result<Next, Fatal> {
+        match frame.get("transaction").map(str::to_string) {
+            None => now(self, frame),
+            Some(tx) => match self.transactions.get_mut(&tx) {
+                Some(ops) => {
+                    ops.push(later(frame));
+                    Ok(Next::Continue)
+                }
+                None => Err(Fatal::new(
+                    format!("unknown transaction {tx:?}"),
+                    "the frame names a transaction that was never begun (or already ended)",
+                )),
+            },
+        }
+    }
+
+    fn connect(&mut self, frame: &Frame) -> Result<Next, Fatal> {
+        let version = Version::negotiate(frame.get("accept-version")).map_err(|supported| {
+            Fatal::new(
+                "unsupported protocol version",
+                format!(
+                    "this broker speaks STOMP {supported}; the client accepts {:?}",
+                    frame.get("accept-version").unwrap_or("")
+                ),
+            )
+        })?;
+        let s = &self.engine.settings;
+        let (cx, cy) = parse_heartbeat(frame.get("heart-beat")).ok_or_else(|| {
+            Fatal::new(
+                "invalid heart-beat header",
+                "heart-beat must be two comma-separated integers, e.g. 10000,10000",
+            )
+        })?;
+        // We send every max(our offer, what they want); they must send every max(theirs, ours).
+        let send_every = if s.heartbeat_send_ms == 0 || cy == 0 {
+            0
+        } else {
+            s.heartbeat_send_ms.max(cy)
+        };
+        let expect_every = if s.heartbeat_receive_ms == 0 || cx == 0 {
+            0
+        } else {
+            s.heartbeat_receive_ms.max(cx)
+        };
+        self.read_timeout = (expect_every > 0).then(|| {
+            Duration::from_millis((expect_every as f64 * s.heartbeat_grace.max(1.0)) as u64 + 1000)
+        });
+        self.version = Some(version);
+        self.outbox.set_version(version);
+        self.outbox.set_heartbeat_ms(send_every);
+        self.engine
+            .set_login(self.conn, frame.get("login").map(str::to_string), version);
+        let mut reply = Frame::new(Command::Connected)
+            .header("version", version.as_str())
+            .header("server", format!("shoal/{}", env!("CARGO_PKG_VERSION")))
+            .header("session", format!("{}-{}", s.name, self.conn));
+        if version > Version::V1_0 {
+            reply = reply.header("heart-beat", format!("{send_every},{expect_every}"));
+        }
+        self.outbox.push_frame(reply);
+        Ok(Next::Continue)
+    }
+
+    /// Parses a destination header, mapping temp names to this connection's private ones.
+    fn destination(&self, frame: &Frame) -> Result<Destination, Fatal> {
+        let raw = required(frame, "destination")?;
+        let d = Destination::parse(raw)
+            .map_err(|e| Fatal::new(format!("invalid destination {raw:?}"), e.to_string()))?;
+        Ok(Destination::new(
+            d.kind,
+            Engine::temp_name(self.conn, d.kind, &d.name),
+        ))
+    }
+
+    fn send(&mut self, mut frame: Frame) -> Result<(), Fatal> {
+        let dest = self.destination(&frame)?;
+        // A reply-to naming our own temp queue must reach us: give it the internal name.
+        if let Some(pos) = frame.headers.iter().position(|(k, _)| k == "reply-to") {
+            if let Ok(d) = Destination::parse(&frame.headers[pos].1) {
+                if d.kind.is_temp() {
+                    let internal = Engine::temp_name(self.conn, d.kind, &d.name);
+                    frame.headers[pos].1 = Destination::new(d.kind, internal).to_string();
+                }
+            }
+        }
+        self.engine
+            .send(self.conn, dest, frame.headers, frame.body)
+            .map_err(|e| Fatal::new(e.to_string(), "SEND refused"))
+    }
+
+    fn subscribe(&mut self, frame: &Frame, version: Version) -> Result<Next, Fatal> {
+        let raw = required(frame, "destination")?;
+        let mut pattern = DestPattern::parse(raw)
+            .map_err(|e| Fatal::new(format!("invalid destination {raw:?}"), e.to_string()))?;
+        if pattern.kind.is_temp() {
+            let internal = Engine::temp_name(self.conn, pattern.kind, &pattern.pattern);
+            pattern = DestPattern::parse(&format!("{}{}", pattern.kind.prefix(), internal))
+                .map_err(|e| Fatal::new("invalid destination", e.to_string()))?;
+        }
+        let id = frame.get("id").map(str::to_string);
+        if id.is_none() && version > Version::V1_0 {
+            return Err(Fatal::new(
+                "SUBSCRIBE without id",
+                "STOMP 1.1 and 1.2 require an id header on SUBSCRIBE",
+            ));
+        }
+        let ack = AckMode::parse(frame.get("ack")).ok_or_else(|| {
+            Fatal::new(
+                format!("invalid ack mode {:?}", frame.get("ack").unwrap_or("")),
+                "ack must be auto, client or client-individual",
+            )
+        })?;
+        let selector = match frame.get("selector").filter(|s| !s.trim().is_empty()) {
+            Some(src) => Some(
+                Selector::parse(src)
+                    .map_err(|e| Fatal::new(e.to_string(), format!("selector: {src}")))?,
+            ),
+            None => None,
+        };
+        let prefetch = match frame.get("activemq.prefetchSize") {
+            Some(p) => Some(p.trim().parse::<usize>().map_err(|_| {
+                Fatal::new(
+                    format!("invalid activemq.prefetchSize {p:?}"),
+                    "prefetch must be a positive integer",
+                )
+            })?),
+            None => None,
+        };
+        self.engine
+            .subscribe(
+                self.conn,
+                SubscribeRequest {
+                    id,
+                    pattern,
+                    selector,
+                    ack,
+                    prefetch,
+                },
+            )
+            .map_err(|e| Fatal::new(e.to_string(), "SUBSCRIBE refused"))?;
+        Ok(Next::Continue)
+    }
+
+    fn unsubscribe(&mut self, frame: &Frame, version: Version) -> Result<Next, Fatal> {
+        let key = match (frame.get("id"), frame.get("destination")) {
+            (Some(id), _) => id.to_string(),
+            (None, Some(d)) if version == Version::V1_0 => match DestPattern::parse(d) {
+                Ok(p) if p.kind.is_temp() => format!(
+                    "{}{}",
+                    p.kind.prefix(),
+                    Engine::temp_name(self.conn, p.kind, &p.pattern)
+                ),
+                Ok(p) => p.to_string(),
+                Err(e) => {
+                    return Err(Fatal::new(
+                        format!("invalid destination {d:?}"),
+                        e.to_string(),
+                    ))
+                }
+            },
+            _ => {
+                return Err(Fatal::new(
+                    "UNSUBSCRIBE without id",
+                    "name the subscription with an id header",
+                ))
+            }
+        };
+        self.engine
+            .unsubscribe(self.conn, &key)
+            .map_err(|e| Fatal::new(e.to_string(), "UNSUBSCRIBE refused"))?;
+        Ok(Next::Continue)
+    }
+
+    fn ack(&mut self, frame: &Frame, version: Version, nack: bool) -> Result<Next, Fatal> {
+        let what = if nack { "NACK" } else { "ACK" };
+        let id = match version {
+            Version::V1_2 => frame.get("id"),
+            _ => frame.get("message-id").or_else(|| frame.get("id")),
+        }
+        .ok_or_else(|| {
+            Fatal::new(
+                format!("{what} without message id"),
+                format!("{what} needs an id (1.2) or message-id (1.0/1.1) header"),
+            )
+        })?;
+        let subscription = (version == Version::V1_1)
+            .then(|| frame.get("subscription"))
+            .flatten();
+        self.engine
+            .ack(self.conn, id, subscription, nack)
+            .map_err(|e| Fatal::new(e.to_string(), format!("{what} refused")))?;
+        Ok(Next::Continue)
+    }
+
+    fn begin(&mut self, frame: &Frame) -> Result<Next, Fatal> {
+        let tx = required(frame, "transaction")?;
+        if self.transactions.contains_key(tx) {
+            return Err(Fatal::new(
+                format!("transaction {tx:?} already begun"),
+                "BEGIN twice for one transaction",
+            ));
+        }
+        self.transactions.insert(tx.to_string(), Vec::new());
+        Ok(Next::Continue)
+    }
+
+    fn commit(&mut self, frame: &Frame, version: Version) -> Result<Next, Fatal> {
+        let tx = required(frame, "transaction")?;
+        let ops = self.transactions.remove(tx).ok_or_else(|| {
+            Fatal::new(
+                format!("unknown transaction {tx:?}"),
+                "COMMIT of a transaction that was never begun",
+            )
+        })?;
+        for op in ops {
+            match op {
+                TxOp::Send(f) => self.send(f)?,
+                TxOp::Ack(f, nack) => {
+                    self.ack(&f, version, nack)?;
+                }
+            }
+        }
+        Ok(Next::Continue)
+    }
+}
+
+fn required<'f>(frame: &'f Frame, name: &str) -> Result<&'f str, Fatal> {
+    frame.get(name).ok_or_else(|| {
+        Fatal::new(
+            format!("{} without {name} header", frame.command),
+            format!("a {} frame must carry a {name} header", frame.command),
+        )
+    })
+}
+
+/// `heart-beat: cx,cy`; absent means `0,0`.
+fn parse_heartbeat(h: Option<&str>) -> Option<(u64, u64)> {
+    let Some(h) = h else { return Some((0, 0)) };
+    let (a, b) = h.split_once(',')?;
+    Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+}

@@ -1,0 +1,105 @@
+//! Engine settings. They deserialize straight from the `[broker]` and `[limits]` tables of the
+//! config file, with defaults for everything, so an empty file is a working broker.
+
+use crate::stomp::FrameLimits;
+use serde::{Deserialize, Serialize};
+
+/// What happens to a topic subscriber whose outgoing queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum SlowConsumerPolicy {
+    /// Drop the topic messages it cannot take, and count them (ActiveMQ's default for
+    /// non-durable topics is to block the producer; shoal never lets one reader stall others).
+    #[default]
+    Drop,
+    /// Send it an ERROR and close its connection.
+    Disconnect,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrokerSettings {
+    /// Name shown in CONNECTED's `server`, message ids, logs and the TUI.
+    pub name: String,
+    /// Heart-beat this broker offers to send / wants to receive, in ms (0: none).
+    pub heartbeat_send_ms: u64,
+    pub heartbeat_receive_ms: u64,
+    /// How many missed heart-beat periods before a silent client is dropped.
+    pub heartbeat_grace: f64,
+    /// Prefetch when SUBSCRIBE has no `activemq.prefetchSize` (ActiveMQ: 1000 for queues, 32766
+    /// for topics).
+    pub queue_prefetch: usize,
+    pub topic_prefetch: usize,
+    pub slow_consumer: SlowConsumerPolicy,
+    /// Destinations with no subscribers, no messages and no traffic for this long are forgotten.
+    pub idle_destination_secs: u64,
+}
+
+impl Default for BrokerSettings {
+    fn default() -> Self {
+        BrokerSettings {
+            name: default_name(),
+            heartbeat_send_ms: 10_000,
+            heartbeat_receive_ms: 10_000,
+            heartbeat_grace: 2.0,
+            queue_prefetch: 1000,
+            topic_prefetch: 32766,
+            slow_consumer: SlowConsumerPolicy::Drop,
+            idle_destination_secs: 300,
+        }
+    }
+}
+
+fn default_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "shoal".to_string())
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub max_frame_bytes: usize,
+    pub max_body_bytes: usize,
+    pub max_headers: usize,
+    pub max_header_line: usize,
+    /// Time a new connection has to send CONNECT.
+    pub connect_timeout_ms: u64,
+    /// Messages and bytes waiting to be written to one connection.
+    pub outbox_messages: usize,
+    pub outbox_bytes: usize,
+    /// Messages one queue may hold before SENDs to it are refused with an ERROR.
+    pub max_queue_messages: usize,
+    pub max_subscriptions_per_connection: usize,
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        let f = FrameLimits::default();
+        Limits {
+            max_frame_bytes: f.max_frame_bytes,
+            max_body_bytes: f.max_body_bytes,
+            max_headers: f.max_headers,
+            max_header_line: f.max_header_line,
+            connect_timeout_ms: 10_000,
+            outbox_messages: 8192,
+            outbox_bytes: 32 * 1024 * 1024,
+            max_queue_messages: 1_000_000,
+            max_subscriptions_per_connection: 10_000,
+            max_connections: 20_000,
+        }
+    }
+}
+
+impl Limits {
+    pub fn frame_limits(&self) -> FrameLimits {
+        FrameLimits {
+            max_frame_bytes: self.max_frame_bytes,
+            max_body_bytes: self.max_body_bytes,
+            max_headers: self.max_headers,
+            max_header_line: self.max_header_line,
+        }
+    }
+}

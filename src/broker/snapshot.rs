@@ -1,0 +1,156 @@
+//! Read-only copies of engine state for the TUI, bridges, tests and the stats stream.
+//! Taking one locks the engine briefly and copies; readers then take their time without it.
+
+use super::engine::Engine;
+use super::state::DestStats;
+use super::subscription::ConnId;
+use serde::Serialize;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BrokerSnapshot {
+    pub name: String,
+    pub version: &'static str,
+    pub uptime: Duration,
+    pub msgs_in: u64,
+    pub msgs_out: u64,
+    pub rate_in: f64,
+    pub rate_out: f64,
+    pub connections: Vec<ConnectionSnapshot>,
+    pub destinations: Vec<DestinationSnapshot>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionSnapshot {
+    pub id: ConnId,
+    pub peer: String,
+    pub login: Option<String>,
+    pub version: Option<String>,
+    /// Seconds since the epoch.
+    pub since: u64,
+    pub subscriptions: usize,
+    pub msgs_in: u64,
+    pub msgs_out: u64,
+    pub bytes_in: u64,
+    pub dropped: u64,
+    pub pending: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DestinationSnapshot {
+    /// `/queue/NAME`, `/topic/NAME`, …
+    pub destination: String,
+    pub is_queue: bool,
+    pub consumers: usize,
+    pub producers: usize,
+    pub enqueued: u64,
+    pub dequeued: u64,
+    pub dispatched: u64,
+    pub expired: u64,
+    pub dropped: u64,
+    /// Messages waiting in the queue (not yet delivered).
+    pub pending: usize,
+    /// Delivered but not yet acknowledged.
+    pub in_flight: usize,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub rate_in: f64,
+    pub rate_out: f64,
+}
+
+impl Engine {
+    pub fn snapshot(&self) -> BrokerSnapshot {
+        let core = self.core.lock();
+        let mut connections: Vec<ConnectionSnapshot> = core
+            .conns
+            .iter()
+            .map(|(id, c)| ConnectionSnapshot {
+                id: *id,
+                peer: c.info.peer.clone(),
+                login: c.info.login.clone(),
+                version: c.info.version.map(|v| v.to_string()),
+                since: c
+                    .info
+                    .since
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0),
+                subscriptions: c.subs.len(),
+                msgs_in: c.msgs_in,
+                msgs_out: c.msgs_out,
+                bytes_in: c.bytes_in,
+                dropped: c.dropped,
+                pending: c.outbox.len(),
+            })
+            .collect();
+        connections.sort_by_key(|c| c.id);
+        let mut destinations: Vec<DestinationSnapshot> = core
+            .dests
+            .iter()
+            .map(|(d, dest)| {
+                let in_flight = dest
+                    .subscribers
+                    .iter()
+                    .filter_map(|k| core.subs.get(k))
+                    .map(|s| {
+                        s.unacked
+                            .iter()
+                            .filter(|u| u.from_queue.as_ref() == Some(d))
+                            .count()
+                    })
+                    .sum();
+                let DestStats {
+                    enqueued,
+                    dequeued,
+                    dispatched,
+                    expired,
+                    dropped,
+                    bytes_in,
+                    bytes_out,
+                } = dest.stats;
+                DestinationSnapshot {
+                    destination: d.to_string(),
+                    is_queue: d.kind.is_queue(),
+                    consumers: dest.subscribers.len(),
+                    producers: dest.producers.len(),
+                    enqueued,
+                    dequeued,
+                    dispatched,
+                    expired,
+                    dropped,
+                    pending: dest.queue.len(),
+                    in_flight,
+                    bytes_in,
+                    bytes_out,
+                    rate_in: dest.rate_in,
+                    rate_out: dest.rate_out,
+                }
+            })
+            .collect();
+        destinations.sort_by(|a, b| a.destination.cmp(&b.destination));
+        BrokerSnapshot {
+            name: self.settings.name.clone(),
+            version: env!("CARGO_PKG_VERSION"),
+            uptime: self.started.elapsed(),
+            msgs_in: core.totals.msgs_in,
+            msgs_out: core.totals.msgs_out,
+            rate_in: core.totals.rate_in,
+            rate_out: core.totals.rate_out,
+            connections,
+            destinations,
+        }
+    }
+}
+
+impl BrokerSnapshot {
+    pub fn destination(&self, name: &str) -> Option<&DestinationSnapshot> {
+        self.destinations.iter().find(|d| d.destination == name)
+    }
+}
+
+/// Seconds since the epoch, for snapshot timestamps.
+pub fn epoch_secs(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

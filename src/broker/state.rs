@@ -1,0 +1,408 @@
+//! The routing state inside the engine's lock, and the dispatch rules that act on it.
+//!
+//! Queues: each message goes to one consumer, chosen round-robin among those whose selector
+//! accepts it and who have credit (prefetch) and room (outbox); otherwise it waits. Topics: each
+//! matching subscriber gets the message now or, if it cannot take it, loses it and the loss is
+//! counted (or it is disconnected, by policy) — a slow reader never holds the others back.
+
+use super::destination::Destination;
+use super::events::BrokerEvent;
+use super::message::Message;
+use super::outbox::{Delivery, Outbox};
+use super::settings::{BrokerSettings, SlowConsumerPolicy};
+use super::subscription::{AckMode, ConnId, SubKey, Subscription, Unacked};
+use crate::stomp::{Frame, Version};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+use tokio::sync::broadcast;
+
+/// Who is on the other end of a connection.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    /// `ip:port`, or `in-process:<name>` for local clients.
+    pub peer: String,
+    pub login: Option<String>,
+    pub version: Option<Version>,
+    pub since: SystemTime,
+}
+
+impl ConnInfo {
+    pub fn new(peer: impl Into<String>) -> ConnInfo {
+        ConnInfo {
+            peer: peer.into(),
+            login: None,
+            version: None,
+            since: SystemTime::now(),
+        }
+    }
+}
+
+pub(super) struct Conn {
+    pub info: ConnInfo,
+    pub outbox: Arc<Outbox>,
+    /// Client subscription id (or destination, for 1.0 without id) → engine key.
+    pub subs: HashMap<String, SubKey>,
+    pub msgs_in: u64,
+    pub msgs_out: u64,
+    pub bytes_in: u64,
+    pub dropped: u64,
+}
+
+impl Conn {
+    pub fn new(info: ConnInfo, outbox: Arc<Outbox>) -> Conn {
+        Conn {
+            info,
+            outbox,
+            subs: HashMap::new(),
+            msgs_in: 0,
+            msgs_out: 0,
+            bytes_in: 0,
+            dropped: 0,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct Queued {
+    pub message: Arc<Message>,
+    pub redelivered: bool,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DestStats {
+    pub enqueued: u64,
+    /// Queue: acknowledged (or auto-acked on delivery). Topic: deliveries.
+    pub dequeued: u64,
+    /// Deliveries handed to consumers, including ones not yet acknowledged.
+    pub dispatched: u64,
+    pub expired: u64,
+    /// Topic deliveries dropped for slow consumers.
+    pub dropped: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+pub(super) struct Dest {
+    pub subscribers: Vec<SubKey>,
+    /// Round-robin position among `subscribers` (queues).
+    pub rr: usize,
+    pub queue: VecDeque<Queued>,
+    pub producers: HashSet<ConnId>,
+    pub stats: DestStats,
+    pub last_active: Instant,
+    /// Per-second rates, refreshed by `sample_rates`.
+    pub rate_in: f64,
+    pub rate_out: f64,
+    prev_in: u64,
+    prev_out: u64,
+}
+
+#[derive(Default)]
+pub(super) struct Core {
+    pub conns: HashMap<ConnId, Conn>,
+    pub subs: HashMap<SubKey, Subscription>,
+    /// Subscriptions with wildcards, matched against destinations created later.
+    pub wildcard_subs: Vec<SubKey>,
+    pub dests: HashMap<Destination, Dest>,
+    pub next_sub: SubKey,
+    pub totals: Totals,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Totals {
+    pub msgs_in: u64,
+    pub msgs_out: u64,
+    pub rate_in: f64,
+    pub rate_out: f64,
+    prev_in: u64,
+    prev_out: u64,
+    last_sample: Option<Instant>,
+}
+
+enum Offer {
+    Taken,
+    /// No credit or no room: try someone else, or later.
+    Busy,
+}
+
+impl Core {
+    /// Creates `dest` on first use and attaches the wildcard subscriptions that match it.
+    pub fn ensure_dest(&mut self, dest: &Destination, events: &broadcast::Sender<BrokerEvent>) {
+        if self.dests.contains_key(dest) {
+            return;
+        }
+        let subscribers: Vec<SubKey> = self
+            .wildcard_subs
+            .iter()
+            .copied()
+            .filter(|k| self.subs.get(k).is_some_and(|s| s.pattern.matches(dest)))
+            .collect();
+        for k in &subscribers {
+            if let Some(s) = self.subs.get_mut(k) {
+                s.attached.push(dest.clone());
+            }
+        }
+        self.dests.insert(
+            dest.clone(),
+            Dest {
+                subscribers,
+                rr: 0,
+                queue: VecDeque::new(),
+                producers: HashSet::new(),
+                stats: DestStats::default(),
+                last_active: Instant::now(),
+                rate_in: 0.0,
+                rate_out: 0.0,
+                prev_in: 0,
+                prev_out: 0,
+            },
+        );
+        let _ = events.send(BrokerEvent::DestinationCreated {
+            destination: dest.to_string(),
+        });
+    }
+
+    /// Adds a subscription and attaches it to every destination it matches (creating the one it
+    /// names, when it has no wildcard).
+    pub fn attach(&mut self, mut sub: Subscription, events: &broadcast::Sender<BrokerEvent>) {
+        let key = sub.key;
+        if let Some(d) = sub.pattern.as_destination() {
+            self.ensure_dest(&d, events);
+            self.dests
+                .get_mut(&d)
+                .expect("ensured")
+                .subscribers
+                .push(key);
+            sub.attached.push(d);
+        } else {
+            for (d, dest) in self.dests.iter_mut() {
+                if sub.pattern.matches(d) {
+                    dest.subscribers.push(key);
+                    sub.attached.push(d.clone());
+                }
+            }
+            self.wildcard_subs.push(key);
+        }
+        self.subs.insert(key, sub);
+    }
+
+    /// Removes a subscription from everything it was attached to and returns it.
+    pub fn detach(&mut self, key: SubKey) -> Option<Subscription> {
+        let sub = self.subs.remove(&key)?;
+        for d in &sub.attached {
+            if let Some(dest) = self.dests.get_mut(d) {
+                dest.subscribers.retain(|k| *k != key);
+                dest.last_active = Instant::now();
+            }
+        }
+        if sub.pattern.is_wildcard() {
+            self.wildcard_subs.retain(|k| *k != key);
+        }
+        Some(sub)
+    }
+
+    /// Offers one message to one subscription.
+    fn offer(
+        &mut self,
+        key: SubKey,
+        message: &Arc<Message>,
+        redelivered: bool,
+        from_queue: Option<&Destination>,
+    ) -> Offer {
+        let Some(sub) = self.subs.get_mut(&key) else {
+            return Offer::Busy;
+        };
+        if !sub.has_credit() {
+            return Offer::Busy;
+        }
+        let Some(conn) = self.conns.get_mut(&sub.conn) else {
+            return Offer::Busy;
+        };
+        let needs_ack = sub.ack != AckMode::Auto;
+        let delivery = Delivery {
+            subscription: sub.id.clone(),
+            ack: needs_ack.then(|| sub.ack_token(message)),
+            message: message.clone(),
+            redelivered,
+        };
+        if conn.outbox.try_push(delivery).is_err() {
+            return Offer::Busy;
+        }
+        conn.msgs_out += 1;
+        sub.delivered += 1;
+        if needs_ack {
+            sub.unacked.push_back(Unacked {
+                message: message.clone(),
+                from_queue: from_queue.cloned(),
+            });
+        }
+        self.totals.msgs_out += 1;
+        Offer::Taken
+    }
+
+    /// Hands queued messages of `dest` to consumers while any can take them.
+    pub fn dispatch_queue(&mut self, dest: &Destination, now: u64) {
+        let Some(d) = self.dests.get_mut(dest) else {
+            return;
+        };
+        if d.subscribers.is_empty() || d.queue.is_empty() {
+            return;
+        }
+        let consumers = d.subscribers.clone();
+        let mut rr = d.rr;
+        let n = consumers.len();
+        let mut i = 0;
+        loop {
+            let d = self.dests.get_mut(dest).expect("exists");
+            let Some(q) = d.queue.get(i) else { break };
+            if q.message.is_expired(now) {
+                d.queue.remove(i);
+                d.stats.expired += 1;
+                continue;
+            }
+            let (message, redelivered) = (q.message.clone(), q.redelivered);
+            let mut taken: Option<SubKey> = None;
+            let mut any_credit = false;
+            for step in 0..n {
+                let key = consumers[(rr + step) % n];
+                let Some(sub) = self.subs.get(&key) else {
+                    continue;
+                };
+                if !sub.has_credit() {
+                    continue;
+                }
+                any_credit = true;
+                if !sub.accepts(&message) {
+                    continue;
+                }
+                if let Offer::Taken = self.offer(key, &message, redelivered, Some(dest)) {
+                    rr = (rr + step + 1) % n;
+                    taken = Some(key);
+                    break;
+                }
+            }
+            if let Some(key) = taken {
+                let auto = self.subs.get(&key).is_some_and(|s| s.ack == AckMode::Auto);
+                let d = self.dests.get_mut(dest).expect("exists");
+                d.queue.remove(i);
+                d.stats.dispatched += 1;
+                d.stats.bytes_out += message.body.len() as u64;
+                if auto {
+                    d.stats.dequeued += 1;
+                }
+            } else if !any_credit {
+                break;
+            } else {
+                i += 1; // nobody wants this one (selectors): look further down the queue
+            }
+        }
+        if let Some(d) = self.dests.get_mut(dest) {
+            d.rr = rr;
+        }
+    }
+
+    /// Re-runs dispatch on every queue a subscription is attached to (it gained credit or room).
+    pub fn dispatch_for_sub(&mut self, key: SubKey) {
+        let Some(sub) = self.subs.get(&key) else {
+            return;
+        };
+        if !sub.pattern.kind.is_queue() {
+            return;
+        }
+        let attached = sub.attached.clone();
+        let now = super::message::now_ms();
+        for d in attached {
+            self.dispatch_queue(&d, now);
+        }
+    }
+
+    pub fn publish_topic(
+        &mut self,
+        dest: &Destination,
+        message: Arc<Message>,
+        settings: &BrokerSettings,
+    ) {
+        let Some(d) = self.dests.get(dest) else {
+            return;
+        };
+        let subscribers = d.subscribers.clone();
+        let (mut delivered, mut dropped) = (0u64, 0u64);
+        for key in subscribers {
+            let Some(sub) = self.subs.get(&key) else {
+                continue;
+            };
+            if !sub.accepts(&message) {
+                continue;
+            }
+            match self.offer(key, &message, false, None) {
+                Offer::Taken => delivered += 1,
+                Offer::Busy => {
+                    dropped += 1;
+                    let conn = self.subs.get_mut(&key).map(|s| {
+                        s.dropped += 1;
+                        s.conn
+                    });
+                    if let Some(c) = conn.and_then(|c| self.conns.get_mut(&c)) {
+                        c.dropped += 1;
+                        if settings.slow_consumer == SlowConsumerPolicy::Disconnect {
+                            c.outbox.close_with(Some(Frame::error(
+                                "slow consumer",
+                                format!("the connection could not keep up with {dest}; disconnected by policy"),
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(d) = self.dests.get_mut(dest) {
+            d.stats.dispatched += delivered;
+            d.stats.dequeued += delivered;
+            d.stats.dropped += dropped;
+            d.stats.bytes_out += delivered * message.body.len() as u64;
+        }
+    }
+
+    /// Returns unacknowledged queue messages to the front of their queues, in their original
+    /// order, marked redelivered; topic messages are dropped.
+    pub fn requeue(&mut self, unacked: Vec<Unacked>, now: u64) {
+        let mut touched: Vec<Destination> = Vec::new();
+        for u in unacked.into_iter().rev() {
+            let Some(q) = u.from_queue else { continue };
+            if let Some(d) = self.dests.get_mut(&q) {
+                d.queue.push_front(Queued {
+                    message: u.message,
+                    redelivered: true,
+                });
+                if !touched.contains(&q) {
+                    touched.push(q);
+                }
+            }
+        }
+        for q in touched {
+            self.dispatch_queue(&q, now);
+        }
+    }
+
+    pub fn sample_rates(&mut self) {
+        let now = Instant::now();
+        let secs = self
+            .totals
+            .last_sample
+            .map(|t| now.duration_since(t).as_secs_f64())
+            .unwrap_or(1.0)
+            .max(0.001);
+        self.totals.last_sample = Some(now);
+        let t = &mut self.totals;
+        t.rate_in = t.msgs_in.saturating_sub(t.prev_in) as f64 / secs;
+        t.rate_out = (t.msgs_out.saturating_sub(t.prev_out)) as f64 / secs;
+        t.prev_in = t.msgs_in;
+        t.prev_out = t.msgs_out;
+        for d in self.dests.values_mut() {
+            d.rate_in = (d.stats.enqueued - d.prev_in) as f64 / secs;
+            d.rate_out = (d.stats.dispatched - d.prev_out) as f64 / secs;
+            d.prev_in = d.stats.enqueued;
+            d.prev_out = d.stats.dispatched;
+        }
+    }
+}

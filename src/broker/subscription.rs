@@ -1,0 +1,91 @@
+//! Subscriptions and their acknowledgement state.
+
+use super::destination::{DestPattern, Destination};
+use super::message::Message;
+use super::selector::Selector;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// Engine-wide key of a subscription (a client's own ids are only unique per connection).
+pub type SubKey = u64;
+pub type ConnId = u64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckMode {
+    /// Delivered = consumed.
+    Auto,
+    /// An ACK acknowledges that message and every earlier one of the subscription.
+    Client,
+    ClientIndividual,
+}
+
+impl AckMode {
+    pub fn parse(s: Option<&str>) -> Option<AckMode> {
+        match s {
+            None | Some("auto") => Some(AckMode::Auto),
+            Some("client") => Some(AckMode::Client),
+            Some("client-individual") => Some(AckMode::ClientIndividual),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AckMode::Auto => "auto",
+            AckMode::Client => "client",
+            AckMode::ClientIndividual => "client-individual",
+        }
+    }
+}
+
+/// A delivered message awaiting ACK/NACK.
+#[derive(Debug)]
+pub struct Unacked {
+    pub message: Arc<Message>,
+    /// Redelivery goes back to this queue; `None` for topic messages (which are not redelivered
+    /// to other subscribers: each already got its own copy).
+    pub from_queue: Option<Destination>,
+}
+
+#[derive(Debug)]
+pub struct Subscription {
+    pub key: SubKey,
+    pub conn: ConnId,
+    /// The client's id (`None`: a STOMP 1.0 SUBSCRIBE without one, keyed by destination).
+    pub id: Option<Arc<str>>,
+    pub pattern: DestPattern,
+    pub selector: Option<Selector>,
+    pub ack: AckMode,
+    /// Most unacknowledged messages in flight (`activemq.prefetchSize`).
+    pub prefetch: usize,
+    pub unacked: VecDeque<Unacked>,
+    /// Destinations this subscription is attached to, so unsubscribing touches only those.
+    pub attached: Vec<Destination>,
+    pub delivered: u64,
+    /// Topic messages dropped because the consumer was too slow.
+    pub dropped: u64,
+}
+
+impl Subscription {
+    /// Whether one more message may be handed to this subscription now.
+    pub fn has_credit(&self) -> bool {
+        self.ack == AckMode::Auto || self.unacked.len() < self.prefetch
+    }
+
+    pub fn accepts(&self, m: &Message) -> bool {
+        match &self.selector {
+            None => true,
+            Some(s) => s.matches(&|name| m.header(name)),
+        }
+    }
+
+    /// The ack token written in the MESSAGE's `ack` header: the subscription key and the
+    /// message id, so a 1.2 ACK finds its subscription without a search.
+    pub fn ack_token(&self, m: &Message) -> String {
+        let mut s = String::with_capacity(m.id.len() + 8);
+        s.push_str(itoa::Buffer::new().format(self.key));
+        s.push(':');
+        s.push_str(&m.id);
+        s
+    }
+}

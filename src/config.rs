@@ -1,0 +1,128 @@
+//! The config file: TOML, every key optional, unknown keys rejected with their line.
+//!
+//! The schema grows with shoal (users, ACLs, bridges…); each part is its own table with its
+//! own defaults, so old files keep working and a typo never passes silently.
+
+use crate::broker::{BrokerSettings, Limits};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:6163";
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Client (STOMP) listeners. Empty: `127.0.0.1:6163` only.
+    #[serde(default)]
+    pub listen: Vec<String>,
+    #[serde(default)]
+    pub broker: BrokerSettings,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid config {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+}
+
+impl Config {
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: describe_toml_error(text, &e),
+        })
+    }
+
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// `~/.config/shoal/broker.toml` (per the platform's conventions).
+    pub fn default_path() -> Option<PathBuf> {
+        directories::ProjectDirs::from("", "", "shoal").map(|d| d.config_dir().join("broker.toml"))
+    }
+
+    pub fn listen_addrs(&self) -> Vec<String> {
+        if self.listen.is_empty() {
+            vec![DEFAULT_LISTEN.to_string()]
+        } else {
+            self.listen.clone()
+        }
+    }
+}
+
+/// "line N, column M: <what>" — toml's own message names the unknown key; add the position.
+fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim().to_string();
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            let col = span.start
+                - text[..span.start.min(text.len())]
+                    .rfind('\n')
+                    .map(|i| i + 1)
+                    .unwrap_or(0)
+                + 1;
+            format!("line {line}, column {col}: {msg}")
+        }
+        None => msg,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_is_the_default() {
+        let c = Config::parse("", Path::new("x.toml")).unwrap();
+        assert_eq!(c.listen_addrs(), vec!["127.0.0.1:6163".to_string()]);
+        assert_eq!(c.limits.max_body_bytes, Limits::default().max_body_bytes);
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_their_line() {
+        let err = Config::parse(
+            "listen = [\"127.0.0.1:1\"]\n[broker]\nnmae = \"x\"\n",
+            Path::new("b.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("b.toml"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("nmae"), "{err}");
+        let err = Config::parse("colour = 1\n", Path::new("b.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("colour") && err.contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn values_are_read() {
+        let c = Config::parse(
+            "listen = [\"0.0.0.0:7000\"]\n[broker]\nname = \"mq1\"\nslow_consumer = \"disconnect\"\n[limits]\nmax_body_bytes = 10\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.broker.name, "mq1");
+        assert_eq!(
+            c.broker.slow_consumer,
+            crate::broker::SlowConsumerPolicy::Disconnect
+        );
+        assert_eq!(c.limits.max_body_bytes, 10);
+        assert_eq!(c.listen_addrs(), vec!["0.0.0.0:7000".to_string()]);
+    }
+}
