@@ -186,11 +186,9 @@ impl Session {
                     "CONNECT sent twice on one connection",
                 ))
             }
-            Command::Send => self.in_tx_or(
-                frame,
-                |s, f| s.send(f).map(|_| Next::Continue),
-                TxOp::Send,
-            )?,
+            Command::Send => {
+                self.in_tx_or(frame, |s, f| s.send(f).map(|_| Next::Continue), TxOp::Send)?
+            }
             Command::Subscribe => self.subscribe(&frame, version)?,
             Command::Unsubscribe => self.unsubscribe(&frame, version)?,
             Command::Ack => self.in_tx_or(

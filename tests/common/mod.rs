@@ -1,0 +1,399 @@
+//! Test harness: runs the real `shoal` binary on a loopback port and talks STOMP to it over
+//! real TCP sockets. Blocking I/O with timeouts keeps each test short and linear to read.
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use bytes::BytesMut;
+use shoal::stomp::{Command, Decoder, Frame, FrameLimits, Version};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Process, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a test waits for something that should happen promptly.
+pub const WAIT: Duration = Duration::from_secs(5);
+/// How long a test waits to be sure that something does *not* happen.
+pub const QUIET: Duration = Duration::from_millis(300);
+
+/// A scratch directory removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let p = std::env::temp_dir().join(format!("shoal-test-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A `shoal broker` process on an ephemeral loopback port.
+pub struct Broker {
+    child: Child,
+    pub addr: String,
+    log: Arc<Mutex<String>>,
+    pub dir: TempDir,
+}
+
+impl Broker {
+    /// A broker with the built-in defaults (an empty config file, so nothing on this machine
+    /// leaks into the test).
+    pub fn start() -> Broker {
+        Broker::start_with("", &[])
+    }
+
+    /// A broker with this config file text and extra command-line arguments.
+    pub fn start_with(config: &str, args: &[&str]) -> Broker {
+        let dir = TempDir::new("broker");
+        let cfg = dir.write("broker.toml", config);
+        let mut child = Process::new(env!("CARGO_BIN_EXE_shoal"))
+            .arg("broker")
+            .arg("--config")
+            .arg(&cfg)
+            .args(["--listen", "127.0.0.1:0", "--name", "testbroker"])
+            .args(args)
+            .env("RUST_LOG", "info")
+            .env("HOME", dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn shoal");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(a) = line.split("listening for STOMP on ").nth(1) {
+                    let _ = tx.send(a.split_whitespace().next().unwrap_or("").to_string());
+                }
+                let mut l = sink.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(a) => a,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("broker did not start; log:\n{}", log.lock().unwrap());
+            }
+        };
+        Broker {
+            child,
+            addr,
+            log,
+            dir,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the process to exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let _ = Process::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("broker ignored SIGTERM; log:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until the broker's log contains `needle`.
+    pub fn wait_log(&self, needle: &str) -> bool {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if self.log().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Builds a frame from a command name, headers and a body.
+pub fn frame(command: &str, headers: &[(&str, &str)], body: &[u8]) -> Frame {
+    let mut f = Frame::new(Command::parse(command.as_bytes()).expect("known command"));
+    for (k, v) in headers {
+        f = f.header(*k, *v);
+    }
+    f.with_body(body.to_vec())
+}
+
+/// One STOMP connection over a blocking socket.
+pub struct Stomp {
+    pub stream: TcpStream,
+    decoder: Decoder,
+    buf: BytesMut,
+    pub version: Version,
+    /// Bare EOLs (heart-beats) seen from the broker.
+    pub heartbeats: usize,
+    /// Frames that arrived while `request` waited for its RECEIPT.
+    pending: std::collections::VecDeque<Frame>,
+}
+
+impl Stomp {
+    /// A TCP connection with nothing sent yet.
+    pub fn open(addr: &str) -> Stomp {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_nodelay(true).unwrap();
+        Stomp {
+            stream,
+            decoder: Decoder::new(FrameLimits {
+                max_frame_bytes: 64 << 20,
+                max_body_bytes: 64 << 20,
+                max_headers: 10_000,
+                max_header_line: 1 << 20,
+            }),
+            buf: BytesMut::new(),
+            version: Version::V1_0,
+            heartbeats: 0,
+            pending: Default::default(),
+        }
+    }
+
+    /// Connects with `accept-version: 1.2` and returns the session.
+    pub fn connect(addr: &str) -> Stomp {
+        Stomp::connect_version(addr, Some("1.2"))
+    }
+
+    /// Connects, offering `accept` (None: no accept-version header, i.e. STOMP 1.0).
+    pub fn connect_version(addr: &str, accept: Option<&str>) -> Stomp {
+        let mut s = Stomp::open(addr);
+        let mut h = vec![("host", "/")];
+        if let Some(a) = accept {
+            h.push(("accept-version", a));
+        }
+        s.send(&frame("CONNECT", &h, b""));
+        let c = s.expect(Command::Connected);
+        s.version = match c.get("version") {
+            Some("1.2") => Version::V1_2,
+            Some("1.1") => Version::V1_1,
+            _ => Version::V1_0,
+        };
+        s.decoder.version = s.version;
+        s
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    pub fn send(&mut self, f: &Frame) {
+        let b = shoal::stomp::codec::to_bytes(f, self.version);
+        self.send_raw(&b);
+    }
+
+    /// SEND with a receipt, waiting for the RECEIPT (so the effect is done when this returns).
+    pub fn send_sync(&mut self, dest: &str, headers: &[(&str, &str)], body: &[u8]) {
+        let mut h = vec![("destination", dest)];
+        h.extend_from_slice(headers);
+        self.request(frame("SEND", &h, body));
+    }
+
+    /// Sends `f` with a `receipt` header and waits for the matching RECEIPT; MESSAGEs that
+    /// arrive first (the effect may deliver some) are kept for the next `recv`.
+    pub fn request(&mut self, f: Frame) {
+        let f = f.header("receipt", "sync");
+        self.send(&f);
+        let mut early = Vec::new();
+        loop {
+            let r = self.read_frame(WAIT).expect("no RECEIPT");
+            match r.command {
+                Command::Receipt => {
+                    assert_eq!(r.get("receipt-id"), Some("sync"));
+                    break;
+                }
+                Command::Message => early.push(r),
+                c => panic!(
+                    "expected RECEIPT, got {c} {:?} {:?}",
+                    r.headers,
+                    String::from_utf8_lossy(&r.body)
+                ),
+            }
+        }
+        self.pending.extend(early);
+    }
+
+    /// SUBSCRIBE with id `id` (plus extra headers), confirmed by a receipt.
+    pub fn subscribe(&mut self, id: &str, dest: &str, headers: &[(&str, &str)]) {
+        let mut h = vec![("id", id), ("destination", dest)];
+        h.extend_from_slice(headers);
+        self.request(frame("SUBSCRIBE", &h, b""));
+    }
+
+    /// The next frame within `timeout`; `None` on timeout or when the socket closed.
+    pub fn recv_within(&mut self, timeout: Duration) -> Option<Frame> {
+        if let Some(f) = self.pending.pop_front() {
+            return Some(f);
+        }
+        self.read_frame(timeout)
+    }
+
+    fn read_frame(&mut self, timeout: Duration) -> Option<Frame> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let before = self.buf.len();
+            match self.decoder.decode(&mut self.buf) {
+                Ok(Some(f)) => return Some(f),
+                Ok(None) => {}
+                Err(e) => panic!("broker sent a malformed frame: {e}"),
+            }
+            if self.buf.len() < before {
+                self.heartbeats += 1;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            self.stream.set_read_timeout(Some(left)).unwrap();
+            let mut chunk = [0u8; 64 * 1024];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return None,
+                Ok(n) => {
+                    // Count bare EOLs between frames as heart-beats.
+                    if self.buf.is_empty() && chunk[..n].iter().all(|b| *b == b'\n' || *b == b'\r')
+                    {
+                        self.heartbeats += chunk[..n].iter().filter(|b| **b == b'\n').count();
+                        continue;
+                    }
+                    self.buf.extend_from_slice(&chunk[..n])
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return None
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+
+    pub fn recv(&mut self) -> Option<Frame> {
+        self.recv_within(WAIT)
+    }
+
+    /// The next frame, which must be a `command`.
+    pub fn expect(&mut self, command: Command) -> Frame {
+        match self.recv() {
+            Some(f) if f.command == command => f,
+            Some(f) => panic!(
+                "expected {command}, got {} {:?} body {:?}",
+                f.command,
+                f.headers,
+                String::from_utf8_lossy(&f.body)
+            ),
+            None => panic!("expected {command}, got nothing within {WAIT:?}"),
+        }
+    }
+
+    /// The next MESSAGE's body as text.
+    pub fn expect_body(&mut self) -> String {
+        String::from_utf8_lossy(&self.expect(Command::Message).body).into_owned()
+    }
+
+    /// Asserts that nothing arrives for a short while.
+    pub fn expect_nothing(&mut self) {
+        if let Some(f) = self.recv_within(QUIET) {
+            panic!(
+                "expected nothing, got {} {:?} {:?}",
+                f.command,
+                f.headers,
+                String::from_utf8_lossy(&f.body)
+            );
+        }
+    }
+
+    /// Expects an ERROR whose `message` contains `needle`, then the socket closing.
+    pub fn expect_error(&mut self, needle: &str) -> Frame {
+        let e = self.expect(Command::Error);
+        let msg = e.get("message").unwrap_or("");
+        assert!(
+            msg.contains(needle),
+            "ERROR message {msg:?} lacks {needle:?}; body {:?}",
+            String::from_utf8_lossy(&e.body)
+        );
+        assert!(self.closed(), "connection not closed after ERROR");
+        e
+    }
+
+    /// Whether the broker closes the socket within `WAIT` (frames before the close are skipped).
+    pub fn closed(&mut self) -> bool {
+        let deadline = Instant::now() + WAIT;
+        let mut chunk = [0u8; 4096];
+        while Instant::now() < deadline {
+            self.stream
+                .set_read_timeout(Some(Duration::from_millis(100)))
+                .unwrap();
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) => return true,
+            }
+        }
+        false
+    }
+}
+
+/// Polls `f` until it returns true or `WAIT` passes.
+pub fn eventually(mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
