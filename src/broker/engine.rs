@@ -296,14 +296,22 @@ impl Engine {
             .subs
             .remove(client_key)
             .ok_or_else(|| EngineError::NoSuchSubscription(client_key.to_string()))?;
-        if let Some(sub) = core.detach(key) {
+        self.remove_subscription(core, conn, key);
+        Ok(())
+    }
+
+    /// Detaches a subscription; its unacknowledged queue messages go back to their queues
+    /// (marked redelivered), as ActiveMQ does when a consumer closes.
+    fn remove_subscription(&self, core: &mut Core, conn: ConnId, key: SubKey) {
+        if let Some(mut sub) = core.detach(key) {
+            let unacked: Vec<_> = sub.unacked.drain(..).collect();
+            core.requeue(unacked, now_ms());
             self.emit(BrokerEvent::SubscriptionRemoved {
                 conn,
                 id: sub.id.as_deref().map(str::to_string),
                 destination: sub.pattern.to_string(),
             });
         }
-        Ok(())
     }
 
     /// ACK (or NACK) of `id`: the 1.2 `ack` token, or a 1.0/1.1 `message-id`, optionally
@@ -386,17 +394,8 @@ impl Engine {
             return;
         };
         c.outbox.close_with(None);
-        let now = now_ms();
         for (_, key) in c.subs {
-            if let Some(mut sub) = core.detach(key) {
-                let unacked: Vec<_> = sub.unacked.drain(..).collect();
-                core.requeue(unacked, now);
-                self.emit(BrokerEvent::SubscriptionRemoved {
-                    conn,
-                    id: sub.id.as_deref().map(str::to_string),
-                    destination: sub.pattern.to_string(),
-                });
-            }
+            self.remove_subscription(core, conn, key);
         }
         let prefix = format!("{TEMP_PREFIX}{conn}.");
         core.dests
