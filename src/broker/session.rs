@@ -25,6 +25,8 @@ use tokio_util::sync::CancellationToken;
 struct Fatal {
     message: String,
     detail: String,
+    /// Headers the spec wants on this ERROR (e.g. `version` when negotiation fails).
+    extra: Vec<(String, String)>,
 }
 
 impl Fatal {
@@ -32,7 +34,13 @@ impl Fatal {
         Fatal {
             message: message.into(),
             detail: detail.into(),
+            extra: Vec::new(),
         }
+    }
+
+    fn with_header(mut self, name: &str, value: &str) -> Fatal {
+        self.extra.push((name.to_string(), value.to_string()));
+        self
     }
 }
 
@@ -163,8 +171,9 @@ impl Session {
             conn: self.conn,
             message: f.message.clone(),
         });
-        self.outbox
-            .close_with(Some(Frame::error(f.message.clone(), f.detail)));
+        let mut error = Frame::error(f.message.clone(), f.detail);
+        error.headers.extend(f.extra);
+        self.outbox.close_with(Some(error));
         f.message
     }
 
@@ -265,6 +274,7 @@ impl Session {
                     frame.get("accept-version").unwrap_or("")
                 ),
             )
+            .with_header("version", supported)
         })?;
         let s = &self.engine.settings;
         let (cx, cy) = parse_heartbeat(frame.get("heart-beat")).ok_or_else(|| {

@@ -6,7 +6,7 @@
 //! common case, not an edge case. Limits are checked *while* scanning, so a peer can never make
 //! us buffer more than `max_frame_bytes` waiting for a terminator that never comes.
 
-use super::escape::{escape_into, unescape};
+use super::escape::{escape_into, put_unescaped, unescape};
 use super::frame::{Command, Frame};
 use super::version::Version;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -229,6 +229,11 @@ impl Decoder {
                 limit: limits.max_body_bytes,
             });
         }
+        if header_end + body_len > limits.max_frame_bytes {
+            return Err(FrameError::FrameTooLarge {
+                limit: limits.max_frame_bytes,
+            });
+        }
         buf.advance(header_end);
         let body = buf.split_to(body_len).freeze();
         buf.advance(1); // the NUL
@@ -272,9 +277,9 @@ pub fn put_header(out: &mut BytesMut, k: &str, v: &str, version: Version, escape
         out.put_u8(b':');
         escape_into(out, v, version);
     } else {
-        out.put_slice(k.as_bytes());
+        put_unescaped(out, k);
         out.put_u8(b':');
-        out.put_slice(v.as_bytes());
+        put_unescaped(out, v);
     }
     out.put_u8(b'\n');
 }
