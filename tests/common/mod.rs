@@ -387,8 +387,13 @@ impl Stomp {
 }
 
 /// Polls `f` until it returns true or `WAIT` passes.
-pub fn eventually(mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + WAIT;
+pub fn eventually(f: impl FnMut() -> bool) -> bool {
+    eventually_within(WAIT, f)
+}
+
+/// Polls `f` until it returns true or `limit` passes.
+pub fn eventually_within(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if f() {
             return true;
@@ -396,4 +401,46 @@ pub fn eventually(mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
     false
+}
+
+/// Whether an external interop tool is here. In CI (`CI` set) a missing tool is a failure —
+/// `.ci/run` installs them all — elsewhere the test says loudly that it skipped.
+pub fn require_tool(program: &str, probe: &[&str], install_hint: &str) -> bool {
+    let found = Process::new(program)
+        .args(probe)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if found {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() || std::env::var_os("SHOAL_REQUIRE_INTEROP").is_some() {
+        panic!("{program} is required here ({install_hint}); .ci/run installs it");
+    }
+    eprintln!(
+        "SKIPPED: {program} not found ({install_hint}); run .ci/run or install it to test interop"
+    );
+    false
+}
+
+/// A child process killed (SIGTERM, then SIGKILL) when dropped.
+pub struct Daemon(pub Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = Process::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
