@@ -249,11 +249,18 @@ impl Core {
         if d.subscribers.is_empty() || d.queue.is_empty() {
             return;
         }
-        let consumers = d.subscribers.clone();
+        // Borrow the consumer list for the pass (put back below) instead of cloning it on
+        // every SEND; `offer` never touches destinations.
+        let consumers = std::mem::take(&mut d.subscribers);
         let mut rr = d.rr;
         let n = consumers.len();
+        // Consumers that cannot take anything more in this pass (no credit, or outbox full).
+        // Once all are, stop: scanning the rest of the queue could only fail again, and doing
+        // it on every SEND would make a backed-up queue quadratic.
+        let mut closed: Vec<bool> = Vec::new();
+        let mut open = n;
         let mut i = 0;
-        loop {
+        while open > 0 {
             let d = self.dests.get_mut(dest).expect("exists");
             let Some(q) = d.queue.get(i) else { break };
             if q.message.is_expired(now) {
@@ -263,23 +270,31 @@ impl Core {
             }
             let (message, redelivered) = (q.message.clone(), q.redelivered);
             let mut taken: Option<SubKey> = None;
-            let mut any_credit = false;
             for step in 0..n {
-                let key = consumers[(rr + step) % n];
-                let Some(sub) = self.subs.get(&key) else {
+                let idx = (rr + step) % n;
+                if closed.get(idx).copied().unwrap_or(false) {
                     continue;
+                }
+                let key = consumers[idx];
+                let busy = match self.subs.get(&key) {
+                    None => true,
+                    Some(sub) if !sub.has_credit() => true,
+                    Some(sub) if !sub.accepts(&message) => continue,
+                    Some(_) => match self.offer(key, &message, redelivered, Some(dest)) {
+                        Offer::Taken => {
+                            rr = (idx + 1) % n;
+                            taken = Some(key);
+                            break;
+                        }
+                        Offer::Busy => true,
+                    },
                 };
-                if !sub.has_credit() {
-                    continue;
-                }
-                any_credit = true;
-                if !sub.accepts(&message) {
-                    continue;
-                }
-                if let Offer::Taken = self.offer(key, &message, redelivered, Some(dest)) {
-                    rr = (rr + step + 1) % n;
-                    taken = Some(key);
-                    break;
+                if busy {
+                    if closed.is_empty() {
+                        closed.resize(n, false);
+                    }
+                    closed[idx] = true;
+                    open -= 1;
                 }
             }
             if let Some(key) = taken {
@@ -291,14 +306,13 @@ impl Core {
                 if auto {
                     d.stats.dequeued += 1;
                 }
-            } else if !any_credit {
-                break;
             } else {
-                i += 1; // nobody wants this one (selectors): look further down the queue
+                i += 1; // nobody open wants this one (selectors): look further down the queue
             }
         }
         if let Some(d) = self.dests.get_mut(dest) {
             d.rr = rr;
+            d.subscribers = consumers;
         }
     }
 
