@@ -134,9 +134,19 @@ impl Engine {
         &self,
         conn: ConnId,
         destination: Destination,
-        headers: Vec<(String, String)>,
+        mut headers: Vec<(String, String)>,
         body: Bytes,
     ) -> Result<(), EngineError> {
+        // A reply-to naming the sender's own temp destination must reach the sender, whoever
+        // answers: give it the internal name (network sessions and local clients alike).
+        if let Some((_, v)) = headers.iter_mut().find(|(k, _)| k == "reply-to") {
+            if let Ok(d) = Destination::parse(v) {
+                if d.kind.is_temp() {
+                    *v = Destination::new(d.kind, Engine::temp_name(conn, d.kind, &d.name))
+                        .to_string();
+                }
+            }
+        }
         let now = now_ms();
         let message = self.make_message(destination, headers, body, now);
         let mut guard = self.core.lock();

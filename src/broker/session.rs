@@ -324,17 +324,8 @@ impl Session {
         ))
     }
 
-    fn send(&mut self, mut frame: Frame) -> Result<(), Fatal> {
+    fn send(&mut self, frame: Frame) -> Result<(), Fatal> {
         let dest = self.destination(&frame)?;
-        // A reply-to naming our own temp queue must reach us: give it the internal name.
-        if let Some(pos) = frame.headers.iter().position(|(k, _)| k == "reply-to") {
-            if let Ok(d) = Destination::parse(&frame.headers[pos].1) {
-                if d.kind.is_temp() {
-                    let internal = Engine::temp_name(self.conn, d.kind, &d.name);
-                    frame.headers[pos].1 = Destination::new(d.kind, internal).to_string();
-                }
-            }
-        }
         self.engine
             .send(self.conn, dest, frame.headers, frame.body)
             .map_err(|e| Fatal::new(e.to_string(), "SEND refused"))
