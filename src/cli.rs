@@ -21,6 +21,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a broker daemon (logs to stderr; SIGINT/SIGTERM shut it down gracefully).
+    #[command(
+        after_help = "Logging: RUST_LOG=debug (or info, warn, shoal::broker=trace …).\n\
+Exit codes: 0 stopped by SIGINT/SIGTERM; 1 failed at run time (e.g. cannot listen);\n\
+2 bad config or arguments (nothing was started)."
+    )]
     Broker(BrokerArgs),
     /// Measure a STOMP broker (shoal, ActiveMQ, RabbitMQ) with shoal's load generator.
     Bench(crate::bench::BenchArgs),

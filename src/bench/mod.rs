@@ -18,8 +18,10 @@ pub struct BenchArgs {
     /// Broker address HOST:PORT.
     #[arg(long, default_value = "127.0.0.1:6163", global = true)]
     pub addr: String,
+    /// CONNECT `login` (RabbitMQ's default user is guest).
     #[arg(long, global = true)]
     pub login: Option<String>,
+    /// CONNECT `passcode`.
     #[arg(long, global = true)]
     pub passcode: Option<String>,
     /// STOMP `host` header (RabbitMQ: the vhost, usually "/").

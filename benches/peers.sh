@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Installs (Debian packages) and starts the brokers shoal is measured against, on loopback only,
+# each with a fresh data directory under $PEERS_DIR:
+#   RabbitMQ 3.10 with the STOMP plugin  127.0.0.1:61613   (login guest/guest, vhost /)
+#   ActiveMQ 5.17 (KahaDB)               127.0.0.1:61614   (STOMP, anonymous)
+# Usage: benches/peers.sh start|stop
+set -euo pipefail
+
+PEERS_DIR=${PEERS_DIR:-/tmp/shoal-peers}
+RABBIT_PORT=61613
+ACTIVEMQ_PORT=61614
+
+install() {
+  if ! command -v java >/dev/null || [ ! -f /usr/share/activemq/bin/activemq.jar ] || [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends rabbitmq-server activemq
+  fi
+}
+
+wait_port() {
+  local port=$1 what=$2
+  for _ in $(seq 1 120); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$what is up on 127.0.0.1:$port"
+      return 0
+    fi
+    sleep 1
+  done
+  echo "$what did not open 127.0.0.1:$port" >&2
+  return 1
+}
+
+start_rabbitmq() {
+  local d=$PEERS_DIR/rabbitmq
+  rm -rf "$d" && mkdir -p "$d"
+  cat >"$d/rabbitmq.conf" <<EOF
+listeners.tcp.default = 127.0.0.1:5673
+stomp.listeners.tcp.1 = 127.0.0.1:$RABBIT_PORT
+loopback_users = none
+log.file.level = warning
+EOF
+  echo "[rabbitmq_stomp]." >"$d/enabled_plugins"
+  # Its own node name, cookie home and data, so the Debian service's state is never touched.
+  (
+    export HOME=$d RABBITMQ_NODENAME=shoalbench@localhost RABBITMQ_BASE=$d \
+      RABBITMQ_MNESIA_BASE=$d/mnesia RABBITMQ_LOG_BASE=$d/log \
+      RABBITMQ_CONFIG_FILE=$d/rabbitmq RABBITMQ_ENABLED_PLUGINS_FILE=$d/enabled_plugins \
+      RABBITMQ_PID_FILE=$d/pid ERL_EPMD_ADDRESS=127.0.0.1
+    nohup /usr/lib/rabbitmq/bin/rabbitmq-server >"$d/stdout.log" 2>&1 &
+  )
+  wait_port $RABBIT_PORT RabbitMQ
+}
+
+start_activemq() {
+  local d=$PEERS_DIR/activemq
+  rm -rf "$d" && mkdir -p "$d/conf" "$d/data" "$d/tmp"
+  cp /etc/activemq/instances-available/main/log4j2.properties "$d/conf/" 2>/dev/null || true
+  cat >"$d/conf/activemq.xml" <<EOF
+<beans xmlns="http://www.springframework.org/schema/beans"
+       xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+       xsi:schemaLocation="http://www.springframework.org/schema/beans http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
+         http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
+  <broker xmlns="http://activemq.apache.org/schema/core" useJmx="false" brokerName="shoalbench"
+          dataDirectory="$d/data" schedulePeriodForDestinationPurge="0">
+    <persistenceAdapter><kahaDB directory="$d/data/kahadb"/></persistenceAdapter>
+    <transportConnectors>
+      <transportConnector name="stomp" uri="stomp+nio://127.0.0.1:$ACTIVEMQ_PORT?transport.closeAsync=false"/>
+    </transportConnectors>
+  </broker>
+</beans>
+EOF
+  (
+    cd "$d"
+    nohup java -Xms1G -Xmx1G -Dactivemq.home=/usr/share/activemq -Dactivemq.base="$d" \
+      -Dactivemq.conf="$d/conf" -Dactivemq.data="$d/data" -Djava.io.tmpdir="$d/tmp" \
+      -Dlog4j2.configurationFile="$d/conf/log4j2.properties" \
+      -jar /usr/share/activemq/bin/activemq.jar start "xbean:file:$d/conf/activemq.xml" \
+      >"$d/stdout.log" 2>&1 &
+    echo $! >"$d/pid"
+  )
+  wait_port $ACTIVEMQ_PORT ActiveMQ
+}
+
+stop() {
+  if [ -f "$PEERS_DIR/activemq/pid" ]; then kill "$(cat "$PEERS_DIR/activemq/pid")" 2>/dev/null || true; fi
+  pkill -f "beam.smp.*-home $PEERS_DIR/rabbitmq" 2>/dev/null || true
+  pkill -f "activemq.base=$PEERS_DIR" 2>/dev/null || true
+  for port in $RABBIT_PORT $ACTIVEMQ_PORT; do
+    for _ in $(seq 1 30); do
+      (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
+      sleep 1
+    done
+  done
+}
+
+case "${1:-start}" in
+  start) install; stop; start_rabbitmq; start_activemq ;;
+  stop) stop ;;
+  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac
