@@ -7,4 +7,5 @@ pub mod broker;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod doctor;
 pub mod stomp;

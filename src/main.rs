@@ -28,6 +28,12 @@ fn main() -> ExitCode {
             None => cli::run_broker(Default::default()).await,
             Some(Command::Broker(args)) => cli::run_broker(args).await,
             Some(Command::Bench(args)) => shoal::bench::run(args).await,
+            Some(Command::Passwd(args)) => cli::passwd::run(args),
+            Some(Command::Doctor(args)) => match shoal::doctor::run(args) {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(anyhow::anyhow!("the doctor found errors")),
+                Err(e) => Err(e),
+            },
         }
     });
     match result {

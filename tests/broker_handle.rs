@@ -4,17 +4,14 @@
 mod common;
 use common::Stomp;
 use shoal::broker::events::BrokerEvent;
-use shoal::broker::{Broker, BrokerSettings, Limits};
+use shoal::broker::handle::BrokerSetup;
+use shoal::broker::Broker;
 use std::time::Duration;
 
 async fn start() -> Broker {
-    let settings = BrokerSettings {
-        name: "embedded".into(),
-        ..Default::default()
-    };
-    Broker::start(settings, Limits::default(), &["127.0.0.1:0".to_string()])
-        .await
-        .unwrap()
+    let mut setup = BrokerSetup::open(&["127.0.0.1:0"]);
+    setup.settings.name = "embedded".into();
+    Broker::start(setup).await.unwrap()
 }
 
 async fn next_event(

@@ -123,10 +123,7 @@ fn header_escaping_per_version_and_first_repeated_header_wins() {
 
 #[test]
 fn heart_beats_both_ways_and_silent_clients_are_dropped() {
-    let b = Broker::start_with(
-        "[broker]\nheartbeat_send_ms = 100\nheartbeat_receive_ms = 100\n",
-        &[],
-    );
+    let b = Broker::open_with("[broker]\nheartbeat_send_ms = 100\nheartbeat_receive_ms = 100\n");
     let (mut s, c) = connect_raw(&b, "accept-version:1.2\nhost:/\nheart-beat:100,100\n");
     assert_eq!(c.get("heart-beat"), Some("100,100"));
     // A client that beats stays; the broker beats to it.
@@ -155,7 +152,7 @@ fn heart_beats_both_ways_and_silent_clients_are_dropped() {
 
 #[test]
 fn bad_input_gets_a_clear_error_and_others_carry_on() {
-    let b = Broker::start_with("[limits]\nmax_frame_bytes = 6000\nmax_body_bytes = 4000\nmax_headers = 10\nmax_header_line = 500\n", &[]);
+    let b = Broker::open_with("[limits]\nmax_frame_bytes = 6000\nmax_body_bytes = 4000\nmax_headers = 10\nmax_header_line = 500\n");
     let mut bystander = Stomp::connect(&b.addr);
     bystander.subscribe("b", "/queue/bystander", &[]);
     let cases: Vec<(Vec<u8>, &str)> = vec![
@@ -247,7 +244,7 @@ fn duplicate_subscription_id_is_refused() {
 
 #[test]
 fn connect_must_come_in_time() {
-    let b = Broker::start_with("[limits]\nconnect_timeout_ms = 300\n", &[]);
+    let b = Broker::open_with("[limits]\nconnect_timeout_ms = 300\n");
     let mut s = Stomp::open(&b.addr);
     let e = s
         .recv_within(Duration::from_secs(3))
@@ -258,7 +255,7 @@ fn connect_must_come_in_time() {
 
 #[test]
 fn connection_limit_is_enforced() {
-    let b = Broker::start_with("[limits]\nmax_connections = 2\n", &[]);
+    let b = Broker::open_with("[limits]\nmax_connections = 2\n");
     let _a = Stomp::connect(&b.addr);
     let _b = Stomp::connect(&b.addr);
     let mut c = Stomp::open(&b.addr);
@@ -295,7 +292,7 @@ fn flood_with_a_stalled_reader(b: &Broker) -> (Stomp, Stomp, usize) {
 
 #[test]
 fn slow_topic_consumer_loses_messages_not_the_others() {
-    let b = Broker::start_with("[limits]\noutbox_bytes = 4194304\n", &[]);
+    let b = Broker::open_with("[limits]\noutbox_bytes = 4194304\n");
     let (mut stalled, mut fast, _) = flood_with_a_stalled_reader(&b);
     fast.expect_nothing();
     // The stalled reader is still connected and gets fewer than all of them, in order.
@@ -312,9 +309,8 @@ fn slow_topic_consumer_loses_messages_not_the_others() {
 
 #[test]
 fn slow_topic_consumer_is_disconnected_by_policy() {
-    let b = Broker::start_with(
+    let b = Broker::open_with(
         "[broker]\nslow_consumer = \"disconnect\"\n[limits]\noutbox_bytes = 4194304\n",
-        &[],
     );
     let (mut stalled, _, _) = flood_with_a_stalled_reader(&b);
     let mut error = None;

@@ -180,6 +180,65 @@ impl DestPattern {
         parts.next().is_none()
     }
 
+    /// The pattern's path elements (literals for a plain name).
+    fn element_list(&self) -> Vec<Element> {
+        match &self.elements {
+            Some(e) => e.clone(),
+            None => self
+                .pattern
+                .split('.')
+                .map(|l| Element::Literal(l.to_string()))
+                .collect(),
+        }
+    }
+
+    /// Whether every destination `other` can match is matched by `self` too — how an ACL
+    /// entry decides that it governs a whole wildcard subscription.
+    pub fn covers(&self, other: &DestPattern) -> bool {
+        fn cov(q: &[Element], p: &[Element]) -> bool {
+            match (q.first(), p.first()) {
+                (None, None) => true,
+                (Some(Element::Rest), Some(_)) => true,
+                (None, Some(_)) | (Some(_), None) => false,
+                (Some(_), Some(Element::Rest)) => false,
+                (Some(Element::One), Some(_)) => cov(&q[1..], &p[1..]),
+                (Some(Element::Literal(a)), Some(Element::Literal(b))) => {
+                    a == b && cov(&q[1..], &p[1..])
+                }
+                (Some(Element::Literal(_)), Some(Element::One)) => false,
+            }
+        }
+        self.kind == other.kind && cov(&self.element_list(), &other.element_list())
+    }
+
+    /// Whether some destination is matched by both patterns.
+    pub fn overlaps(&self, other: &DestPattern) -> bool {
+        fn ov(q: &[Element], p: &[Element]) -> bool {
+            match (q.first(), p.first()) {
+                (None, None) => true,
+                (None, Some(_)) | (Some(_), None) => false,
+                (Some(Element::Rest), _) | (_, Some(Element::Rest)) => true,
+                (Some(Element::Literal(a)), Some(Element::Literal(b))) => {
+                    a == b && ov(&q[1..], &p[1..])
+                }
+                _ => ov(&q[1..], &p[1..]),
+            }
+        }
+        self.kind == other.kind && ov(&self.element_list(), &other.element_list())
+    }
+
+    /// Orders patterns from general to specific: a plain name beats any wildcard; then more
+    /// literal elements, then no `>`, then more elements. The ACL's "most specific wins" rule.
+    pub fn specificity(&self) -> (bool, usize, bool, usize) {
+        let els = self.element_list();
+        let literals = els
+            .iter()
+            .filter(|e| matches!(e, Element::Literal(_)))
+            .count();
+        let rest = els.iter().any(|e| matches!(e, Element::Rest));
+        (!self.is_wildcard(), literals, !rest, els.len())
+    }
+
     /// The concrete destination this pattern names, when it has no wildcard.
     pub fn as_destination(&self) -> Option<Destination> {
         (!self.is_wildcard()).then(|| Destination::new(self.kind, self.pattern.clone()))
@@ -221,6 +280,30 @@ mod tests {
         assert!(!m("/queue/a.b", "/topic/a.b"));
         assert!(!m("/queue/a.*", "/queue/a"));
         assert!(m("/queue/>", "/queue/anything.at.all"));
+    }
+
+    #[test]
+    fn covering_and_specificity() {
+        let p = |s: &str| DestPattern::parse(s).unwrap();
+        assert!(p("/topic/prod.>").covers(&p("/topic/prod.>")));
+        assert!(p("/topic/prod.>").covers(&p("/topic/prod.*.agent")));
+        assert!(p("/topic/prod.>").covers(&p("/topic/prod.x")));
+        assert!(p("/topic/>").covers(&p("/topic/*.x")));
+        assert!(p("/topic/*.x").covers(&p("/topic/a.x")));
+        assert!(!p("/topic/prod.>").covers(&p("/topic/>")));
+        assert!(!p("/topic/prod.>").covers(&p("/topic/*.agent")));
+        assert!(!p("/topic/prod.>").covers(&p("/queue/prod.x")));
+        assert!(!p("/topic/*.x").covers(&p("/topic/>")));
+        assert!(!p("/topic/a.x").covers(&p("/topic/*.x")));
+        assert!(p("/topic/a.>").overlaps(&p("/topic/*.b")));
+        assert!(p("/topic/>").overlaps(&p("/topic/a.b.c")));
+        assert!(!p("/topic/a.>").overlaps(&p("/topic/b.>")));
+        assert!(!p("/topic/a.*").overlaps(&p("/topic/a.b.c")));
+        assert!(!p("/topic/a").overlaps(&p("/queue/a")));
+        assert!(p("/topic/a.b").specificity() > p("/topic/a.>").specificity());
+        assert!(p("/topic/a.*.c").specificity() > p("/topic/a.>").specificity());
+        assert!(p("/topic/a.>").specificity() > p("/topic/>").specificity());
+        assert!(p("/topic/a.*").specificity() > p("/topic/a.>").specificity());
     }
 
     #[test]

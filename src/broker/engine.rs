@@ -6,6 +6,7 @@
 //! that never block (see `outbox`). On two cores this beats a router task with channels: no
 //! hand-off, no extra wake-up per message.
 
+use super::auth::{Action, Principal, Security};
 use super::destination::{DestKind, DestPattern, Destination};
 use super::events::BrokerEvent;
 use super::message::{now_ms, Message, MessageIds, FRAME_ONLY_HEADERS};
@@ -41,6 +42,12 @@ pub enum EngineError {
     TooManySubscriptions(usize),
     #[error("connection is closed")]
     ConnectionClosed,
+    #[error("access denied: {user} may not {action} {destination}")]
+    Denied {
+        user: String,
+        action: Action,
+        destination: String,
+    },
 }
 
 /// A SUBSCRIBE as the engine needs it (parsing and validation are the session's job).
@@ -58,6 +65,7 @@ pub struct Engine {
     pub(super) events: broadcast::Sender<BrokerEvent>,
     pub settings: BrokerSettings,
     pub limits: Limits,
+    pub security: Security,
     ids: MessageIds,
     next_conn: AtomicU64,
     pub(super) started: Instant,
@@ -67,7 +75,7 @@ pub struct Engine {
 pub const TEMP_PREFIX: &str = "shoal-tmp-";
 
 impl Engine {
-    pub fn new(settings: BrokerSettings, limits: Limits) -> Arc<Engine> {
+    pub fn new(settings: BrokerSettings, limits: Limits, security: Security) -> Arc<Engine> {
         let (events, _) = broadcast::channel(4096);
         Arc::new(Engine {
             ids: MessageIds::new(&settings.name),
@@ -75,6 +83,7 @@ impl Engine {
             events,
             settings,
             limits,
+            security,
             next_conn: AtomicU64::new(1),
             started: Instant::now(),
         })
@@ -104,11 +113,18 @@ impl Engine {
         self.core.lock().conns.len()
     }
 
-    /// Records what CONNECT told us about the client.
-    pub fn set_login(&self, conn: ConnId, login: Option<String>, version: crate::stomp::Version) {
+    /// Records who the client turned out to be at CONNECT. From here on every SEND and
+    /// SUBSCRIBE of the connection is checked against the ACL as this principal.
+    pub fn set_principal(
+        &self,
+        conn: ConnId,
+        principal: Arc<Principal>,
+        version: crate::stomp::Version,
+    ) {
         if let Some(c) = self.core.lock().conns.get_mut(&conn) {
-            c.info.login = login;
+            c.info.login = Some(principal.user.clone());
             c.info.version = Some(version);
+            c.principal = Some(principal);
         }
     }
 
@@ -121,7 +137,7 @@ impl Engine {
         format!("{TEMP_PREFIX}{conn}.{name}")
     }
 
-    fn temp_owner(name: &str) -> Option<ConnId> {
+    pub(super) fn temp_owner(name: &str) -> Option<ConnId> {
         name.strip_prefix(TEMP_PREFIX)?
             .split('.')
             .next()?
@@ -163,8 +179,9 @@ impl Engine {
                 _ => return Err(EngineError::TempGone(dest_key.to_string())),
             }
         }
+        self.authorize_send(core, conn, &message)?;
         let max_queue = self.limits.max_queue_messages;
-        core.ensure_dest(dest_key, &self.events);
+        core.ensure_dest(dest_key, &self.events, &self.security.acl);
         let dest = core.dests.get_mut(dest_key).expect("just ensured");
         if dest_key.kind.is_queue() && dest.queue.len() >= max_queue {
             return Err(EngineError::QueueFull(dest_key.to_string(), max_queue));
@@ -253,6 +270,7 @@ impl Engine {
                 _ => return Err(EngineError::TempNotOwned(req.pattern.to_string())),
             }
         }
+        let principal = c.principal.clone();
         let client_key = req.id.clone().unwrap_or_else(|| req.pattern.to_string());
         if c.subs.contains_key(&client_key) {
             return Err(EngineError::DuplicateSubscription(client_key));
@@ -262,6 +280,10 @@ impl Engine {
                 self.limits.max_subscriptions_per_connection,
             ));
         }
+        if let Some(p) = &principal {
+            self.authorize_subscribe(core, conn, p, &req.pattern)?;
+        }
+        let c = core.conns.get_mut(&conn).expect("checked above");
         core.next_sub += 1;
         let key: SubKey = core.next_sub;
         c.subs.insert(client_key, key);
@@ -288,8 +310,9 @@ impl Engine {
             attached: Vec::new(),
             delivered: 0,
             dropped: 0,
+            principal,
         };
-        core.attach(sub, &self.events);
+        core.attach(sub, &self.events, &self.security.acl);
         self.emit(event);
         core.dispatch_for_sub(key);
         Ok(())

@@ -3,10 +3,11 @@
 //! The engine never knows who is watching: the TUI, bridges and tests hold a `BrokerHandle`
 //! and read snapshots, follow the event stream, or open in-process clients.
 
+use super::auth::Security;
 use super::engine::Engine;
 use super::events::BrokerEvent;
 use super::local::LocalClient;
-use super::server::{self, ListenError};
+use super::server::{self, ListenError, ListenerSpec};
 use super::settings::{BrokerSettings, Limits};
 use super::snapshot::BrokerSnapshot;
 use std::net::SocketAddr;
@@ -30,25 +31,53 @@ pub struct BrokerHandle {
     engine: Arc<Engine>,
 }
 
+/// Everything a broker starts from. `BrokerSetup::open` is the embedding default: anonymous
+/// access, no ACL, plain listeners; `shoal broker` builds one from the config file.
+pub struct BrokerSetup {
+    pub settings: BrokerSettings,
+    pub limits: Limits,
+    pub security: Security,
+    pub listeners: Vec<ListenerSpec>,
+}
+
+impl BrokerSetup {
+    pub fn open(listen: &[&str]) -> BrokerSetup {
+        BrokerSetup {
+            settings: BrokerSettings::default(),
+            limits: Limits::default(),
+            security: Security::open(),
+            listeners: listen
+                .iter()
+                .map(|a| ListenerSpec {
+                    addr: a.to_string(),
+                    tls: None,
+                })
+                .collect(),
+        }
+    }
+}
+
 impl Broker {
     /// Binds every listen address, then starts accepting. Must run inside a tokio runtime.
-    pub async fn start(
-        settings: BrokerSettings,
-        limits: Limits,
-        listen: &[String],
-    ) -> Result<Broker, ListenError> {
-        let engine = Engine::new(settings, limits);
-        let mut listeners = Vec::new();
-        for a in listen {
-            listeners.push(server::bind(a).await?);
+    pub async fn start(setup: BrokerSetup) -> Result<Broker, ListenError> {
+        let engine = Engine::new(setup.settings, setup.limits, setup.security);
+        let mut bound = Vec::new();
+        for l in &setup.listeners {
+            bound.push((server::bind(&l.addr).await?, l.tls.clone()));
         }
-        let addrs = listeners.iter().filter_map(server::local_addr).collect();
+        let addrs = bound
+            .iter()
+            .filter_map(|(l, _)| server::local_addr(l))
+            .collect();
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
-        for l in listeners {
+        let gate = Arc::new(server::Gate::default());
+        for (l, tls) in bound {
             tokio::spawn(server::accept_loop(
                 l,
+                tls,
                 engine.clone(),
+                gate.clone(),
                 shutdown.clone(),
                 tracker.clone(),
             ));

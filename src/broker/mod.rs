@@ -3,6 +3,8 @@
 //! Data flows one way: `session` (one per connection) parses and validates frames and calls the
 //! `engine`, which routes through `state` into per-connection `outbox`es drained by `writer`s.
 
+pub mod access;
+pub mod auth;
 pub mod destination;
 pub mod engine;
 pub mod events;
@@ -17,6 +19,7 @@ pub mod settings;
 pub mod snapshot;
 pub mod state;
 pub mod subscription;
+pub mod tls;
 pub mod writer;
 
 pub use handle::{Broker, BrokerHandle};

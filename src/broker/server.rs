@@ -1,15 +1,21 @@
-//! Listeners, the accept loop, and shutdown that every task hears.
+//! Listeners, the accept loop, admission limits, TLS handshakes, and shutdown that every task
+//! hears.
 //!
 //! As in mini-redis' server.rs: a cap on connections, one task per connection, and a single
 //! cancellation token that tells every session to send its clients a notice and close.
 
 use super::engine::Engine;
-use super::session;
-use std::net::SocketAddr;
+use super::session::{self, Peer};
+use crate::stomp::{codec::to_bytes, Frame, Version};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -21,36 +27,112 @@ pub enum ListenError {
         #[source]
         source: std::io::Error,
     },
-    #[error("invalid listen address {0:?}: use HOST:PORT, e.g. 127.0.0.1:6163")]
+    #[error(
+        "invalid listen address {0:?}: use HOST:PORT, tcp://HOST:PORT or stomp+ssl://HOST:PORT"
+    )]
     BadAddress(String),
+    #[error("{0} is a stomp+ssl:// listener but the config has no [tls] table")]
+    NoTls(String),
 }
 
-/// Strips an optional `tcp://` or `stomp://` scheme.
-pub fn listen_address(s: &str) -> Result<String, ListenError> {
-    let a = s
-        .strip_prefix("tcp://")
-        .or_else(|| s.strip_prefix("stomp://"))
-        .unwrap_or(s);
-    if a.is_empty() || !a.contains(':') {
+/// One address to listen on, plain or TLS.
+#[derive(Clone)]
+pub struct ListenerSpec {
+    /// `HOST:PORT`.
+    pub addr: String,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// Splits `stomp+ssl://HOST:PORT` (TLS), `tcp://`, `stomp://` or a bare `HOST:PORT` (plain).
+pub fn parse_listen(s: &str) -> Result<(String, bool), ListenError> {
+    let (a, tls) = if let Some(a) = s
+        .strip_prefix("stomp+ssl://")
+        .or_else(|| s.strip_prefix("ssl://"))
+    {
+        (a, true)
+    } else {
+        (
+            s.strip_prefix("tcp://")
+                .or_else(|| s.strip_prefix("stomp://"))
+                .unwrap_or(s),
+            false,
+        )
+    };
+    if a.is_empty() || !a.contains(':') || a.contains("://") {
         return Err(ListenError::BadAddress(s.to_string()));
     }
-    Ok(a.to_string())
+    Ok((a.to_string(), tls))
 }
 
 pub async fn bind(addr: &str) -> Result<TcpListener, ListenError> {
-    let a = listen_address(addr)?;
-    TcpListener::bind(&a)
+    TcpListener::bind(addr)
         .await
-        .map_err(|source| ListenError::Bind { addr: a, source })
+        .map_err(|source| ListenError::Bind {
+            addr: addr.to_string(),
+            source,
+        })
+}
+
+/// Admission control shared by every listener: connections in total and per source address.
+/// A slot is held by the returned guard for the connection's whole life.
+#[derive(Default)]
+pub struct Gate {
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+}
+
+pub struct Admitted {
+    gate: Arc<Gate>,
+    ip: IpAddr,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let mut m = self.gate.per_ip.lock();
+        if let Some(n) = m.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.ip);
+            }
+        }
+    }
+}
+
+impl Gate {
+    fn admit(
+        self: &Arc<Self>,
+        ip: IpAddr,
+        total_now: usize,
+        max_total: usize,
+        max_per_ip: usize,
+    ) -> Result<Admitted, String> {
+        let mut m = self.per_ip.lock();
+        if total_now >= max_total {
+            return Err(format!("the broker allows {max_total} connections"));
+        }
+        let n = m.entry(ip).or_insert(0);
+        if *n >= max_per_ip {
+            return Err(format!(
+                "the broker allows {max_per_ip} connections per address"
+            ));
+        }
+        *n += 1;
+        Ok(Admitted {
+            gate: self.clone(),
+            ip,
+        })
+    }
 }
 
 /// Accepts connections until `shutdown` fires.
 pub async fn accept_loop(
     listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
     engine: Arc<Engine>,
+    gate: Arc<Gate>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
+    let acceptor = tls.map(TlsAcceptor::from);
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -65,29 +147,96 @@ pub async fn accept_loop(
                 continue;
             }
         };
-        if engine.connection_count() >= engine.limits.max_connections {
-            tracing::warn!(%peer, limit = engine.limits.max_connections, "connection refused: limit reached");
-            tracker.spawn(refuse(stream, engine.limits.max_connections));
-            continue;
-        }
+        let l = &engine.limits;
+        let slot = match gate.admit(
+            peer.ip(),
+            engine.connection_count(),
+            l.max_connections,
+            l.max_connections_per_address,
+        ) {
+            Ok(slot) => slot,
+            Err(why) => {
+                tracing::warn!(%peer, "connection refused: {why}");
+                tracker.spawn(refuse(stream, "too many connections", why));
+                continue;
+            }
+        };
         let _ = stream.set_nodelay(true);
-        tracker.spawn(session::serve(
-            engine.clone(),
-            stream,
-            peer.to_string(),
-            shutdown.clone(),
-        ));
+        let (engine, shutdown) = (engine.clone(), shutdown.clone());
+        match &acceptor {
+            None => {
+                tracker.spawn(async move {
+                    session::serve(engine, stream, Peer::plain(peer), shutdown).await;
+                    drop(slot);
+                });
+            }
+            Some(acceptor) => {
+                let acceptor = acceptor.clone();
+                tracker.spawn(async move {
+                    if let Some((tls, cn)) = handshake(acceptor, stream, peer, &engine).await {
+                        session::serve(
+                            engine,
+                            tls,
+                            Peer {
+                                addr: peer,
+                                tls: true,
+                                cert_cn: cn,
+                            },
+                            shutdown,
+                        )
+                        .await;
+                    }
+                    drop(slot);
+                });
+            }
+        }
     }
 }
 
-async fn refuse(mut stream: TcpStream, limit: usize) {
-    use tokio::io::AsyncWriteExt;
-    let frame = crate::stomp::Frame::error(
-        "too many connections",
-        format!("the broker allows {limit} connections"),
-    );
-    let bytes = crate::stomp::codec::to_bytes(&frame, crate::stomp::Version::V1_0);
+/// Completes a TLS handshake, or explains to a plaintext STOMP client (in plaintext) that this
+/// port wants TLS. Returns the stream and the verified client certificate's CN.
+async fn handshake(
+    acceptor: TlsAcceptor,
+    stream: TcpStream,
+    peer: SocketAddr,
+    engine: &Engine,
+) -> Option<(tokio_rustls::server::TlsStream<TcpStream>, Option<String>)> {
+    let deadline = Duration::from_millis(engine.limits.connect_timeout_ms);
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(deadline, stream.peek(&mut first)).await {
+        Ok(Ok(1)) if first[0] == 0x16 => {} // a TLS handshake record
+        Ok(Ok(1)) => {
+            tracing::info!(%peer, "plaintext client on a TLS listener");
+            refuse(
+                stream,
+                "TLS required",
+                "this port speaks STOMP over TLS (stomp+ssl://); connect with TLS".to_string(),
+            )
+            .await;
+            return None;
+        }
+        _ => return None,
+    }
+    match tokio::time::timeout(deadline, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => {
+            let cn = super::tls::peer_common_name(tls.get_ref().1.peer_certificates());
+            Some((tls, cn))
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(%peer, error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::warn!(%peer, "TLS handshake timed out");
+            None
+        }
+    }
+}
+
+async fn refuse(mut stream: TcpStream, message: &str, detail: String) {
+    let bytes = to_bytes(&Frame::error(message, detail), Version::V1_0);
     let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(&bytes)).await;
+    let _ = stream.shutdown().await;
 }
 
 /// The address a listener actually got (port 0 becomes a real port).

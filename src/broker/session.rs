@@ -5,6 +5,7 @@
 //! wrong, then the connection is closed (STOMP 1.2 §ERROR), and the engine returns the
 //! connection's unacknowledged messages to their queues — the rest of the broker carries on.
 
+use super::auth::{Principal, AUTH_FAILED};
 use super::destination::{DestPattern, Destination};
 use super::engine::{Engine, SubscribeRequest};
 use super::events::BrokerEvent;
@@ -16,6 +17,7 @@ use super::writer;
 use crate::stomp::{Command, Decoder, Frame, Version};
 use bytes::BytesMut;
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
@@ -57,7 +59,27 @@ enum TxOp {
     Ack(Frame, bool),
 }
 
+/// Who is on the other end of the socket, as the listener saw it.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub addr: SocketAddr,
+    pub tls: bool,
+    /// Subject CN of a client certificate the TLS layer verified.
+    pub cert_cn: Option<String>,
+}
+
+impl Peer {
+    pub fn plain(addr: SocketAddr) -> Peer {
+        Peer {
+            addr,
+            tls: false,
+            cert_cn: None,
+        }
+    }
+}
+
 struct Session {
+    peer: Peer,
     engine: Arc<Engine>,
     outbox: Arc<Outbox>,
     conn: ConnId,
@@ -68,13 +90,18 @@ struct Session {
 }
 
 /// Serves one accepted connection until it ends.
-pub async fn serve<S>(engine: Arc<Engine>, stream: S, peer: String, shutdown: CancellationToken)
+pub async fn serve<S>(engine: Arc<Engine>, stream: S, peer: Peer, shutdown: CancellationToken)
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let limits = &engine.limits;
     let outbox = Outbox::new(limits.outbox_messages, limits.outbox_bytes);
-    let conn = engine.open_connection(ConnInfo::new(peer.clone()), outbox.clone());
+    let label = if peer.tls {
+        format!("{} (tls)", peer.addr)
+    } else {
+        peer.addr.to_string()
+    };
+    let conn = engine.open_connection(ConnInfo::new(label), outbox.clone());
     let (mut reader, write_half) = tokio::io::split(stream);
     let done = CancellationToken::new();
     let writer = tokio::spawn(writer::run(
@@ -91,6 +118,7 @@ where
         version: None,
         transactions: HashMap::new(),
         read_timeout: Some(Duration::from_millis(limits.connect_timeout_ms)),
+        peer: peer.clone(),
     };
     let mut decoder = Decoder::new(limits.frame_limits());
     let mut buf = BytesMut::with_capacity(64 * 1024);
@@ -98,7 +126,7 @@ where
         // Handle every whole frame already buffered before reading more.
         loop {
             match decoder.decode(&mut buf) {
-                Ok(Some(frame)) => match session.handle(frame) {
+                Ok(Some(frame)) => match session.dispatch(frame).await {
                     Ok(Next::Continue) => {
                         if let Some(v) = session.version {
                             decoder.version = v;
@@ -159,7 +187,7 @@ where
     outbox.close_with(None);
     let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
     done.cancel();
-    tracing::debug!(conn, %peer, %reason, "connection closed");
+    tracing::debug!(conn, peer = %peer.addr, %reason, "connection closed");
     engine.close_connection(conn, &reason);
 }
 
@@ -177,15 +205,22 @@ impl Session {
         f.message
     }
 
+    /// CONNECT may wait (throttling, password hashing off the reactor); everything after it is
+    /// handled synchronously.
+    async fn dispatch(&mut self, frame: Frame) -> Result<Next, Fatal> {
+        match (self.version, frame.command) {
+            (None, Command::Connect | Command::Stomp) => self.connect(&frame).await,
+            (None, c) => Err(Fatal::new(
+                format!("expected CONNECT, got {c}"),
+                "the first frame of a connection must be CONNECT or STOMP",
+            )),
+            (Some(_), _) => self.handle(frame),
+        }
+    }
+
     fn handle(&mut self, frame: Frame) -> Result<Next, Fatal> {
         let Some(version) = self.version else {
-            return match frame.command {
-                Command::Connect | Command::Stomp => self.connect(&frame),
-                c => Err(Fatal::new(
-                    format!("expected CONNECT, got {c}"),
-                    "the first frame of a connection must be CONNECT or STOMP",
-                )),
-            };
+            return Err(Fatal::new("not connected", "CONNECT first"));
         };
         let receipt = frame.get("receipt").map(str::to_string);
         let next = match frame.command {
@@ -265,7 +300,7 @@ impl Session {
         }
     }
 
-    fn connect(&mut self, frame: &Frame) -> Result<Next, Fatal> {
+    async fn connect(&mut self, frame: &Frame) -> Result<Next, Fatal> {
         let version = Version::negotiate(frame.get("accept-version")).map_err(|supported| {
             Fatal::new(
                 "unsupported protocol version",
@@ -294,14 +329,20 @@ impl Session {
         } else {
             s.heartbeat_receive_ms.max(cx)
         };
-        self.read_timeout = (expect_every > 0).then(|| {
-            Duration::from_millis((expect_every as f64 * s.heartbeat_grace.max(1.0)) as u64 + 1000)
-        });
+        let principal = self.authenticate(frame).await?;
+        let s = &self.engine.settings;
+        let idle = self.engine.limits.idle_timeout_secs;
+        self.read_timeout = if expect_every > 0 {
+            Some(Duration::from_millis(
+                (expect_every as f64 * s.heartbeat_grace.max(1.0)) as u64 + 1000,
+            ))
+        } else {
+            (idle > 0).then(|| Duration::from_secs(idle))
+        };
         self.version = Some(version);
         self.outbox.set_version(version);
         self.outbox.set_heartbeat_ms(send_every);
-        self.engine
-            .set_login(self.conn, frame.get("login").map(str::to_string), version);
+        self.engine.set_principal(self.conn, principal, version);
         let mut reply = Frame::new(Command::Connected)
             .header("version", version.as_str())
             .header("server", format!("shoal/{}", env!("CARGO_PKG_VERSION")))
@@ -311,6 +352,53 @@ impl Session {
         }
         self.outbox.push_frame(reply);
         Ok(Next::Continue)
+    }
+
+    /// Checks the CONNECT's credentials (or the TLS client certificate). A failure waits out
+    /// the address's throttle delay, is logged, and ends with the same ERROR text whatever
+    /// went wrong.
+    async fn authenticate(&mut self, frame: &Frame) -> Result<Arc<Principal>, Fatal> {
+        let ip = self.peer.addr.ip();
+        let delay = self.engine.security.auth.delay_for(ip);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let login = frame.get("login").map(str::to_string);
+        let passcode = frame.get("passcode").map(str::to_string);
+        let cn = self.peer.cert_cn.clone();
+        let engine = self.engine.clone();
+        let (l, c) = (login.clone(), cn.clone());
+        let verdict = tokio::task::spawn_blocking(move || {
+            engine
+                .security
+                .auth
+                .authenticate(l.as_deref(), passcode.as_deref(), c.as_deref())
+        })
+        .await
+        .unwrap_or(Err(AUTH_FAILED));
+        let auth = &self.engine.security.auth;
+        match verdict {
+            Ok(p) => {
+                auth.record(ip, true);
+                Ok(p)
+            }
+            Err(_) => {
+                let failures = auth.record(ip, false);
+                let next = auth.delay_for(ip);
+                tracing::warn!(
+                    peer = %self.peer.addr,
+                    login = login.as_deref().unwrap_or("(none)"),
+                    certificate = cn.as_deref().unwrap_or("(none)"),
+                    failures,
+                    "authentication failed; next attempt from this address waits {} ms",
+                    next.as_millis()
+                );
+                Err(Fatal::new(
+                    AUTH_FAILED,
+                    "the login, passcode or client certificate was not accepted",
+                ))
+            }
+        }
     }
 
     /// Parses a destination header, mapping temp names to this connection's private ones.

@@ -73,6 +73,12 @@ pub struct Limits {
     pub max_queue_messages: usize,
     pub max_subscriptions_per_connection: usize,
     pub max_connections: usize,
+    /// Connections from one source address (a runaway script, or one host hogging the broker).
+    pub max_connections_per_address: usize,
+    /// Drop a connection that sends nothing for this long when it negotiated no heart-beats
+    /// (0: never). Off by default: MCollective nodes speak STOMP 1.0 without heart-beats and
+    /// legitimately sit silent for hours waiting for requests.
+    pub idle_timeout_secs: u64,
 }
 
 impl Default for Limits {
@@ -89,6 +95,8 @@ impl Default for Limits {
             max_queue_messages: 1_000_000,
             max_subscriptions_per_connection: 10_000,
             max_connections: 20_000,
+            max_connections_per_address: 4096,
+            idle_timeout_secs: 0,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! matching subscriber gets the message now or, if it cannot take it, loses it and the loss is
 //! counted (or it is disconnected, by policy) — a slow reader never holds the others back.
 
+use super::auth::{Acl, Principal};
 use super::destination::Destination;
 use super::events::BrokerEvent;
 use super::message::Message;
@@ -47,6 +48,8 @@ pub(super) struct Conn {
     pub msgs_out: u64,
     pub bytes_in: u64,
     pub dropped: u64,
+    /// Who the client authenticated as; `None` before CONNECT and for in-process clients.
+    pub principal: Option<Arc<Principal>>,
 }
 
 impl Conn {
@@ -59,6 +62,7 @@ impl Conn {
             msgs_out: 0,
             bytes_in: 0,
             dropped: 0,
+            principal: None,
         }
     }
 }
@@ -128,7 +132,12 @@ enum Offer {
 
 impl Core {
     /// Creates `dest` on first use and attaches the wildcard subscriptions that match it.
-    pub fn ensure_dest(&mut self, dest: &Destination, events: &broadcast::Sender<BrokerEvent>) {
+    pub fn ensure_dest(
+        &mut self,
+        dest: &Destination,
+        events: &broadcast::Sender<BrokerEvent>,
+        acl: &Acl,
+    ) {
         if self.dests.contains_key(dest) {
             return;
         }
@@ -136,7 +145,11 @@ impl Core {
             .wildcard_subs
             .iter()
             .copied()
-            .filter(|k| self.subs.get(k).is_some_and(|s| s.pattern.matches(dest)))
+            .filter(|k| {
+                self.subs
+                    .get(k)
+                    .is_some_and(|s| s.pattern.matches(dest) && s.may_read(acl, dest))
+            })
             .collect();
         for k in &subscribers {
             if let Some(s) = self.subs.get_mut(k) {
@@ -165,10 +178,15 @@ impl Core {
 
     /// Adds a subscription and attaches it to every destination it matches (creating the one it
     /// names, when it has no wildcard).
-    pub fn attach(&mut self, mut sub: Subscription, events: &broadcast::Sender<BrokerEvent>) {
+    pub fn attach(
+        &mut self,
+        mut sub: Subscription,
+        events: &broadcast::Sender<BrokerEvent>,
+        acl: &Acl,
+    ) {
         let key = sub.key;
         if let Some(d) = sub.pattern.as_destination() {
-            self.ensure_dest(&d, events);
+            self.ensure_dest(&d, events, acl);
             self.dests
                 .get_mut(&d)
                 .expect("ensured")
@@ -177,7 +195,7 @@ impl Core {
             sub.attached.push(d);
         } else {
             for (d, dest) in self.dests.iter_mut() {
-                if sub.pattern.matches(d) {
+                if sub.pattern.matches(d) && sub.may_read(acl, d) {
                     dest.subscribers.push(key);
                     sub.attached.push(d.clone());
                 }

@@ -1,5 +1,6 @@
 //! Subscriptions and their acknowledgement state.
 
+use super::auth::{Acl, Action, Principal};
 use super::destination::{DestPattern, Destination};
 use super::message::Message;
 use super::selector::Selector;
@@ -64,12 +65,22 @@ pub struct Subscription {
     pub delivered: u64,
     /// Topic messages dropped because the consumer was too slow.
     pub dropped: u64,
+    /// Whose subscription this is: a wildcard attaches only to destinations it may read.
+    pub principal: Option<Arc<Principal>>,
 }
 
 impl Subscription {
     /// Whether one more message may be handed to this subscription now.
     pub fn has_credit(&self) -> bool {
         self.ack == AckMode::Auto || self.unacked.len() < self.prefetch
+    }
+
+    /// Whether this subscription may be attached to `dest` (the ACL's read right).
+    pub fn may_read(&self, acl: &Acl, dest: &Destination) -> bool {
+        match &self.principal {
+            None => true,
+            Some(p) => acl.allows(p, Action::Read, dest),
+        }
     }
 
     pub fn accepts(&self, m: &Message) -> bool {

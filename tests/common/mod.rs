@@ -11,6 +11,9 @@ use std::process::{Child, Command as Process, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Config text that lets clients in without credentials.
+pub const OPEN: &str = "[auth]\nanonymous = true\n";
+
 /// How long a test waits for something that should happen promptly.
 pub const WAIT: Duration = Duration::from_secs(5);
 /// How long a test waits to be sure that something does *not* happen.
@@ -55,10 +58,15 @@ pub struct Broker {
 }
 
 impl Broker {
-    /// A broker with the built-in defaults (an empty config file, so nothing on this machine
-    /// leaks into the test).
+    /// A broker with the built-in defaults plus anonymous access (so the test needs no
+    /// credentials), from its own config file: nothing on this machine leaks into the test.
     pub fn start() -> Broker {
-        Broker::start_with("", &[])
+        Broker::open_with("")
+    }
+
+    /// Like `start`, with more config text after `[auth] anonymous = true`.
+    pub fn open_with(config: &str) -> Broker {
+        Broker::start_with(&format!("{OPEN}{config}"), &[])
     }
 
     /// A broker with this config file text and extra command-line arguments.

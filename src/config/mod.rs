@@ -3,10 +3,18 @@
 //! The schema grows with shoal (users, ACLs, bridges…); each part is its own table with its
 //! own defaults, so old files keep working and a typo never passes silently.
 
+pub mod first_run;
+pub mod security;
+
+use crate::broker::handle::BrokerSetup;
+use crate::broker::server::{parse_listen, ListenerSpec};
+use crate::broker::tls::TlsSettings;
 use crate::broker::{BrokerSettings, Limits};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
+
+pub use security::{AclConfig, AuthSettings, UserConfig};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:6163";
 
@@ -20,6 +28,18 @@ pub struct Config {
     pub broker: BrokerSettings,
     #[serde(default)]
     pub limits: Limits,
+    #[serde(default)]
+    pub auth: AuthSettings,
+    #[serde(default, rename = "user", skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<UserConfig>,
+    #[serde(default, rename = "acl", skip_serializing_if = "Vec::is_empty")]
+    pub acls: Vec<AclConfig>,
+    /// Certificate and key for `stomp+ssl://` listeners.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSettings>,
+    /// The file this was read from (relative paths inside resolve against its folder).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
 }
 
 #[derive(Debug, Error)]
@@ -32,6 +52,14 @@ pub enum ConfigError {
     },
     #[error("invalid config {path}: {message}")]
     Parse { path: PathBuf, message: String },
+    #[error("invalid config {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Config {
@@ -47,7 +75,53 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        Config::parse(&text, path)
+        let mut c = Config::parse(&text, path)?;
+        c.source = Some(path.to_path_buf());
+        Ok(c)
+    }
+
+    /// Turns the config into what `Broker::start` needs: resolves passwords, parses ACLs,
+    /// loads TLS material (refusing an exposed private key).
+    pub fn setup(&self) -> Result<BrokerSetup, ConfigError> {
+        let src = self.source.as_deref();
+        let invalid = |message: String| ConfigError::Invalid {
+            path: src.map(Path::to_path_buf).unwrap_or_default(),
+            message,
+        };
+        let tls = match &self.tls {
+            Some(t) => {
+                let t = TlsSettings {
+                    cert: security::resolve(src, &t.cert),
+                    key: security::resolve(src, &t.key),
+                    client_ca: t.client_ca.as_deref().map(|p| security::resolve(src, p)),
+                    client_auth: t.client_auth,
+                };
+                Some(
+                    crate::broker::tls::server_config(&t)
+                        .map_err(|e| invalid(format!("[tls]: {e}")))?,
+                )
+            }
+            None => None,
+        };
+        let mut listeners = Vec::new();
+        for l in self.listen_addrs() {
+            let (addr, wants_tls) = parse_listen(&l).map_err(|e| invalid(e.to_string()))?;
+            if wants_tls && tls.is_none() {
+                return Err(invalid(format!(
+                    "listener {l} is stomp+ssl:// but there is no [tls] table with cert and key"
+                )));
+            }
+            listeners.push(ListenerSpec {
+                addr,
+                tls: if wants_tls { tls.clone() } else { None },
+            });
+        }
+        Ok(BrokerSetup {
+            settings: self.broker.clone(),
+            limits: self.limits.clone(),
+            security: security::build_security(&self.auth, &self.users, &self.acls, src)?,
+            listeners,
+        })
     }
 
     /// `~/.config/shoal/broker.toml` (per the platform's conventions).

@@ -1,0 +1,275 @@
+//! Who may connect (authentication) and what they may touch (authorization).
+//!
+//! The engine holds one `Security`: an `Authenticator` that turns CONNECT credentials or a
+//! verified client certificate into a `Principal`, and an `Acl` that the engine consults on
+//! every SEND, SUBSCRIBE, reply-to and destination creation. In-process clients (the TUI,
+//! bridges' local side) act without a principal: they are the broker's own code.
+
+pub mod acl;
+pub mod password;
+pub mod throttle;
+
+pub use acl::{Acl, AclEntry, Action, Principal};
+
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use throttle::{LoginThrottle, ThrottleSettings};
+
+/// A configured user, with its password already resolved to a hash.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub name: String,
+    /// argon2 PHC string; `None` for certificate-only users.
+    pub password_hash: Option<String>,
+    pub groups: Vec<String>,
+    /// Subject CN of the client certificate that logs in as this user.
+    pub certificate_cn: Option<String>,
+}
+
+/// The one answer every failure gets, so a guesser cannot tell unknown users from wrong
+/// passwords.
+pub const AUTH_FAILED: &str = "authentication failed";
+
+pub struct Authenticator {
+    users: HashMap<String, UserRecord>,
+    by_cn: HashMap<String, String>,
+    /// The principal of connections without credentials, when anonymous access is allowed.
+    anonymous: Option<Arc<Principal>>,
+    throttle: LoginThrottle,
+    pub throttle_settings: ThrottleSettings,
+    /// Successful (user, passcode) checks, keyed by a fast hash, so a fleet reconnecting at
+    /// once does not pay argon2 per connection. Entries are dropped when a check fails.
+    verified: Mutex<HashMap<(String, u64), ()>>,
+    dummy_hash: String,
+}
+
+impl Authenticator {
+    pub fn new(
+        users: Vec<UserRecord>,
+        anonymous: Option<Principal>,
+        throttle: ThrottleSettings,
+    ) -> Authenticator {
+        let by_cn = users
+            .iter()
+            .filter_map(|u| u.certificate_cn.clone().map(|cn| (cn, u.name.clone())))
+            .collect();
+        Authenticator {
+            users: users.into_iter().map(|u| (u.name.clone(), u)).collect(),
+            by_cn,
+            anonymous: anonymous.map(Arc::new),
+            throttle: LoginThrottle::default(),
+            throttle_settings: throttle,
+            verified: Mutex::new(HashMap::new()),
+            dummy_hash: password::hash_password("shoal-dummy").unwrap_or_default(),
+        }
+    }
+
+    /// No users, everyone anonymous: for embedding and tests that do not exercise security.
+    pub fn open() -> Authenticator {
+        Authenticator::new(
+            Vec::new(),
+            Some(Principal {
+                user: "anonymous".into(),
+                groups: vec!["anonymous".into()],
+            }),
+            ThrottleSettings {
+                base: Duration::from_millis(200),
+                max: Duration::from_secs(10),
+                forget_after: Duration::from_secs(900),
+            },
+        )
+    }
+
+    pub fn has_users(&self) -> bool {
+        !self.users.is_empty()
+    }
+
+    pub fn allows_anonymous(&self) -> bool {
+        self.anonymous.is_some()
+    }
+
+    /// How long a CONNECT from `ip` waits before it is judged.
+    pub fn delay_for(&self, ip: IpAddr) -> Duration {
+        self.throttle.delay_for(ip, &self.throttle_settings)
+    }
+
+    pub fn record(&self, ip: IpAddr, ok: bool) -> u32 {
+        if ok {
+            self.throttle.succeeded(ip);
+            0
+        } else {
+            self.throttle.failed(ip, &self.throttle_settings)
+        }
+    }
+
+    /// Decides who a CONNECT is. Blocking (argon2 takes milliseconds): call it from a blocking
+    /// thread. `cert_cn` is the subject CN of a client certificate the TLS layer verified.
+    pub fn authenticate(
+        &self,
+        login: Option<&str>,
+        passcode: Option<&str>,
+        cert_cn: Option<&str>,
+    ) -> Result<Arc<Principal>, &'static str> {
+        // A broker with no users and anonymous access ignores credentials, as ActiveMQ does
+        // without an authentication plugin (MCollective always sends some).
+        if self.users.is_empty() {
+            return self.anonymous.clone().ok_or(AUTH_FAILED);
+        }
+        if let Some(user) = cert_cn.and_then(|cn| self.by_cn.get(cn)) {
+            if login.is_some_and(|l| l != user) {
+                return Err(AUTH_FAILED);
+            }
+            return Ok(self.principal(&self.users[user]));
+        }
+        let Some(login) = login.filter(|l| !l.is_empty()) else {
+            return self.anonymous.clone().ok_or(AUTH_FAILED);
+        };
+        let passcode = passcode.unwrap_or("");
+        let Some(user) = self.users.get(login) else {
+            // Same work as for a real user, so timing does not reveal who exists.
+            let _ = password::verify_password(passcode, &self.dummy_hash);
+            return Err(AUTH_FAILED);
+        };
+        let Some(hash) = &user.password_hash else {
+            return Err(AUTH_FAILED);
+        };
+        let key = (login.to_string(), fast_hash(hash, passcode));
+        if self.verified.lock().contains_key(&key) {
+            return Ok(self.principal(user));
+        }
+        if password::verify_password(passcode, hash) {
+            let mut v = self.verified.lock();
+            if v.len() > 100_000 {
+                v.clear();
+            }
+            v.insert(key, ());
+            Ok(self.principal(user))
+        } else {
+            Err(AUTH_FAILED)
+        }
+    }
+
+    fn principal(&self, u: &UserRecord) -> Arc<Principal> {
+        Arc::new(Principal {
+            user: u.name.clone(),
+            groups: u.groups.clone(),
+        })
+    }
+}
+
+/// A keyed in-memory hash of a passcode: the cache never holds the passcode itself, and the
+/// key (the stored hash, with its random salt) differs per user and per broker run.
+fn fast_hash(key: &str, passcode: &str) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static STATE: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+        std::sync::OnceLock::new();
+    let mut h = STATE.get_or_init(Default::default).build_hasher();
+    h.write(key.as_bytes());
+    h.write_u8(0);
+    h.write(passcode.as_bytes());
+    h.finish()
+}
+
+/// Everything the engine needs to decide who may do what.
+pub struct Security {
+    pub auth: Authenticator,
+    pub acl: Acl,
+}
+
+impl Security {
+    pub fn open() -> Security {
+        Security {
+            auth: Authenticator::open(),
+            acl: Acl::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth(anonymous: bool) -> Authenticator {
+        let users = vec![
+            UserRecord {
+                name: "qaadmin".into(),
+                password_hash: Some(password::hash_password("muppets").unwrap()),
+                groups: vec!["qa".into()],
+                certificate_cn: None,
+            },
+            UserRecord {
+                name: "node7".into(),
+                password_hash: None,
+                groups: vec!["nodes".into()],
+                certificate_cn: Some("node7.example.net".into()),
+            },
+        ];
+        let anon = anonymous.then(|| Principal {
+            user: "anonymous".into(),
+            groups: vec![],
+        });
+        Authenticator::new(users, anon, Authenticator::open().throttle_settings)
+    }
+
+    #[test]
+    fn passwords_certificates_and_anonymous() {
+        let a = auth(false);
+        assert_eq!(
+            a.authenticate(Some("qaadmin"), Some("muppets"), None)
+                .unwrap()
+                .groups,
+            ["qa"]
+        );
+        assert_eq!(
+            a.authenticate(Some("qaadmin"), Some("muppets"), None)
+                .unwrap()
+                .user,
+            "qaadmin",
+            "cached path"
+        );
+        assert_eq!(
+            a.authenticate(Some("qaadmin"), Some("wrong"), None),
+            Err(AUTH_FAILED)
+        );
+        assert_eq!(
+            a.authenticate(Some("nobody"), Some("muppets"), None),
+            Err(AUTH_FAILED)
+        );
+        assert_eq!(a.authenticate(None, None, None), Err(AUTH_FAILED));
+        assert_eq!(
+            a.authenticate(Some("node7"), Some(""), None),
+            Err(AUTH_FAILED),
+            "certificate-only user"
+        );
+        assert_eq!(
+            a.authenticate(None, None, Some("node7.example.net"))
+                .unwrap()
+                .user,
+            "node7"
+        );
+        assert_eq!(
+            a.authenticate(Some("qaadmin"), None, Some("node7.example.net")),
+            Err(AUTH_FAILED)
+        );
+        assert_eq!(
+            a.authenticate(None, None, Some("unknown.example.net")),
+            Err(AUTH_FAILED)
+        );
+        let b = auth(true);
+        assert_eq!(b.authenticate(None, None, None).unwrap().user, "anonymous");
+        assert_eq!(
+            b.authenticate(Some("qaadmin"), Some("wrong"), None),
+            Err(AUTH_FAILED)
+        );
+        let open = Authenticator::open();
+        assert_eq!(
+            open.authenticate(Some("mcollective"), Some("marionette"), None)
+                .unwrap()
+                .user,
+            "anonymous"
+        );
+    }
+}

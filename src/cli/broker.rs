@@ -1,0 +1,100 @@
+//! `shoal broker`: load the config (writing one on the very first run), start the broker,
+//! wait for SIGINT/SIGTERM, shut down gracefully.
+
+use crate::broker::Broker;
+use crate::config::{first_run, Config};
+use anyhow::Context;
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Args, Default)]
+pub struct BrokerArgs {
+    /// Config file (TOML). Default: the platform config dir's shoal/broker.toml (e.g.
+    /// ~/.config/shoal/broker.toml), written on the first run with an admin user.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Client listen address HOST:PORT (plain) or stomp+ssl://HOST:PORT (TLS, needs [tls]);
+    /// repeatable; replaces the config's `listen`. Default 127.0.0.1:6163 (loopback only).
+    #[arg(long, short)]
+    pub listen: Vec<String>,
+    /// Broker name (message ids, CONNECTED's session, logs); overrides the config.
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// Loads the config named on the command line, or the default one — creating it on the very
+/// first run (no file there yet), so that even the first start has a user and no open door.
+pub fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
+    if let Some(p) = path {
+        return Ok(Config::load(p)?);
+    }
+    let p =
+        Config::default_path().context("no home directory to keep a config in; pass --config")?;
+    if !p.exists() {
+        let made = first_run::create(&p)?;
+        eprintln!(
+            "shoal: first run: wrote {} (loopback only, user \"admin\"); the admin password is in {} (mode 0600)",
+            made.config.display(),
+            made.secrets.display()
+        );
+    }
+    Ok(Config::load(&p)?)
+}
+
+pub async fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
+    let mut config = load_config(args.config.as_ref())?;
+    if !args.listen.is_empty() {
+        config.listen = args.listen.clone();
+    }
+    if let Some(n) = args.name {
+        config.broker.name = n;
+    }
+    let setup = config.setup()?;
+    let has_users = setup.security.auth.has_users();
+    let anonymous = setup.security.auth.allows_anonymous();
+    if !has_users && !anonymous {
+        tracing::warn!("no [[user]] and [auth] anonymous = false: nobody can log in (add a user with `shoal passwd`)");
+    }
+    let plain_public: Vec<String> = setup
+        .listeners
+        .iter()
+        .filter(|l| l.tls.is_none())
+        .map(|l| l.addr.clone())
+        .collect();
+    let broker = Broker::start(setup).await.context("starting the broker")?;
+    for a in broker.local_addrs() {
+        tracing::info!(name = %config.broker.name, "listening for STOMP on {a}");
+        if a.ip().is_loopback() {
+            continue;
+        }
+        let plain = plain_public
+            .iter()
+            .any(|p| p.ends_with(&format!(":{}", a.port())));
+        if plain {
+            tracing::warn!("{a} is reachable beyond this machine WITHOUT TLS: passwords and fleet commands cross the network in clear");
+        }
+        if anonymous || !has_users {
+            tracing::warn!("{a} is reachable beyond this machine and anonymous access is on: anyone who can connect can command the fleet");
+        }
+    }
+    wait_for_signal().await;
+    tracing::info!("shutting down: closing client connections");
+    broker.shutdown(Duration::from_secs(5)).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
