@@ -46,17 +46,42 @@ impl Engine {
         conn: ConnId,
         m: &Message,
     ) -> Result<(), EngineError> {
+        self.authorize_send_to(core, conn, &m.destination, m.header("reply-to"))
+    }
+
+    /// The SEND check on its own, for a SEND that waits in a transaction: it is refused when
+    /// it arrives, not at COMMIT.
+    pub fn authorize_send_now(
+        &self,
+        conn: ConnId,
+        dest: &Destination,
+        reply_to: Option<&str>,
+    ) -> Result<(), EngineError> {
+        if self.security.acl.is_empty() {
+            return Ok(());
+        }
+        let core = self.core.lock();
+        self.authorize_send_to(&core, conn, dest, reply_to)
+    }
+
+    fn authorize_send_to(
+        &self,
+        core: &Core,
+        conn: ConnId,
+        dest: &Destination,
+        reply_to: Option<&str>,
+    ) -> Result<(), EngineError> {
         let Some(who) = core.conns.get(&conn).and_then(|c| c.principal.clone()) else {
             return Ok(());
         };
         if self.security.acl.is_empty() {
             return Ok(());
         }
-        self.check(conn, &who, Action::Write, &m.destination)?;
-        if !core.dests.contains_key(&m.destination) {
-            self.check(conn, &who, Action::Admin, &m.destination)?;
+        self.check(conn, &who, Action::Write, dest)?;
+        if !core.dests.contains_key(dest) {
+            self.check(conn, &who, Action::Admin, dest)?;
         }
-        if let Some(reply_to) = m.header("reply-to") {
+        if let Some(reply_to) = reply_to {
             if let Ok(d) = Destination::parse(reply_to) {
                 self.check(conn, &who, Action::Read, &d)?;
                 self.check(conn, &who, Action::Write, &d)?;

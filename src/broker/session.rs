@@ -231,6 +231,12 @@ impl Session {
                 ))
             }
             Command::Send => {
+                if frame.get("transaction").is_some() {
+                    let dest = self.destination(&frame)?;
+                    self.engine
+                        .authorize_send_now(self.conn, &dest, frame.get("reply-to"))
+                        .map_err(|e| Fatal::new(e.to_string(), "SEND refused"))?;
+                }
                 self.in_tx_or(frame, |s, f| s.send(f).map(|_| Next::Continue), TxOp::Send)?
             }
             Command::Subscribe => self.subscribe(&frame, version)?,

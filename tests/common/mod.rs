@@ -226,6 +226,30 @@ impl Stomp {
         s
     }
 
+    /// Connects (1.2) with a login and passcode; `Err` carries the broker's ERROR frame.
+    pub fn login(addr: &str, login: &str, passcode: &str) -> Result<Stomp, Frame> {
+        let mut s = Stomp::open(addr);
+        s.send(&frame(
+            "CONNECT",
+            &[
+                ("accept-version", "1.2"),
+                ("host", "/"),
+                ("login", login),
+                ("passcode", passcode),
+            ],
+            b"",
+        ));
+        match s.recv_within(Duration::from_secs(30)) {
+            Some(f) if f.command == Command::Connected => {
+                s.version = Version::V1_2;
+                s.decoder.version = Version::V1_2;
+                Ok(s)
+            }
+            Some(f) => Err(f),
+            None => panic!("no answer to CONNECT"),
+        }
+    }
+
     pub fn send_raw(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("write");
     }

@@ -1,0 +1,326 @@
+//! Authentication and authorization on real sockets, with the seed's scopes: a QA admin may
+//! use `qacollective.>` and nothing of `prodcollective.>`, by any path.
+
+mod common;
+use common::{frame, Broker, Stomp};
+use shoal::broker::auth::password::hash_password;
+use shoal::stomp::Command;
+use std::time::{Duration, Instant};
+
+fn seed_config(extra: &str) -> String {
+    let h = |p: &str| hash_password(p).unwrap();
+    let mut c = String::new();
+    for (name, pass, groups) in [
+        ("admin", "root-secret", "\"admins\""),
+        ("qaadmin", "muppetsfromspace", "\"qa\""),
+        ("prodadmin", "poobatron", "\"prod\""),
+    ] {
+        c.push_str(&format!(
+            "[[user]]\nname = \"{name}\"\npassword_hash = \"{}\"\ngroups = [{groups}]\n",
+            h(pass)
+        ));
+    }
+    for (dest, groups) in [
+        ("topic://>", "\"admins\""),
+        ("queue://>", "\"admins\""),
+        ("topic://qacollective.>", "\"qa\", \"admins\""),
+        ("queue://qacollective.>", "\"qa\", \"admins\""),
+        ("topic://prodcollective.>", "\"prod\", \"admins\""),
+        ("queue://prodcollective.>", "\"prod\", \"admins\""),
+    ] {
+        c.push_str(&format!("[[acl]]\ndestination = \"{dest}\"\nread = [{groups}]\nwrite = [{groups}]\nadmin = [{groups}]\n"));
+    }
+    c.push_str(extra);
+    c
+}
+
+fn qa(b: &Broker) -> Stomp {
+    Stomp::login(&b.addr, "qaadmin", "muppetsfromspace").expect("qaadmin logs in")
+}
+
+fn prod(b: &Broker) -> Stomp {
+    Stomp::login(&b.addr, "prodadmin", "poobatron").expect("prodadmin logs in")
+}
+
+fn assert_auth_failed(r: Result<Stomp, shoal::stomp::Frame>) {
+    match r {
+        Ok(_) => panic!("login should have failed"),
+        Err(e) => {
+            assert_eq!(e.command, Command::Error);
+            assert_eq!(e.get("message"), Some("authentication failed"));
+        }
+    }
+}
+
+#[test]
+fn logins_are_checked_with_one_answer_for_every_failure() {
+    let b = Broker::start_with(&seed_config(""), &[]);
+    qa(&b);
+    assert_auth_failed(Stomp::login(&b.addr, "qaadmin", "wrong"));
+    assert_auth_failed(Stomp::login(&b.addr, "nosuchuser", "muppetsfromspace"));
+    assert_auth_failed(Stomp::login(&b.addr, "", ""));
+    // No credentials at all, anonymous off.
+    let mut s = Stomp::open(&b.addr);
+    s.send_raw(b"CONNECT\naccept-version:1.2\nhost:/\n\n\0");
+    s.expect_error("authentication failed");
+    assert!(b.wait_log("authentication failed"), "{}", b.log());
+    assert!(
+        b.wait_log("login=\"nosuchuser\""),
+        "failures are logged with the login: {}",
+        b.log()
+    );
+}
+
+#[test]
+fn failed_logins_are_throttled_per_address() {
+    let b = Broker::start_with(
+        &seed_config("[auth]\nthrottle_base_ms = 400\nthrottle_max_ms = 5000\n"),
+        &[],
+    );
+    for _ in 0..3 {
+        assert_auth_failed(Stomp::login(&b.addr, "qaadmin", "guess"));
+    }
+    // Three failures: the next answer waits 400 ms × 2² = 1.6 s at least, right or wrong.
+    let t = Instant::now();
+    assert_auth_failed(Stomp::login(&b.addr, "qaadmin", "guess"));
+    assert!(
+        t.elapsed() >= Duration::from_millis(1600),
+        "answered after {:?}",
+        t.elapsed()
+    );
+    assert!(
+        b.wait_log("next attempt from this address waits 3200 ms"),
+        "{}",
+        b.log()
+    );
+    // A success resets the address's record.
+    qa(&b);
+    let t = Instant::now();
+    qa(&b);
+    assert!(t.elapsed() < Duration::from_millis(1600));
+}
+
+#[test]
+fn qa_admin_uses_its_own_collective() {
+    let b = Broker::start_with(&seed_config(""), &[]);
+    let mut node = qa(&b);
+    node.subscribe("d", "/topic/qacollective.discovery.agent", &[]);
+    node.subscribe(
+        "n",
+        "/queue/qacollective.nodes",
+        &[("selector", "mc_identity = 'qa1'")],
+    );
+    let mut client = qa(&b);
+    client.subscribe("r", "/queue/qacollective.reply.bastion_1.1", &[]);
+    client.send_sync(
+        "/topic/qacollective.discovery.agent",
+        &[("reply-to", "/queue/qacollective.reply.bastion_1.1")],
+        b"ping",
+    );
+    let req = node.expect(Command::Message);
+    node.send_sync(req.get("reply-to").unwrap(), &[], b"pong");
+    assert_eq!(client.expect_body(), "pong");
+    client.send_sync(
+        "/queue/qacollective.nodes",
+        &[("mc_identity", "qa1")],
+        b"directed",
+    );
+    assert_eq!(node.expect_body(), "directed");
+}
+
+#[test]
+fn every_path_into_production_is_denied_to_the_qa_admin() {
+    let b = Broker::start_with(&seed_config(""), &[]);
+    // A production node, to prove nothing reaches it.
+    let mut prod_node = prod(&b);
+    prod_node.subscribe("d", "/topic/prodcollective.discovery.agent", &[]);
+    prod_node.subscribe("n", "/queue/prodcollective.nodes", &[]);
+
+    let denied = |f: shoal::stomp::Frame, action: &str, dest: &str| {
+        let mut s = qa(&b);
+        s.send(&f);
+        let e = s.expect_error("access denied");
+        let msg = e.get("message").unwrap().to_string();
+        assert!(
+            msg.contains(&format!("qaadmin may not {action} {dest}")),
+            "{msg}"
+        );
+    };
+    // Plain SEND to a topic and to a queue.
+    denied(
+        frame(
+            "SEND",
+            &[("destination", "/topic/prodcollective.discovery.agent")],
+            b"ping",
+        ),
+        "write",
+        "/topic/prodcollective.discovery.agent",
+    );
+    denied(
+        frame(
+            "SEND",
+            &[
+                ("destination", "/queue/prodcollective.nodes"),
+                ("mc_identity", "p1"),
+            ],
+            b"x",
+        ),
+        "write",
+        "/queue/prodcollective.nodes",
+    );
+    // Subscriptions: exact, `>` and `*`.
+    for dest in [
+        "/topic/prodcollective.discovery.agent",
+        "/topic/prodcollective.>",
+        "/topic/prodcollective.*.agent",
+        "/queue/prodcollective.>",
+    ] {
+        denied(
+            frame("SUBSCRIBE", &[("id", "1"), ("destination", dest)], b""),
+            "read",
+            dest,
+        );
+    }
+    // reply-to pointing at a production queue, on an otherwise allowed SEND.
+    denied(
+        frame(
+            "SEND",
+            &[
+                ("destination", "/topic/qacollective.discovery.agent"),
+                ("reply-to", "/queue/prodcollective.reply.x"),
+            ],
+            b"ping",
+        ),
+        "read",
+        "/queue/prodcollective.reply.x",
+    );
+    // Inside a transaction: refused when the SEND arrives, not only at COMMIT.
+    let mut s = qa(&b);
+    s.request(frame("BEGIN", &[("transaction", "t")], b""));
+    s.send(&frame(
+        "SEND",
+        &[
+            ("destination", "/topic/prodcollective.discovery.agent"),
+            ("transaction", "t"),
+        ],
+        b"x",
+    ));
+    s.expect_error("qaadmin may not write /topic/prodcollective.discovery.agent");
+    // Temp destinations: the QA admin's own work, someone else's are off limits.
+    let mut q = qa(&b);
+    q.subscribe("t", "/temp-queue/mine", &[]);
+    q.send_sync("/temp-queue/mine", &[], b"own temp queue");
+    assert_eq!(q.expect_body(), "own temp queue");
+    let mut p = prod(&b);
+    p.subscribe("t", "/temp-queue/prod-replies", &[]);
+    p.send_sync(
+        "/topic/prodcollective.discovery.agent",
+        &[("reply-to", "/temp-queue/prod-replies")],
+        b"ping",
+    );
+    let req = prod_node.expect(Command::Message);
+    let prod_reply_to = req.get("reply-to").unwrap().to_string();
+    denied(
+        frame("SEND", &[("destination", &prod_reply_to)], b"forged reply"),
+        "write",
+        &prod_reply_to,
+    );
+    let mut thief = qa(&b);
+    thief.send(&frame(
+        "SUBSCRIBE",
+        &[("id", "x"), ("destination", &prod_reply_to)],
+        b"",
+    ));
+    thief.expect_error("temporary destination of another connection");
+    // Nothing of the above reached production (only prodadmin's own ping did).
+    prod_node.expect_nothing();
+    p.expect_nothing();
+}
+
+#[test]
+fn broad_wildcards_deliver_only_what_the_user_may_read() {
+    let b = Broker::start_with(&seed_config(""), &[]);
+    let mut spy = qa(&b);
+    spy.subscribe("all", "/topic/>", &[]);
+    spy.subscribe("agents", "/topic/*.discovery.agent", &[]);
+    let mut p = prod(&b);
+    let mut q = qa(&b);
+    p.send_sync("/topic/prodcollective.discovery.agent", &[], b"prod secret");
+    q.send_sync("/topic/qacollective.discovery.agent", &[], b"qa traffic");
+    let mut got: Vec<String> = std::iter::from_fn(|| spy.recv_within(common::QUIET))
+        .map(|f| String::from_utf8_lossy(&f.body).into_owned())
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        ["qa traffic", "qa traffic"],
+        "one copy per subscription, none from prod"
+    );
+    // An admin sees both.
+    let mut admin = Stomp::login(&b.addr, "admin", "root-secret").unwrap();
+    admin.subscribe("all", "/topic/>", &[]);
+    p.send_sync("/topic/prodcollective.discovery.agent", &[], b"prod");
+    q.send_sync("/topic/qacollective.discovery.agent", &[], b"qa");
+    assert_eq!(admin.expect_body(), "prod");
+    assert_eq!(admin.expect_body(), "qa");
+}
+
+#[test]
+fn creating_a_destination_needs_admin() {
+    let cfg = seed_config(
+        "[[user]]\nname = \"writer\"\npassword = \"w\"\ngroups = [\"writers\"]\n\
+         [[acl]]\ndestination = \"queue://jobs.>\"\nread = [\"writers\", \"admins\"]\nwrite = [\"writers\"]\nadmin = [\"admins\"]\n",
+    );
+    let b = Broker::start_with(&cfg, &[]);
+    let mut w = Stomp::login(&b.addr, "writer", "w").unwrap();
+    w.send(&frame("SEND", &[("destination", "/queue/jobs.new")], b"x"));
+    w.expect_error("writer may not admin /queue/jobs.new");
+    // Once an admin created it, the writer may use it.
+    let mut a = Stomp::login(&b.addr, "admin", "root-secret").unwrap();
+    a.subscribe("c", "/queue/jobs.new", &[]);
+    let mut w = Stomp::login(&b.addr, "writer", "w").unwrap();
+    w.send_sync("/queue/jobs.new", &[], b"now it exists");
+    assert_eq!(a.expect_body(), "now it exists");
+    assert!(
+        b.log().contains("plaintext password"),
+        "a plaintext password is warned about"
+    );
+}
+
+#[test]
+fn anonymous_access_can_be_granted_and_scoped() {
+    let cfg = seed_config(
+        "[auth]\nanonymous = true\nanonymous_groups = [\"guests\"]\n\
+         [[acl]]\ndestination = \"topic://public.>\"\nread = [\"guests\"]\nwrite = [\"admins\"]\nadmin = [\"guests\", \"admins\"]\n",
+    );
+    let b = Broker::start_with(&cfg, &[]);
+    let mut guest = Stomp::connect(&b.addr);
+    guest.subscribe("p", "/topic/public.news", &[]);
+    let mut a = Stomp::login(&b.addr, "admin", "root-secret").unwrap();
+    a.send_sync("/topic/public.news", &[], b"hello guests");
+    assert_eq!(guest.expect_body(), "hello guests");
+    guest.send(&frame(
+        "SEND",
+        &[("destination", "/topic/public.news")],
+        b"x",
+    ));
+    guest.expect_error("anonymous may not write /topic/public.news");
+    // Credentials, when given, are still checked.
+    assert_auth_failed(Stomp::login(&b.addr, "qaadmin", "wrong"));
+}
+
+#[test]
+fn connections_per_address_are_limited() {
+    let b = Broker::open_with("[limits]\nmax_connections_per_address = 3\n");
+    let _keep: Vec<Stomp> = (0..3).map(|_| Stomp::connect(&b.addr)).collect();
+    let mut s = Stomp::open(&b.addr);
+    let e = s.recv().expect("ERROR");
+    assert_eq!(e.get("message"), Some("too many connections"));
+    assert!(String::from_utf8_lossy(&e.body).contains("3 connections per address"));
+    drop(_keep);
+    assert!(common::eventually(|| {
+        let mut s = Stomp::open(&b.addr);
+        s.send_raw(b"CONNECT\naccept-version:1.2\nhost:/\n\n\0");
+        s.recv().is_some_and(|f| f.command == Command::Connected)
+    }));
+}
