@@ -53,6 +53,7 @@ impl Drop for TempDir {
 pub struct Broker {
     child: Child,
     pub addr: String,
+    pub addrs: Vec<String>,
     log: Arc<Mutex<String>>,
     pub dir: TempDir,
 }
@@ -69,15 +70,29 @@ impl Broker {
         Broker::start_with(&format!("{OPEN}{config}"), &[])
     }
 
-    /// A broker with this config file text and extra command-line arguments.
+    /// A broker with this config file text and extra command-line arguments. Without a
+    /// `--listen` among them it listens on `127.0.0.1:0`; `addrs` has every bound address in
+    /// the order given, `addr` the first.
     pub fn start_with(config: &str, args: &[&str]) -> Broker {
         let dir = TempDir::new("broker");
         let cfg = dir.write("broker.toml", config);
+        Broker::start_in(dir, &cfg, args)
+    }
+
+    /// Like `start_with`, for a config file the test wrote itself into `dir`.
+    pub fn start_in(dir: TempDir, cfg: &Path, args: &[&str]) -> Broker {
+        let listeners = args.iter().filter(|a| **a == "--listen").count().max(1);
+        let default_listen: &[&str] = if listeners == 1 && !args.contains(&"--listen") {
+            &["--listen", "127.0.0.1:0"]
+        } else {
+            &[]
+        };
         let mut child = Process::new(env!("CARGO_BIN_EXE_shoal"))
             .arg("broker")
             .arg("--config")
-            .arg(&cfg)
-            .args(["--listen", "127.0.0.1:0", "--name", "testbroker"])
+            .arg(cfg)
+            .args(default_listen)
+            .args(["--name", "testbroker"])
             .args(args)
             .env("RUST_LOG", "info")
             .env("HOME", dir.path())
@@ -100,16 +115,20 @@ impl Broker {
                 l.push('\n');
             }
         });
-        let addr = match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(a) => a,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("broker did not start; log:\n{}", log.lock().unwrap());
+        let mut addrs = Vec::new();
+        while addrs.len() < listeners {
+            match rx.recv_timeout(Duration::from_secs(20)) {
+                Ok(a) => addrs.push(a),
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("broker did not start; log:\n{}", log.lock().unwrap());
+                }
             }
-        };
+        }
         Broker {
             child,
-            addr,
+            addr: addrs[0].clone(),
+            addrs,
             log,
             dir,
         }
