@@ -135,8 +135,7 @@ fn doctor_flags_each_problem_and_passes_a_clean_config() {
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
     let pwfile = dir.write("node.pass", &hash);
     std::fs::set_permissions(&pwfile, std::fs::Permissions::from_mode(0o640)).unwrap();
-    let bad = format!(
-        r#"listen = ["0.0.0.0:6163", "stomp+ssl://0.0.0.0:6164"]
+    let bad = r#"listen = ["0.0.0.0:6163", "stomp+ssl://0.0.0.0:6164"]
 [tls]
 cert = "server.pem"
 key = "server.key"
@@ -156,9 +155,8 @@ admin = ["qa"]
 [[acl]]
 destination = "queue://prodcollective.>"
 read = ["prood"]
-"#
-    );
-    let (code, report) = doctor(&dir, &bad);
+"#;
+    let (code, report) = doctor(&dir, bad);
     assert_eq!(code, 1, "{report}");
     for needle in [
         "ERROR  user qaadmin: plaintext password",
