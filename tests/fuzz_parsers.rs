@@ -10,7 +10,10 @@ use shoal::broker::selector::Selector;
 use shoal::stomp::{Decoder, FrameLimits, Version};
 
 fn cases() -> u32 {
-    std::env::var("SHOAL_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)
+    std::env::var("SHOAL_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000)
 }
 
 const SEEDS: &[&[u8]] = &[
@@ -50,7 +53,11 @@ fn decode_in_pieces(bytes: &[u8], cuts: &[usize], version: Version) -> usize {
 }
 
 fn versions() -> impl Strategy<Value = Version> {
-    prop_oneof![Just(Version::V1_0), Just(Version::V1_1), Just(Version::V1_2)]
+    prop_oneof![
+        Just(Version::V1_0),
+        Just(Version::V1_1),
+        Just(Version::V1_2)
+    ]
 }
 
 proptest! {

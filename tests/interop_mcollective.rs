@@ -9,43 +9,56 @@ use std::time::Duration;
 
 const NODES: [&str; 3] = ["node1", "node2", "node3"];
 
-fn connector(port: u16) -> String {
+/// The activemq connector settings every config here shares.
+fn connector(port: u16, user: &str, password: &str) -> String {
     format!(
-        "main_collective = mcollective\n\
-         collectives = mcollective,qacollective\n\
-         libdir = /usr/share/mcollective/plugins\n\
+        "libdir = /usr/share/mcollective/plugins\n\
          securityprovider = psk\n\
          plugin.psk = interop-psk\n\
          connector = activemq\n\
          plugin.activemq.pool.size = 1\n\
          plugin.activemq.pool.1.host = 127.0.0.1\n\
          plugin.activemq.pool.1.port = {port}\n\
-         plugin.activemq.pool.1.user = mcollective\n\
-         plugin.activemq.pool.1.password = marionette\n\
+         plugin.activemq.pool.1.user = {user}\n\
+         plugin.activemq.pool.1.password = {password}\n\
          plugin.activemq.initial_reconnect_delay = 0.1\n"
     )
+}
+
+/// One mcollectived: identity, broker login, collectives (the first is the main one).
+struct Node<'a> {
+    id: &'a str,
+    user: &'a str,
+    password: &'a str,
+    collectives: &'a [&'a str],
 }
 
 struct Fleet {
     _nodes: Vec<Daemon>,
     dir: TempDir,
-    client_cfg: std::path::PathBuf,
+    port: u16,
 }
 
 impl Fleet {
-    fn start(b: &Broker) -> Fleet {
+    fn start(b: &Broker, nodes: &[Node]) -> Fleet {
         let dir = TempDir::new("mco");
         let facts = dir.write("facts.yaml", "--- {}\n");
-        let mut nodes = Vec::new();
-        for id in NODES {
-            let classes = dir.write(&format!("{id}.classes"), &format!("role::{id}\nbase\n"));
-            let log = dir.path().join(format!("{id}.log"));
+        let mut daemons = Vec::new();
+        for n in nodes {
+            let classes = dir.write(
+                &format!("{}.classes", n.id),
+                &format!("role::{}\nbase\n", n.id),
+            );
+            let log = dir.path().join(format!("{}.log", n.id));
             let cfg = dir.write(
-                &format!("{id}.cfg"),
+                &format!("{}.cfg", n.id),
                 &format!(
-                    "{}identity = {id}\nlogfile = {}\nloglevel = debug\ndaemonize = 0\n\
-                     factsource = yaml\nplugin.yaml = {}\nclassesfile = {}\n",
-                    connector(b.port()),
+                    "{}main_collective = {}\ncollectives = {}\nidentity = {}\nlogfile = {}\n\
+                     loglevel = debug\ndaemonize = 0\nfactsource = yaml\nplugin.yaml = {}\nclassesfile = {}\n",
+                    connector(b.port(), n.user, n.password),
+                    n.collectives[0],
+                    n.collectives.join(","),
+                    n.id,
                     log.display(),
                     facts.display(),
                     classes.display()
@@ -55,37 +68,34 @@ impl Fleet {
                 .arg("--config")
                 .arg(&cfg)
                 .arg("--pidfile")
-                .arg(dir.path().join(format!("{id}.pid")))
+                .arg(dir.path().join(format!("{}.pid", n.id)))
                 .arg("--no-daemonize")
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("start mcollectived");
-            nodes.push(Daemon(child));
+            daemons.push(Daemon(child));
         }
-        let client_cfg = dir.write(
-            "client.cfg",
-            &format!(
-                "{}logger_type = console\nloglevel = warn\ncolor = 0\n",
-                connector(b.port())
-            ),
-        );
         let fleet = Fleet {
-            _nodes: nodes,
+            _nodes: daemons,
             dir,
-            client_cfg,
+            port: b.port(),
         };
-        // Ready when every node has subscribed to its agents in both collectives.
-        assert!(
-            common::eventually_within(Duration::from_secs(30), || NODES.iter().all(|id| fleet
-                .node_log(id)
-                .matches("Subscribing to /topic/qacollective.rpcutil.agent")
-                .count()
-                >= 1)),
-            "nodes did not subscribe; node1 log:\n{}",
-            fleet.node_log("node1")
-        );
+        // Ready when every node has subscribed to its agents in its last collective.
+        for n in nodes {
+            let last = n.collectives[n.collectives.len() - 1];
+            let needle = format!("Subscribing to /topic/{last}.rpcutil.agent");
+            assert!(
+                common::eventually_within(Duration::from_secs(30), || fleet
+                    .node_log(n.id)
+                    .contains(&needle)),
+                "{} did not subscribe; log:\n{}\nbroker log:\n{}",
+                n.id,
+                fleet.node_log(n.id),
+                b.log()
+            );
+        }
         fleet
     }
 
@@ -93,12 +103,32 @@ impl Fleet {
         std::fs::read_to_string(self.dir.path().join(format!("{id}.log"))).unwrap_or_default()
     }
 
-    fn mco(&self, args: &[&str]) -> String {
+    /// A client.cfg for this broker: login, main collective first.
+    fn client(
+        &self,
+        name: &str,
+        user: &str,
+        password: &str,
+        collectives: &[&str],
+    ) -> std::path::PathBuf {
+        self.dir.write(
+            &format!("{name}.cfg"),
+            &format!(
+                "{}main_collective = {}\ncollectives = {}\nlogger_type = console\nloglevel = warn\ncolor = 0\n",
+                connector(self.port, user, password),
+                collectives[0],
+                collectives.join(",")
+            ),
+        )
+    }
+
+    fn mco(&self, cfg: &std::path::Path, args: &[&str]) -> String {
+        let started = std::time::Instant::now();
         let out = Command::new("timeout")
             .args(["60", "mco"])
             .args(args)
             .arg("--config")
-            .arg(&self.client_cfg)
+            .arg(cfg)
             .stdin(Stdio::null())
             .output()
             .expect("run mco");
@@ -107,9 +137,18 @@ impl Fleet {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        println!("$ mco {}\n{text}", args.join(" "));
+        println!(
+            "$ mco {}  ({:.1} s)\n{text}",
+            args.join(" "),
+            started.elapsed().as_secs_f64()
+        );
         text
     }
+}
+
+fn have_mcollective() -> bool {
+    require_tool("mco", &["help"], "apt-get install mcollective-client")
+        && require_tool("mcollectived", &["--help"], "apt-get install mcollective")
 }
 
 /// Identities that answered, from `mco ping` output lines `IDENTITY   time=N ms`.
@@ -125,30 +164,42 @@ fn ping_replies(out: &str) -> Vec<String> {
 
 #[test]
 fn real_mcollective_fleet_works_through_shoal() {
-    if !require_tool("mco", &["help"], "apt-get install mcollective-client")
-        || !require_tool("mcollectived", &["--help"], "apt-get install mcollective")
-    {
+    if !have_mcollective() {
         return;
     }
     let b = Broker::start();
-    let fleet = Fleet::start(&b);
+    let both = ["mcollective", "qacollective"];
+    let nodes: Vec<Node> = NODES
+        .iter()
+        .map(|id| Node {
+            id,
+            user: "mcollective",
+            password: "marionette",
+            collectives: &both,
+        })
+        .collect();
+    let fleet = Fleet::start(&b, &nodes);
+    let client = fleet.client("client", "mcollective", "marionette", &both);
 
     // Broadcast discovery ping in the main collective and in a subcollective.
-    let out = fleet.mco(&["ping", "-t", "3"]);
+    let out = fleet.mco(&client, &["ping", "-t", "3"]);
     assert_eq!(ping_replies(&out), NODES, "{out}");
     assert!(out.contains("3 replies"), "{out}");
-    let out = fleet.mco(&["ping", "-T", "qacollective", "-t", "3"]);
+    let out = fleet.mco(&client, &["ping", "-T", "qacollective", "-t", "3"]);
     assert_eq!(ping_replies(&out), NODES, "{out}");
 
     // A class filter is evaluated by the nodes: only node2 answers.
-    let out = fleet.mco(&["ping", "-C", "role::node2", "-t", "3"]);
+    let out = fleet.mco(&client, &["ping", "-C", "role::node2", "-t", "3"]);
     assert_eq!(ping_replies(&out), ["node2"], "{out}");
 
     // A directed request: it must travel on /queue/mcollective.nodes to node1 alone, never as
     // a broadcast. A spy on the broadcast topic proves it was not broadcast.
     let mut spy = Stomp::connect(&b.addr);
     spy.subscribe("spy", "/topic/mcollective.rpcutil.agent", &[]);
-    let out = fleet.mco(&["rpc", "rpcutil", "ping", "-I", "node1", "-t", "3"]);
+    let out = fleet.mco(
+        &client,
+        &["rpc", "rpcutil", "ping", "-I", "node1", "-t", "3"],
+    );
     assert!(
         out.contains("node1") && !out.contains("node2") && !out.contains("node3"),
         "{out}"
@@ -165,4 +216,104 @@ fn real_mcollective_fleet_works_through_shoal() {
             fleet.node_log(other)
         );
     }
+}
+
+/// The shipped example (examples/seed/mqbroker01.toml) with real nodes and clients: per-scope
+/// users and ACLs keep the QA admin out of production, and the user is told why.
+#[test]
+fn seed_scopes_keep_the_qa_admin_out_of_production() {
+    if !have_mcollective() {
+        return;
+    }
+    let secrets = TempDir::new("seed-secrets");
+    let passwords = [
+        ("admin", "root-pw"),
+        ("mqcluster", "cluster-pw"),
+        ("qaadmin", "muppetsfromspace"),
+        ("prodadmin", "poobatron"),
+        ("qanode", "qanode-pw"),
+        ("prodnode", "prodnode-pw"),
+    ];
+    for (user, pw) in passwords {
+        let p = secrets.write(user, &format!("{pw}\n"));
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    }
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/seed/mqbroker01.toml"
+    ))
+    .unwrap();
+    let mut text = example.replace(
+        "/etc/shoal/secrets/",
+        &format!("{}/", secrets.path().display()),
+    );
+    // The test serves plain TCP on loopback: drop the [tls] table (its files are the site's).
+    let tls_start = text.find("[tls]").unwrap();
+    let tls_end = tls_start + text[tls_start..].find("\n\n").unwrap();
+    text.replace_range(tls_start..tls_end, "");
+    let dir = TempDir::new("seed-broker");
+    let cfg = dir.write("broker.toml", &text);
+    let b = Broker::start_in(dir, &cfg, &[]);
+
+    let qa = ["mcollective", "qacollective"];
+    let prod = ["mcollective", "prodcollective"];
+    let fleet = Fleet::start(
+        &b,
+        &[
+            Node {
+                id: "qa1",
+                user: "qanode",
+                password: "qanode-pw",
+                collectives: &qa,
+            },
+            Node {
+                id: "qa2",
+                user: "qanode",
+                password: "qanode-pw",
+                collectives: &qa,
+            },
+            Node {
+                id: "prod1",
+                user: "prodnode",
+                password: "prodnode-pw",
+                collectives: &prod,
+            },
+        ],
+    );
+    // The QA admin, who has also put prodcollective in its client.cfg.
+    let qa_client = fleet.client(
+        "qa",
+        "qaadmin",
+        "muppetsfromspace",
+        &["qacollective", "prodcollective"],
+    );
+    let out = fleet.mco(&qa_client, &["ping", "-t", "3"]);
+    assert_eq!(ping_replies(&out), ["qa1", "qa2"], "{out}");
+    let out = fleet.mco(&qa_client, &["ping", "-T", "prodcollective", "-t", "3"]);
+    assert!(ping_replies(&out).is_empty(), "{out}");
+    assert!(
+        out.contains("access denied: qaadmin may not read /queue/prodcollective.reply."),
+        "the user sees why:\n{out}"
+    );
+    assert!(
+        !fleet.node_log("prod1").contains("Handling message"),
+        "{}",
+        fleet.node_log("prod1")
+    );
+    // Nor can the QA admin address the main collective, which reaches production nodes too.
+    let main = fleet.client("qa-main", "qaadmin", "muppetsfromspace", &["mcollective"]);
+    let out = fleet.mco(&main, &["ping", "-t", "3"]);
+    assert!(out.contains("access denied: qaadmin may not"), "{out}");
+    // The full-scope admin reaches everyone through the main collective, and production
+    // through its subcollective.
+    let full = fleet.client(
+        "full",
+        "admin",
+        "root-pw",
+        &["mcollective", "qacollective", "prodcollective"],
+    );
+    let out = fleet.mco(&full, &["ping", "-t", "3"]);
+    assert_eq!(ping_replies(&out), ["prod1", "qa1", "qa2"], "{out}");
+    let out = fleet.mco(&full, &["ping", "-T", "prodcollective", "-t", "3"]);
+    assert_eq!(ping_replies(&out), ["prod1"], "{out}");
 }
