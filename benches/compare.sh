@@ -20,8 +20,8 @@ if [[ " $BROKERS " == *" rabbitmq "* || " $BROKERS " == *" activemq "* ]]; then
 fi
 
 dir=$(mktemp -d)
-: >"$dir/empty.toml"
-$BIN broker --config "$dir/empty.toml" --listen 127.0.0.1:$SHOAL_PORT --name bench 2>"$dir/shoal.log" &
+printf "[auth]\nanonymous = true\n" >"$dir/open.toml"
+$BIN broker --config "$dir/open.toml" --listen 127.0.0.1:$SHOAL_PORT --name bench 2>"$dir/shoal.log" &
 SHOAL_PID=$!
 trap 'kill $SHOAL_PID 2>/dev/null; rm -rf "$dir"' EXIT
 sleep 1

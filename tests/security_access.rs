@@ -324,3 +324,80 @@ fn connections_per_address_are_limited() {
         s.recv().is_some_and(|f| f.command == Command::Connected)
     }));
 }
+
+#[test]
+fn a_full_queue_makes_the_producer_wait_then_refuses_without_losing_anything() {
+    let b = Broker::open_with("[limits]\nmax_queue_messages = 5\nproducer_wait_ms = 3000\n");
+    let mut p = Stomp::connect(&b.addr);
+    for i in 0..5 {
+        p.send_sync("/queue/full", &[], format!("{i}").as_bytes());
+    }
+    // The sixth waits: no receipt while the queue is full…
+    p.send(&frame(
+        "SEND",
+        &[("destination", "/queue/full"), ("receipt", "six")],
+        b"5",
+    ));
+    assert!(
+        p.recv_within(Duration::from_millis(500)).is_none(),
+        "the producer was not held back"
+    );
+    // …until a consumer makes room; then it goes through and nothing is lost.
+    let mut c = Stomp::connect(&b.addr);
+    c.subscribe("c", "/queue/full", &[]);
+    assert_eq!(p.expect(Command::Receipt).get("receipt-id"), Some("six"));
+    let got: Vec<String> = (0..6).map(|_| c.expect_body()).collect();
+    assert_eq!(got, ["0", "1", "2", "3", "4", "5"]);
+    drop(c);
+    // With nobody consuming, the wait ends in an ERROR naming the queue and its limits.
+    let b = Broker::open_with(
+        "[limits]\nmax_queue_messages = 2\nmax_queue_bytes = 1000000\nproducer_wait_ms = 200\n",
+    );
+    let mut p = Stomp::connect(&b.addr);
+    p.send_sync("/queue/full", &[], b"a");
+    p.send_sync("/queue/full", &[], b"b");
+    p.send(&frame("SEND", &[("destination", "/queue/full")], b"c"));
+    p.expect_error(
+        "queue /queue/full is full (2 messages, 2 bytes; limits 2 messages, 1000000 bytes)",
+    );
+    let mut c = Stomp::connect(&b.addr);
+    c.subscribe("c", "/queue/full", &[]);
+    assert_eq!(
+        (c.expect_body(), c.expect_body()),
+        ("a".to_string(), "b".to_string()),
+        "receipted messages kept"
+    );
+    c.expect_nothing();
+}
+
+#[test]
+fn queue_bytes_are_bounded_too() {
+    let b = Broker::open_with("[limits]\nmax_queue_bytes = 1000\nproducer_wait_ms = 0\n");
+    let mut p = Stomp::connect(&b.addr);
+    p.send_sync("/queue/big", &[], &[b'x'; 600]);
+    p.send(&frame(
+        "SEND",
+        &[("destination", "/queue/big")],
+        &[b'y'; 600],
+    ));
+    p.expect_error("queue /queue/big is full (1 messages, 600 bytes");
+}
+
+#[test]
+fn unacked_bytes_per_connection_are_bounded() {
+    let b = Broker::open_with("[limits]\nmax_unacked_bytes = 1000\n");
+    let mut p = Stomp::connect(&b.addr);
+    for body in [b"1".repeat(600), b"2".repeat(600), b"3".repeat(600)] {
+        p.send_sync("/queue/heavy", &[], &body);
+    }
+    let mut slow = Stomp::connect(&b.addr);
+    slow.subscribe("s", "/queue/heavy", &[("ack", "client-individual")]);
+    let first = slow.expect(Command::Message);
+    slow.expect_nothing(); // 600 + 600 would pass the 1000-byte cap
+    slow.request(frame("ACK", &[("id", first.get("ack").unwrap())], b""));
+    assert_eq!(slow.expect(Command::Message).body[0], b'2');
+    // Another consumer is not held back by the slow one's cap.
+    let mut other = Stomp::connect(&b.addr);
+    other.subscribe("o", "/queue/heavy", &[]);
+    assert_eq!(other.expect(Command::Message).body[0], b'3');
+}

@@ -32,8 +32,14 @@ pub enum EngineError {
     NoSuchSubscription(String),
     #[error("ACK/NACK for unknown message id {0:?} (not delivered to this connection, or already acknowledged)")]
     UnknownAck(String),
-    #[error("queue {0} is full ({1} messages); message refused")]
-    QueueFull(String, usize),
+    #[error("queue {destination} is full ({messages} messages, {bytes} bytes; limits {max_messages} messages, {max_bytes} bytes); message refused")]
+    QueueFull {
+        destination: String,
+        messages: usize,
+        bytes: usize,
+        max_messages: usize,
+        max_bytes: usize,
+    },
     #[error("{0} is a temporary destination of another connection")]
     TempNotOwned(String),
     #[error("temporary destination {0} no longer exists")]
@@ -104,7 +110,9 @@ impl Engine {
             conn: id,
             peer: info.peer.clone(),
         };
-        self.core.lock().conns.insert(id, Conn::new(info, outbox));
+        let mut c = Conn::new(info, outbox);
+        c.max_unacked_bytes = self.limits.max_unacked_bytes;
+        self.core.lock().conns.insert(id, c);
         self.emit(event);
         id
     }
@@ -180,11 +188,10 @@ impl Engine {
             }
         }
         self.authorize_send(core, conn, &message)?;
-        let max_queue = self.limits.max_queue_messages;
         core.ensure_dest(dest_key, &self.events, &self.security.acl);
         let dest = core.dests.get_mut(dest_key).expect("just ensured");
-        if dest_key.kind.is_queue() && dest.queue.len() >= max_queue {
-            return Err(EngineError::QueueFull(dest_key.to_string(), max_queue));
+        if dest_key.kind.is_queue() && !self.has_room(&dest.queue, message.body.len()) {
+            return Err(self.queue_full(dest_key, &dest.queue));
         }
         dest.stats.enqueued += 1;
         dest.stats.bytes_in += message.body.len() as u64;
@@ -202,7 +209,7 @@ impl Engine {
                 .get_mut(&key)
                 .expect("exists")
                 .queue
-                .push_back(super::state::Queued {
+                .push_back(super::queue::Queued {
                     message,
                     redelivered: false,
                 });
@@ -338,6 +345,7 @@ impl Engine {
     fn remove_subscription(&self, core: &mut Core, conn: ConnId, key: SubKey) {
         if let Some(mut sub) = core.detach(key) {
             let unacked: Vec<_> = sub.unacked.drain(..).collect();
+            core.release_unacked(conn, &unacked);
             core.requeue(unacked, now_ms());
             self.emit(BrokerEvent::SubscriptionRemoved {
                 conn,
@@ -388,6 +396,7 @@ impl Engine {
                 _ => sub.unacked.remove(pos).into_iter().collect(),
             };
             let now = now_ms();
+            core.release_unacked(conn, &taken);
             if nack {
                 core.requeue(taken, now);
             } else {
@@ -399,7 +408,16 @@ impl Engine {
                     }
                 }
             }
-            core.dispatch_for_sub(key);
+            // The ACK freed prefetch credit on this subscription and unacked-bytes credit on
+            // the whole connection: every subscription of it may take more now.
+            let subs: Vec<SubKey> = core
+                .conns
+                .get(&conn)
+                .map(|c| c.subs.values().copied().collect())
+                .unwrap_or_default();
+            for k in subs {
+                core.dispatch_for_sub(k);
+            }
             return Ok(());
         }
         Err(EngineError::UnknownAck(id.to_string()))
@@ -452,9 +470,7 @@ impl Engine {
         let now_ms = now_ms();
         let mut gone = Vec::new();
         for (k, d) in core.dests.iter_mut() {
-            let before = d.queue.len();
-            d.queue.retain(|q| !q.message.is_expired(now_ms));
-            d.stats.expired += (before - d.queue.len()) as u64;
+            d.stats.expired += d.queue.drop_expired(now_ms) as u64;
             if d.subscribers.is_empty()
                 && d.queue.is_empty()
                 && now.duration_since(d.last_active) > idle

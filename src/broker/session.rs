@@ -214,7 +214,33 @@ impl Session {
                 format!("expected CONNECT, got {c}"),
                 "the first frame of a connection must be CONNECT or STOMP",
             )),
+            (Some(_), Command::Send) if frame.get("transaction").is_none() => {
+                self.wait_for_room(&frame).await;
+                self.handle(frame)
+            }
             (Some(_), _) => self.handle(frame),
+        }
+    }
+
+    /// Producer flow control (see `flow`): while the target queue is full, stop reading this
+    /// connection and look again every few milliseconds, up to `producer_wait_ms`. The SEND
+    /// then goes through, or fails with the queue-full ERROR.
+    async fn wait_for_room(&self, frame: &Frame) {
+        let Ok(dest) = self.destination(frame) else {
+            return; // `handle` reports the bad destination
+        };
+        let wait = Duration::from_millis(self.engine.limits.producer_wait_ms);
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut logged = false;
+        while !self.engine.has_room_for(&dest, frame.body.len()) {
+            if tokio::time::Instant::now() >= deadline {
+                return;
+            }
+            if !logged {
+                tracing::debug!(conn = self.conn, %dest, "queue full: producer waits");
+                logged = true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 

@@ -69,8 +69,14 @@ pub struct Limits {
     /// Messages and bytes waiting to be written to one connection.
     pub outbox_messages: usize,
     pub outbox_bytes: usize,
-    /// Messages one queue may hold before SENDs to it are refused with an ERROR.
+    /// Messages and body bytes one queue may hold. A producer sending to a full queue waits
+    /// (its connection stops being read) up to `producer_wait_ms`, then gets an ERROR.
     pub max_queue_messages: usize,
+    pub max_queue_bytes: usize,
+    pub producer_wait_ms: u64,
+    /// Body bytes delivered to one connection and not yet acknowledged (client ack modes);
+    /// beyond it, queue messages wait for other consumers or for ACKs.
+    pub max_unacked_bytes: usize,
     pub max_subscriptions_per_connection: usize,
     pub max_connections: usize,
     /// Connections from one source address (a runaway script, or one host hogging the broker).
@@ -93,6 +99,9 @@ impl Default for Limits {
             outbox_messages: 8192,
             outbox_bytes: 32 * 1024 * 1024,
             max_queue_messages: 1_000_000,
+            max_queue_bytes: 256 * 1024 * 1024,
+            producer_wait_ms: 10_000,
+            max_unacked_bytes: 64 * 1024 * 1024,
             max_subscriptions_per_connection: 10_000,
             max_connections: 20_000,
             max_connections_per_address: 4096,

@@ -10,10 +10,11 @@ use super::destination::Destination;
 use super::events::BrokerEvent;
 use super::message::Message;
 use super::outbox::{Delivery, Outbox};
+use super::queue::{MessageQueue, Queued};
 use super::settings::{BrokerSettings, SlowConsumerPolicy};
 use super::subscription::{AckMode, ConnId, SubKey, Subscription, Unacked};
 use crate::stomp::{Frame, Version};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 use tokio::sync::broadcast;
@@ -50,6 +51,9 @@ pub(super) struct Conn {
     pub dropped: u64,
     /// Who the client authenticated as; `None` before CONNECT and for in-process clients.
     pub principal: Option<Arc<Principal>>,
+    /// Body bytes delivered in client ack modes and not yet acknowledged, and their cap.
+    pub unacked_bytes: usize,
+    pub max_unacked_bytes: usize,
 }
 
 impl Conn {
@@ -63,14 +67,10 @@ impl Conn {
             bytes_in: 0,
             dropped: 0,
             principal: None,
+            unacked_bytes: 0,
+            max_unacked_bytes: usize::MAX,
         }
     }
-}
-
-#[derive(Debug)]
-pub(super) struct Queued {
-    pub message: Arc<Message>,
-    pub redelivered: bool,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -91,7 +91,7 @@ pub(super) struct Dest {
     pub subscribers: Vec<SubKey>,
     /// Round-robin position among `subscribers` (queues).
     pub rr: usize,
-    pub queue: VecDeque<Queued>,
+    pub queue: MessageQueue,
     pub producers: HashSet<ConnId>,
     pub stats: DestStats,
     pub last_active: Instant,
@@ -161,7 +161,7 @@ impl Core {
             Dest {
                 subscribers,
                 rr: 0,
-                queue: VecDeque::new(),
+                queue: MessageQueue::default(),
                 producers: HashSet::new(),
                 stats: DestStats::default(),
                 last_active: Instant::now(),
@@ -238,6 +238,12 @@ impl Core {
             return Offer::Busy;
         };
         let needs_ack = sub.ack != AckMode::Auto;
+        let size = message.body.len();
+        // Past the unacked-bytes cap, wait for ACKs (a lone message always goes, however big).
+        if needs_ack && conn.unacked_bytes > 0 && conn.unacked_bytes + size > conn.max_unacked_bytes
+        {
+            return Offer::Busy;
+        }
         let delivery = Delivery {
             subscription: sub.id.clone(),
             ack: needs_ack.then(|| sub.ack_token(message)),
@@ -250,6 +256,7 @@ impl Core {
         conn.msgs_out += 1;
         sub.delivered += 1;
         if needs_ack {
+            conn.unacked_bytes += size;
             sub.unacked.push_back(Unacked {
                 message: message.clone(),
                 from_queue: from_queue.cloned(),
@@ -397,6 +404,14 @@ impl Core {
 
     /// Returns unacknowledged queue messages to the front of their queues, in their original
     /// order, marked redelivered; topic messages are dropped.
+    /// Gives back the unacked-bytes credit of messages acknowledged or returned by `conn`.
+    pub fn release_unacked(&mut self, conn: ConnId, taken: &[Unacked]) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            let bytes: usize = taken.iter().map(|u| u.message.body.len()).sum();
+            c.unacked_bytes = c.unacked_bytes.saturating_sub(bytes);
+        }
+    }
+
     pub fn requeue(&mut self, unacked: Vec<Unacked>, now: u64) {
         let mut touched: Vec<Destination> = Vec::new();
         for u in unacked.into_iter().rev() {
