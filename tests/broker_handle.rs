@@ -65,6 +65,7 @@ async fn snapshots_and_events_follow_network_clients() {
             id: Some("s1".into()),
             destination: "/queue/orders".into(),
             selector: None,
+            network: false,
         }
     );
     let snap = h.snapshot();

@@ -9,12 +9,12 @@
 use super::auth::{Action, Principal, Security};
 use super::destination::{DestKind, DestPattern, Destination};
 use super::events::BrokerEvent;
-use super::message::{now_ms, Message, MessageIds, FRAME_ONLY_HEADERS};
+use super::message::{now_ms, Message, MessageIds, FRAME_ONLY_HEADERS, HOPS_HEADER, PATH_HEADER};
 use super::outbox::Outbox;
 use super::selector::Selector;
 use super::settings::{BrokerSettings, Limits};
 use super::state::{Conn, ConnInfo, Core};
-use super::subscription::{AckMode, ConnId, SubKey, Subscription};
+use super::subscription::{AckMode, ConnId, NetworkSub, SubKey, Subscription};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,6 +64,9 @@ pub struct SubscribeRequest {
     pub selector: Option<Selector>,
     pub ack: AckMode,
     pub prefetch: Option<usize>,
+    /// 0 for clients; bridges use lower values (see `Subscription::priority`).
+    pub priority: i32,
+    pub network: Option<NetworkSub>,
 }
 
 pub struct Engine {
@@ -230,6 +233,7 @@ impl Engine {
         let mut kept: Vec<(String, String)> = Vec::with_capacity(headers.len() + 2);
         let (mut has_ts, mut has_prio) = (false, false);
         let (mut expires, mut priority, mut persistent) = (0u64, 4u8, false);
+        let (mut hops, mut path) = (0u32, None);
         for (k, v) in headers {
             if FRAME_ONLY_HEADERS.contains(&k.as_str()) || kept.iter().any(|(x, _)| *x == k) {
                 continue; // frame-level header, or a repeat (the first one wins)
@@ -242,6 +246,8 @@ impl Engine {
                 }
                 "expires" => expires = v.trim().parse().unwrap_or(0),
                 "persistent" => persistent = v.trim() == "true",
+                HOPS_HEADER => hops = v.trim().parse().unwrap_or(0),
+                PATH_HEADER => path = Some(v.clone()),
                 _ => {}
             }
             kept.push((k, v));
@@ -261,6 +267,8 @@ impl Engine {
             expires,
             priority,
             persistent,
+            hops,
+            path,
         })
     }
 
@@ -304,6 +312,7 @@ impl Engine {
             id: req.id.clone(),
             destination: req.pattern.to_string(),
             selector: req.selector.as_ref().map(|s| s.source().to_string()),
+            network: req.network.is_some(),
         };
         let sub = Subscription {
             key,
@@ -318,6 +327,8 @@ impl Engine {
             delivered: 0,
             dropped: 0,
             principal,
+            priority: req.priority,
+            network: req.network,
         };
         core.attach(sub, &self.events, &self.security.acl);
         self.emit(event);

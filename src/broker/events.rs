@@ -18,6 +18,8 @@ pub enum BrokerEvent {
         id: Option<String>,
         destination: String,
         selector: Option<String>,
+        /// A bridge's subscription (demand from a peer broker), not a client's.
+        network: bool,
     },
     SubscriptionRemoved {
         conn: ConnId,

@@ -1,12 +1,13 @@
 //! In-process clients: the same engine paths as a network session, minus the socket.
 //! Used for embedding (the TUI's ping tool, bridges' local side, tests).
 
+use super::auth::Principal;
 use super::destination::{DestPattern, Destination};
 use super::engine::{Engine, EngineError, SubscribeRequest};
 use super::outbox::{Outbox, Outgoing};
 use super::selector::Selector;
 use super::state::ConnInfo;
-use super::subscription::{AckMode, ConnId};
+use super::subscription::{AckMode, ConnId, NetworkSub};
 use crate::broker::message::Message;
 use bytes::Bytes;
 use std::collections::VecDeque;
@@ -35,6 +36,20 @@ pub struct LocalClient {
 pub struct Received {
     pub subscription: Option<Arc<str>>,
     pub message: Arc<Message>,
+    /// Token for `ack` in client ack modes.
+    pub ack: Option<String>,
+    pub redelivered: bool,
+}
+
+/// Everything a SUBSCRIBE can say, for in-process clients.
+pub struct SubscribeOptions<'a> {
+    pub id: &'a str,
+    pub destination: &'a str,
+    pub selector: Option<&'a str>,
+    pub ack: AckMode,
+    pub prefetch: Option<usize>,
+    pub priority: i32,
+    pub network: Option<NetworkSub>,
 }
 
 impl LocalClient {
@@ -71,6 +86,31 @@ impl LocalClient {
         destination: &str,
         selector: Option<&str>,
     ) -> Result<(), LocalError> {
+        self.subscribe_with(SubscribeOptions {
+            id,
+            destination,
+            selector,
+            ack: AckMode::Auto,
+            prefetch: None,
+            priority: 0,
+            network: None,
+        })
+    }
+
+    /// Acts on behalf of `principal` from now on: the ACL applies to what this client sends
+    /// and subscribes to (bridges carrying a peer's traffic use the peer's user).
+    pub fn set_principal(&self, principal: Arc<Principal>) {
+        self.engine
+            .set_principal(self.conn, principal, crate::stomp::Version::V1_2);
+    }
+
+    /// ACK (or NACK) a delivery by its `ack` token (client ack modes).
+    pub fn ack(&self, token: &str, nack: bool) -> Result<(), LocalError> {
+        Ok(self.engine.ack(self.conn, token, None, nack)?)
+    }
+
+    pub fn subscribe_with(&self, o: SubscribeOptions<'_>) -> Result<(), LocalError> {
+        let (id, destination, selector) = (o.id, o.destination, o.selector);
         let mut pattern = DestPattern::parse(destination)?;
         if pattern.kind.is_temp() {
             pattern = DestPattern::parse(&format!(
@@ -86,8 +126,10 @@ impl LocalClient {
                 id: Some(id.to_string()),
                 pattern,
                 selector,
-                ack: AckMode::Auto,
-                prefetch: None,
+                ack: o.ack,
+                prefetch: o.prefetch,
+                priority: o.priority,
+                network: o.network,
             },
         )?)
     }
@@ -123,6 +165,8 @@ impl LocalClient {
                     return Some(Received {
                         subscription: d.subscription,
                         message: d.message,
+                        ack: d.ack,
+                        redelivered: d.redelivered,
                     })
                 }
                 Outgoing::Frame(_) | Outgoing::Close => continue,

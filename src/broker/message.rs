@@ -22,7 +22,16 @@ pub struct Message {
     pub expires: u64,
     pub priority: u8,
     pub persistent: bool,
+    /// Bridges crossed so far (`shoal-hops`), 0 for a message published here.
+    pub hops: u32,
+    /// Brokers the message has been on, comma-separated (`shoal-path`); `None` for a message
+    /// published here. Bridges never forward a message to a broker on its path.
+    pub path: Option<String>,
 }
+
+/// Headers a bridge adds to a forwarded message; see `bridge::wire`.
+pub const PATH_HEADER: &str = "shoal-path";
+pub const HOPS_HEADER: &str = "shoal-hops";
 
 /// Frame-level headers that are not part of the message itself.
 pub const FRAME_ONLY_HEADERS: &[&str] = &[
@@ -48,6 +57,13 @@ impl Message {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.as_str()),
         }
+    }
+
+    /// Whether the message has already been on `broker`.
+    pub fn been_on(&self, broker: &str) -> bool {
+        self.path
+            .as_deref()
+            .is_some_and(|p| p.split(',').any(|b| b == broker))
     }
 
     pub fn is_expired(&self, now_ms: u64) -> bool {

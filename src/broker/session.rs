@@ -498,6 +498,8 @@ impl Session {
                     selector,
                     ack,
                     prefetch,
+                    priority: 0,
+                    network: None,
                 },
             )
             .map_err(|e| Fatal::new(e.to_string(), "SUBSCRIBE refused"))?;

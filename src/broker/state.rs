@@ -285,6 +285,14 @@ impl Core {
         let mut closed: Vec<bool> = Vec::new();
         let mut open = n;
         let mut i = 0;
+        // Priority levels, highest first: local consumers (0) before bridges (below 0).
+        let (mut hi, mut lo) = (i32::MIN, i32::MAX);
+        for k in &consumers {
+            if let Some(s) = self.subs.get(k) {
+                hi = hi.max(s.priority);
+                lo = lo.min(s.priority);
+            }
+        }
         while open > 0 {
             let d = self.dests.get_mut(dest).expect("exists");
             let Some(q) = d.queue.get(i) else { break };
@@ -295,32 +303,40 @@ impl Core {
             }
             let (message, redelivered) = (q.message.clone(), q.redelivered);
             let mut taken: Option<SubKey> = None;
-            for step in 0..n {
-                let idx = (rr + step) % n;
-                if closed.get(idx).copied().unwrap_or(false) {
-                    continue;
-                }
-                let key = consumers[idx];
-                let busy = match self.subs.get(&key) {
-                    None => true,
-                    Some(sub) if !sub.has_credit() => true,
-                    Some(sub) if !sub.accepts(&message) => continue,
-                    Some(_) => match self.offer(key, &message, redelivered, Some(dest)) {
-                        Offer::Taken => {
-                            rr = (idx + 1) % n;
-                            taken = Some(key);
-                            break;
-                        }
-                        Offer::Busy => true,
-                    },
-                };
-                if busy {
-                    if closed.is_empty() {
-                        closed.resize(n, false);
+            let mut level = hi;
+            'levels: while taken.is_none() && level >= lo {
+                for step in 0..n {
+                    let idx = (rr + step) % n;
+                    if closed.get(idx).copied().unwrap_or(false) {
+                        continue;
                     }
-                    closed[idx] = true;
-                    open -= 1;
+                    let key = consumers[idx];
+                    let busy = match self.subs.get(&key) {
+                        None => true,
+                        Some(sub) if sub.priority != level => continue,
+                        Some(sub) if !sub.has_credit() => true,
+                        Some(sub) if !sub.accepts(&message) => continue,
+                        Some(_) => match self.offer(key, &message, redelivered, Some(dest)) {
+                            Offer::Taken => {
+                                rr = (idx + 1) % n;
+                                taken = Some(key);
+                                break 'levels;
+                            }
+                            Offer::Busy => true,
+                        },
+                    };
+                    if busy {
+                        if closed.is_empty() {
+                            closed.resize(n, false);
+                        }
+                        closed[idx] = true;
+                        open -= 1;
+                    }
                 }
+                if level == i32::MIN {
+                    break;
+                }
+                level -= 1;
             }
             if let Some(key) = taken {
                 let auto = self.subs.get(&key).is_some_and(|s| s.ack == AckMode::Auto);

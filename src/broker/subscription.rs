@@ -48,6 +48,14 @@ pub struct Unacked {
     pub from_queue: Option<Destination>,
 }
 
+/// Marks a bridge's subscription: what it receives is forwarded to `peer`, so a message that
+/// has already been on `peer`, or has crossed `message_ttl` bridges, is not for it.
+#[derive(Debug, Clone)]
+pub struct NetworkSub {
+    pub peer: Arc<str>,
+    pub message_ttl: u32,
+}
+
 #[derive(Debug)]
 pub struct Subscription {
     pub key: SubKey,
@@ -67,6 +75,10 @@ pub struct Subscription {
     pub dropped: u64,
     /// Whose subscription this is: a wildcard attaches only to destinations it may read.
     pub principal: Option<Arc<Principal>>,
+    /// Queue dispatch tries higher priorities first (round-robin within one); bridges'
+    /// subscriptions sit below local consumers, so queue messages prefer local consumers.
+    pub priority: i32,
+    pub network: Option<NetworkSub>,
 }
 
 impl Subscription {
@@ -84,6 +96,11 @@ impl Subscription {
     }
 
     pub fn accepts(&self, m: &Message) -> bool {
+        if let Some(n) = &self.network {
+            if m.hops >= n.message_ttl || m.been_on(&n.peer) {
+                return false;
+            }
+        }
         match &self.selector {
             None => true,
             Some(s) => s.matches(&|name| m.header(name)),
