@@ -3,6 +3,7 @@
 //! with `config` and `cli` at the edge.
 
 pub mod bench;
+pub mod bridge;
 pub mod broker;
 pub mod cli;
 pub mod client;

@@ -9,7 +9,9 @@
 use super::auth::{Action, Principal, Security};
 use super::destination::{DestKind, DestPattern, Destination};
 use super::events::BrokerEvent;
-use super::message::{now_ms, Message, MessageIds, FRAME_ONLY_HEADERS, HOPS_HEADER, PATH_HEADER};
+use super::message::{
+    now_ms, ConsumedHook, Message, MessageIds, FRAME_ONLY_HEADERS, HOPS_HEADER, PATH_HEADER,
+};
 use super::outbox::Outbox;
 use super::selector::Selector;
 use super::settings::{BrokerSettings, Limits};
@@ -161,8 +163,20 @@ impl Engine {
         &self,
         conn: ConnId,
         destination: Destination,
+        headers: Vec<(String, String)>,
+        body: Bytes,
+    ) -> Result<(), EngineError> {
+        self.send_hooked(conn, destination, headers, body, None)
+    }
+
+    /// `send` with a hook run when the (queue) message is consumed here; see `Message`.
+    pub fn send_hooked(
+        &self,
+        conn: ConnId,
+        destination: Destination,
         mut headers: Vec<(String, String)>,
         body: Bytes,
+        on_consumed: Option<ConsumedHook>,
     ) -> Result<(), EngineError> {
         // A reply-to naming the sender's own temp destination must reach the sender, whoever
         // answers: give it the internal name (network sessions and local clients alike).
@@ -175,7 +189,7 @@ impl Engine {
             }
         }
         let now = now_ms();
-        let message = self.make_message(destination, headers, body, now);
+        let message = self.make_message(destination, headers, body, now, on_consumed);
         let mut guard = self.core.lock();
         let core = &mut *guard;
         core.totals.msgs_in += 1;
@@ -204,6 +218,7 @@ impl Engine {
         }
         if message.is_expired(now) {
             dest.stats.expired += 1;
+            message.consumed();
             return Ok(());
         }
         let key = dest_key.clone();
@@ -229,6 +244,7 @@ impl Engine {
         headers: Vec<(String, String)>,
         body: Bytes,
         now: u64,
+        on_consumed: Option<ConsumedHook>,
     ) -> Arc<Message> {
         let mut kept: Vec<(String, String)> = Vec::with_capacity(headers.len() + 2);
         let (mut has_ts, mut has_prio) = (false, false);
@@ -269,6 +285,7 @@ impl Engine {
             persistent,
             hops,
             path,
+            on_consumed,
         })
     }
 
@@ -416,6 +433,7 @@ impl Engine {
                         if let Some(d) = core.dests.get_mut(q) {
                             d.stats.dequeued += 1;
                         }
+                        u.message.consumed();
                     }
                 }
             }

@@ -3,13 +3,14 @@
 //! The engine never knows who is watching: the TUI, bridges and tests hold a `BrokerHandle`
 //! and read snapshots, follow the event stream, or open in-process clients.
 
-use super::auth::Security;
+use super::auth::{Principal, Security};
 use super::engine::Engine;
 use super::events::BrokerEvent;
 use super::local::LocalClient;
 use super::server::{self, ListenError, ListenerSpec};
 use super::settings::{BrokerSettings, Limits};
 use super::snapshot::BrokerSnapshot;
+use super::snapshot::SubscriptionInfo;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -143,5 +144,37 @@ impl BrokerHandle {
 
     pub fn name(&self) -> &str {
         &self.engine.settings.name
+    }
+
+    /// Every subscription, for bridges re-reading demand.
+    pub fn subscriptions(&self) -> Vec<SubscriptionInfo> {
+        self.engine.subscriptions()
+    }
+
+    /// Checks credentials the way CONNECT does (bridges' cluster listener uses it). Blocking
+    /// (argon2): call from a blocking thread.
+    pub fn authenticate(
+        &self,
+        login: Option<&str>,
+        passcode: Option<&str>,
+        cert_cn: Option<&str>,
+    ) -> Result<Arc<Principal>, &'static str> {
+        self.engine
+            .security
+            .auth
+            .authenticate(login, passcode, cert_cn)
+    }
+
+    /// The login throttle of the client port, shared by the cluster port.
+    pub fn login_delay(&self, ip: std::net::IpAddr) -> Duration {
+        self.engine.security.auth.delay_for(ip)
+    }
+
+    pub fn record_login(&self, ip: std::net::IpAddr, ok: bool) {
+        self.engine.security.auth.record(ip, ok);
+    }
+
+    pub fn limits(&self) -> &super::Limits {
+        &self.engine.limits
     }
 }

@@ -8,7 +8,7 @@ use super::outbox::{Outbox, Outgoing};
 use super::selector::Selector;
 use super::state::ConnInfo;
 use super::subscription::{AckMode, ConnId, NetworkSub};
-use crate::broker::message::Message;
+use crate::broker::message::{ConsumedHook, Message};
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -75,9 +75,22 @@ impl LocalClient {
         headers: Vec<(String, String)>,
         body: impl Into<Bytes>,
     ) -> Result<(), LocalError> {
+        self.send_hooked(destination, headers, body, None)
+    }
+
+    /// `send`, with a hook run once the (queue) message has been consumed here.
+    pub fn send_hooked(
+        &self,
+        destination: &str,
+        headers: Vec<(String, String)>,
+        body: impl Into<Bytes>,
+        on_consumed: Option<ConsumedHook>,
+    ) -> Result<(), LocalError> {
         let d = Destination::parse(destination)?;
         let d = Destination::new(d.kind, Engine::temp_name(self.conn, d.kind, &d.name));
-        Ok(self.engine.send(self.conn, d, headers, body.into())?)
+        Ok(self
+            .engine
+            .send_hooked(self.conn, d, headers, body.into(), on_consumed)?)
     }
 
     pub fn subscribe(

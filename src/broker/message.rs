@@ -27,6 +27,28 @@ pub struct Message {
     /// Brokers the message has been on, comma-separated (`shoal-path`); `None` for a message
     /// published here. Bridges never forward a message to a broker on its path.
     pub path: Option<String>,
+    /// Called once when a queue message is consumed here (acknowledged, auto-acked on
+    /// delivery, or expired): how a bridge learns it may acknowledge the message upstream.
+    pub on_consumed: Option<ConsumedHook>,
+}
+
+/// See `Message::on_consumed`.
+#[derive(Clone)]
+pub struct ConsumedHook(pub std::sync::Arc<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for ConsumedHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConsumedHook")
+    }
+}
+
+impl Message {
+    /// Runs the consumed hook, if any.
+    pub fn consumed(&self) {
+        if let Some(h) = &self.on_consumed {
+            (h.0)();
+        }
+    }
 }
 
 /// Headers a bridge adds to a forwarded message; see `bridge::wire`.

@@ -60,6 +60,7 @@ impl MessageQueue {
             let keep = !q.message.is_expired(now_ms);
             if !keep {
                 freed += q.message.body.len();
+                q.message.consumed();
             }
             keep
         });

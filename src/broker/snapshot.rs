@@ -58,7 +58,37 @@ pub struct DestinationSnapshot {
     pub rate_out: f64,
 }
 
+/// One subscription as bridges see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubscriptionInfo {
+    pub conn: ConnId,
+    /// The client's id, or the destination for STOMP 1.0 subscriptions without one.
+    pub client_key: String,
+    pub destination: String,
+    pub selector: Option<String>,
+    /// A bridge's own subscription.
+    pub network: bool,
+}
+
 impl Engine {
+    pub fn subscriptions(&self) -> Vec<SubscriptionInfo> {
+        let core = self.core.lock();
+        core.subs
+            .values()
+            .map(|s| SubscriptionInfo {
+                conn: s.conn,
+                client_key: s
+                    .id
+                    .as_deref()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| s.pattern.to_string()),
+                destination: s.pattern.to_string(),
+                selector: s.selector.as_ref().map(|x| x.source().to_string()),
+                network: s.network.is_some(),
+            })
+            .collect()
+    }
+
     pub fn snapshot(&self) -> BrokerSnapshot {
         let core = self.core.lock();
         let mut connections: Vec<ConnectionSnapshot> = core

@@ -297,7 +297,9 @@ impl Core {
             let d = self.dests.get_mut(dest).expect("exists");
             let Some(q) = d.queue.get(i) else { break };
             if q.message.is_expired(now) {
-                d.queue.remove(i);
+                if let Some(q) = d.queue.remove(i) {
+                    q.message.consumed();
+                }
                 d.stats.expired += 1;
                 continue;
             }
@@ -346,6 +348,7 @@ impl Core {
                 d.stats.bytes_out += message.body.len() as u64;
                 if auto {
                     d.stats.dequeued += 1;
+                    message.consumed();
                 }
             } else {
                 i += 1; // nobody open wants this one (selectors): look further down the queue

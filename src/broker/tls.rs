@@ -172,3 +172,30 @@ pub fn peer_common_name(certs: Option<&[CertificateDer<'_>]>) -> Option<String> 
     let cn = cert.subject().iter_common_name().next()?;
     cn.as_str().ok().map(str::to_string)
 }
+
+/// The client side, for bridges dialing a TLS cluster port: trust `ca`, and present a client
+/// certificate when one is given (the key must be private, as for the server).
+pub fn client_config(
+    ca: &Path,
+    cert: Option<&Path>,
+    key_path: Option<&Path>,
+) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = RootCertStore::empty();
+    for c in certs(ca)? {
+        roots
+            .add(c)
+            .map_err(|e| TlsError::Rustls(format!("{}: {e}", ca.display())))?;
+    }
+    let b = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Rustls(e.to_string()))?
+        .with_root_certificates(roots);
+    let config = match (cert, key_path) {
+        (Some(c), Some(k)) => b
+            .with_client_auth_cert(certs(c)?, key(k)?)
+            .map_err(|e| TlsError::Rustls(e.to_string()))?,
+        _ => b.with_no_client_auth(),
+    };
+    Ok(Arc::new(config))
+}

@@ -1,6 +1,7 @@
 //! `shoal broker`: load the config (writing one on the very first run), start the broker,
 //! wait for SIGINT/SIGTERM, shut down gracefully.
 
+use crate::bridge::Bridges;
 use crate::broker::Broker;
 use crate::config::{first_run, Config};
 use anyhow::Context;
@@ -51,6 +52,7 @@ pub async fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
         config.broker.name = n;
     }
     let setup = config.setup()?;
+    let bridge_setup = config.bridge_setup()?;
     let has_users = setup.security.auth.has_users();
     let anonymous = setup.security.auth.allows_anonymous();
     if !has_users && !anonymous {
@@ -78,7 +80,22 @@ pub async fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
             tracing::warn!("{a} is reachable beyond this machine and anonymous access is on: anyone who can connect can command the fleet");
         }
     }
+    let bridges = if bridge_setup.is_empty() {
+        None
+    } else {
+        let b = Bridges::start(broker.handle(), bridge_setup)
+            .await
+            .context("starting the cluster listener")?;
+        for a in b.cluster_addrs() {
+            tracing::info!("listening for bridges on {a}");
+        }
+        Some(b)
+    };
     wait_for_signal().await;
+    if let Some(b) = bridges {
+        tracing::info!("shutting down: closing bridges");
+        b.shutdown(Duration::from_secs(2)).await;
+    }
     tracing::info!("shutting down: closing client connections");
     broker.shutdown(Duration::from_secs(5)).await;
     tracing::info!("stopped");

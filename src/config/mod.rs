@@ -16,6 +16,11 @@ use thiserror::Error;
 
 pub use security::{AclConfig, AuthSettings, UserConfig};
 
+use crate::bridge::config::{parse_uri, BridgeConfig, ClusterSettings};
+use crate::bridge::dialer::Dialer;
+use crate::bridge::filter::Filters;
+use crate::bridge::BridgeSetup;
+
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:6163";
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -34,9 +39,14 @@ pub struct Config {
     pub users: Vec<UserConfig>,
     #[serde(default, rename = "acl", skip_serializing_if = "Vec::is_empty")]
     pub acls: Vec<AclConfig>,
-    /// Certificate and key for `stomp+ssl://` listeners.
+    /// Certificate and key for `stomp+ssl://` listeners (client and cluster).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsSettings>,
+    /// The cluster listener for peers' bridges (none unless this table is present).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterSettings>,
+    #[serde(default, rename = "bridge", skip_serializing_if = "Vec::is_empty")]
+    pub bridges: Vec<BridgeConfig>,
     /// The file this was read from (relative paths inside resolve against its folder).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -78,6 +88,111 @@ impl Config {
         let mut c = Config::parse(&text, path)?;
         c.source = Some(path.to_path_buf());
         Ok(c)
+    }
+
+    /// The cluster listener and outgoing bridges, resolved (URIs, passwords, TLS, filters).
+    pub fn bridge_setup(&self) -> Result<BridgeSetup, ConfigError> {
+        let src = self.source.as_deref();
+        let invalid = |message: String| ConfigError::Invalid {
+            path: src.map(Path::to_path_buf).unwrap_or_default(),
+            message,
+        };
+        let mut setup = BridgeSetup::default();
+        if let Some(c) = &self.cluster {
+            for l in &c.listen {
+                let (addr, tls) = parse_listen(l).map_err(|e| invalid(e.to_string()))?;
+                let tls = if tls {
+                    let t = self.tls.as_ref().ok_or_else(|| {
+                        invalid(format!(
+                            "cluster listener {l} is stomp+ssl:// but there is no [tls] table"
+                        ))
+                    })?;
+                    Some(
+                        crate::broker::tls::server_config(&self.resolved_tls(t))
+                            .map_err(|e| invalid(format!("[tls]: {e}")))?,
+                    )
+                } else {
+                    None
+                };
+                setup.cluster.push(ListenerSpec { addr, tls });
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for b in &self.bridges {
+            if !names.insert(b.name.clone()) {
+                return Err(invalid(format!("bridge {} is defined twice", b.name)));
+            }
+            let peers =
+                parse_uri(&b.uri).map_err(|e| invalid(format!("bridge {}: uri {e}", b.name)))?;
+            let filters = Filters::parse(
+                &b.dynamically_included_destinations,
+                &b.excluded_destinations,
+                &b.statically_included_destinations,
+            )
+            .map_err(|e| invalid(format!("bridge {}: {e}", b.name)))?;
+            let password = match (&b.password, &b.password_file) {
+                (Some(_), Some(_)) => {
+                    return Err(invalid(format!(
+                        "bridge {}: password and password_file both set",
+                        b.name
+                    )))
+                }
+                (Some(p), None) => Some(p.clone()),
+                (None, Some(f)) => {
+                    let f = security::resolve(src, f);
+                    let text = std::fs::read_to_string(&f).map_err(|e| {
+                        invalid(format!(
+                            "bridge {}: password_file {}: {e}",
+                            b.name,
+                            f.display()
+                        ))
+                    })?;
+                    Some(text.trim_end_matches(['\n', '\r']).to_string())
+                }
+                (None, None) => None,
+            };
+            let tls = match &b.tls {
+                Some(t) => Some(
+                    crate::broker::tls::client_config(
+                        &security::resolve(src, &t.ca),
+                        t.cert
+                            .as_deref()
+                            .map(|p| security::resolve(src, p))
+                            .as_deref(),
+                        t.key
+                            .as_deref()
+                            .map(|p| security::resolve(src, p))
+                            .as_deref(),
+                    )
+                    .map_err(|e| invalid(format!("bridge {} tls: {e}", b.name)))?,
+                ),
+                None if peers.iter().any(|p| p.tls) => {
+                    return Err(invalid(format!(
+                        "bridge {}: ssl:// peers need a [bridge.tls] table with the CA",
+                        b.name
+                    )))
+                }
+                None => None,
+            };
+            setup.dialers.push(Dialer {
+                cfg: b.clone(),
+                peers,
+                filters,
+                password,
+                tls,
+            });
+        }
+        Ok(setup)
+    }
+
+    fn resolved_tls(&self, t: &TlsSettings) -> TlsSettings {
+        let src = self.source.as_deref();
+        TlsSettings {
+            cert: security::resolve(src, &t.cert),
+            key: security::resolve(src, &t.key),
+            client_ca: t.client_ca.as_deref().map(|p| security::resolve(src, p)),
+            client_auth: t.client_auth,
+        }
     }
 
     /// Turns the config into what `Broker::start` needs: resolves passwords, parses ACLs,

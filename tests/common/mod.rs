@@ -54,6 +54,8 @@ pub struct Broker {
     child: Child,
     pub addr: String,
     pub addrs: Vec<String>,
+    /// Cluster (bridge) listener addresses, when the config has `[cluster]`.
+    pub cluster: Vec<String>,
     log: Arc<Mutex<String>>,
     pub dir: TempDir,
 }
@@ -92,7 +94,11 @@ impl Broker {
             .arg("--config")
             .arg(cfg)
             .args(default_listen)
-            .args(["--name", "testbroker"])
+            .args(if args.contains(&"--name") {
+                &[][..]
+            } else {
+                &["--name", "testbroker"][..]
+            })
             .args(args)
             .env("RUST_LOG", "info")
             .env("HOME", dir.path())
@@ -110,15 +116,27 @@ impl Broker {
                 if let Some(a) = line.split("listening for STOMP on ").nth(1) {
                     let _ = tx.send(a.split_whitespace().next().unwrap_or("").to_string());
                 }
+                if let Some(a) = line.split("listening for bridges on ").nth(1) {
+                    let _ = tx.send(format!(
+                        "cluster {}",
+                        a.split_whitespace().next().unwrap_or("")
+                    ));
+                }
                 let mut l = sink.lock().unwrap();
                 l.push_str(&line);
                 l.push('\n');
             }
         });
-        let mut addrs = Vec::new();
-        while addrs.len() < listeners {
+        let wants_cluster = std::fs::read_to_string(cfg)
+            .unwrap_or_default()
+            .contains("[cluster]");
+        let (mut addrs, mut cluster) = (Vec::new(), Vec::new());
+        while addrs.len() < listeners || (wants_cluster && cluster.is_empty()) {
             match rx.recv_timeout(Duration::from_secs(20)) {
-                Ok(a) => addrs.push(a),
+                Ok(a) => match a.strip_prefix("cluster ") {
+                    Some(c) => cluster.push(c.to_string()),
+                    None => addrs.push(a),
+                },
                 Err(_) => {
                     let _ = child.kill();
                     panic!("broker did not start; log:\n{}", log.lock().unwrap());
@@ -129,6 +147,7 @@ impl Broker {
             child,
             addr: addrs[0].clone(),
             addrs,
+            cluster,
             log,
             dir,
         }
@@ -140,6 +159,12 @@ impl Broker {
 
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
+    }
+
+    /// Kills the process at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Sends SIGTERM and waits (bounded) for the process to exit.

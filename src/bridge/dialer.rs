@@ -1,0 +1,165 @@
+//! An outgoing bridge: dials its peers in failover order, backs off with jitter between
+//! rounds, runs the link while it lives, and reports every state on the way.
+
+use super::config::{BridgeConfig, PeerAddr};
+use super::filter::Filters;
+use super::handshake::{dial, Hello, Io};
+use super::link::{self, LinkSettings};
+use super::network::Network;
+use super::status::{BridgeState, SharedStatus};
+use rand::Rng;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+/// Everything an outgoing bridge needs, resolved from its config.
+pub struct Dialer {
+    pub cfg: BridgeConfig,
+    pub peers: Vec<PeerAddr>,
+    pub filters: Filters,
+    pub password: Option<String>,
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl Dialer {
+    pub async fn run(self, net: Arc<Network>, status: SharedStatus, stop: CancellationToken) {
+        let initial = Duration::from_millis(self.cfg.initial_reconnect_delay_ms.max(1));
+        let max = Duration::from_millis(
+            self.cfg
+                .max_reconnect_delay_ms
+                .max(self.cfg.initial_reconnect_delay_ms),
+        );
+        let mut delay = initial;
+        let mut ever_connected = false;
+        loop {
+            for addr in &self.peers {
+                if stop.is_cancelled() {
+                    status.lock().set_state(BridgeState::Stopped);
+                    return;
+                }
+                {
+                    let mut st = status.lock();
+                    st.uri = Some(addr.to_string());
+                    st.set_state(BridgeState::Connecting {
+                        uri: addr.to_string(),
+                    });
+                }
+                let stream = match self.open(addr).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        status.lock().set_state(BridgeState::Failed {
+                            error: format!("{addr}: {e}"),
+                        });
+                        continue;
+                    }
+                };
+                let (stream, peer, rest) = match self.hello(stream, &net).await {
+                    Ok(x) => x,
+                    Err(e) => {
+                        status.lock().set_state(BridgeState::Failed {
+                            error: format!("{addr}: {e}"),
+                        });
+                        continue;
+                    }
+                };
+                if ever_connected {
+                    status.lock().reconnects += 1;
+                }
+                ever_connected = true;
+                delay = initial;
+                let settings = LinkSettings {
+                    peer,
+                    forwards: true,
+                    advertises: self.cfg.duplex,
+                    message_ttl: self.cfg.message_ttl(),
+                    consumer_ttl: self.cfg.consumer_ttl(),
+                    filters: self.filters.clone(),
+                    decrease_priority: self.cfg.decrease_network_consumer_priority,
+                    heartbeat: Duration::from_millis(self.cfg.heartbeat_ms.max(50)),
+                    window: self.cfg.queue_window.max(1),
+                    principal: None,
+                };
+                let why = link::run(
+                    net.clone(),
+                    stream,
+                    rest,
+                    settings,
+                    status.clone(),
+                    stop.clone(),
+                )
+                .await;
+                if stop.is_cancelled() {
+                    status.lock().set_state(BridgeState::Stopped);
+                    return;
+                }
+                status.lock().set_state(BridgeState::Failed { error: why });
+                break; // start again from the first address
+            }
+            // Jittered exponential back-off: many bridges cut at once do not return in step.
+            let jitter = rand::thread_rng().gen_range(0.5..1.0);
+            let wait = delay.mul_f64(jitter);
+            status.lock().set_state(BridgeState::Backoff {
+                retry_in_ms: wait.as_millis() as u64,
+            });
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.cancelled() => {
+                    status.lock().set_state(BridgeState::Stopped);
+                    return;
+                }
+            }
+            delay = (delay * 2).min(max);
+        }
+    }
+
+    async fn open(&self, addr: &PeerAddr) -> Result<Box<dyn Io>, String> {
+        let tcp = tokio::time::timeout(
+            Duration::from_secs(5),
+            TcpStream::connect((addr.host.as_str(), addr.port)),
+        )
+        .await
+        .map_err(|_| "connect timed out".to_string())?
+        .map_err(|e| format!("connect: {e}"))?;
+        let _ = tcp.set_nodelay(true);
+        if !addr.tls {
+            return Ok(Box::new(tcp));
+        }
+        let tls = self
+            .tls
+            .clone()
+            .ok_or("ssl:// peer but the bridge has no tls table")?;
+        let name = self
+            .cfg
+            .tls
+            .as_ref()
+            .and_then(|t| t.server_name.clone())
+            .unwrap_or_else(|| addr.host.clone());
+        let server_name = rustls::pki_types::ServerName::try_from(name.clone())
+            .map_err(|e| format!("server name {name}: {e}"))?;
+        let s = tokio_rustls::TlsConnector::from(tls)
+            .connect(server_name, tcp)
+            .await
+            .map_err(|e| format!("TLS: {e}"))?;
+        Ok(Box::new(s))
+    }
+
+    async fn hello(
+        &self,
+        mut s: Box<dyn Io>,
+        net: &Network,
+    ) -> Result<(Box<dyn Io>, String, bytes::BytesMut), String> {
+        let hello = Hello {
+            local: &net.local,
+            bridge: &self.cfg.name,
+            duplex: self.cfg.duplex,
+            message_ttl: self.cfg.message_ttl(),
+            consumer_ttl: self.cfg.consumer_ttl(),
+            login: self.cfg.user.as_deref(),
+            passcode: self.password.as_deref(),
+            heartbeat_ms: self.cfg.heartbeat_ms,
+        };
+        let (peer, rest) = dial(&mut s, &hello).await?;
+        Ok((s, peer, rest))
+    }
+}

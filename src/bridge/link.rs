@@ -1,0 +1,462 @@
+//! One established link to a peer broker, after the handshake: tells the peer our demand,
+//! turns the peer's demand into local network subscriptions, forwards what those receive,
+//! publishes what the peer forwards, and keeps the link alive with timed heart-beats.
+//!
+//! Queue messages are acknowledged locally only when the peer's RECEIPT says the message was
+//! consumed there (acknowledged by a consumer, or passed on and acknowledged further along);
+//! if the link or the peer dies first, the engine returns them to their queue (marked
+//! redelivered) for another consumer, and a peer that already holds a copy drops the resend
+//! by its network-wide id.
+
+use super::demand::{DemandKey, LinkView};
+use super::filter::Filters;
+use super::network::{LinkCmd, Network};
+use super::status::{BridgeState, SharedStatus};
+use super::wire::{self, origin_key, PING_PREFIX};
+use crate::broker::auth::Principal;
+use crate::broker::local::{LocalClient, Received, SubscribeOptions};
+use crate::broker::message::{ConsumedHook, HOPS_HEADER, PATH_HEADER};
+use crate::broker::subscription::{AckMode, NetworkSub};
+use crate::stomp::codec::encode;
+use crate::stomp::{Command, Decoder, Frame, FrameLimits, Version};
+use bytes::BytesMut;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// How one side of a link behaves.
+#[derive(Debug, Clone)]
+pub struct LinkSettings {
+    pub peer: String,
+    /// This side forwards messages to the peer (it dialed, or the link is duplex).
+    pub forwards: bool,
+    /// This side tells the peer its demand (it accepted, or the link is duplex).
+    pub advertises: bool,
+    pub message_ttl: u32,
+    pub consumer_ttl: u32,
+    pub filters: Filters,
+    pub decrease_priority: bool,
+    pub heartbeat: Duration,
+    pub window: usize,
+    /// Whose rights inbound traffic has (the peer's authenticated user); `None`: trusted.
+    pub principal: Option<Arc<Principal>>,
+}
+
+/// Frame limits on links: generous, as peers are brokers, not strangers.
+pub fn link_decoder() -> Decoder {
+    let mut d = Decoder::new(FrameLimits {
+        max_frame_bytes: 64 << 20,
+        max_body_bytes: 64 << 20,
+        max_headers: 1024,
+        max_header_line: 1 << 20,
+    });
+    d.version = Version::V1_2;
+    d
+}
+
+struct Link {
+    net: Arc<Network>,
+    s: LinkSettings,
+    local: LocalClient,
+    status: SharedStatus,
+    out: BytesMut,
+    /// Peer demand id → (key, local subscription id).
+    remote: HashMap<String, DemandKey>,
+    /// Receipt number → local ack token of a forwarded queue message.
+    pending: HashMap<u64, String>,
+    next_receipt: u64,
+    /// Queue messages the peer refused: given back to the queue a little later.
+    refused: Vec<(Instant, String)>,
+    pings: HashMap<String, Instant>,
+    last_heard: Instant,
+    link_id: u64,
+    /// Receipts for forwarded queue messages, sent once they are consumed here.
+    consumed_tx: mpsc::UnboundedSender<String>,
+}
+
+/// Runs the link until it fails or `stop` fires; returns why it ended.
+pub async fn run<S>(
+    net: Arc<Network>,
+    stream: S,
+    leftover: BytesMut,
+    s: LinkSettings,
+    status: SharedStatus,
+    stop: CancellationToken,
+) -> String
+where
+    S: AsyncRead + AsyncWrite + Send,
+{
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let local = net.handle.connect_local(&format!("bridge:{}", s.peer));
+    if let Some(p) = &s.principal {
+        local.set_principal(p.clone());
+    }
+    let view = LinkView {
+        peer: s.peer.clone(),
+        consumer_ttl: s.consumer_ttl,
+        filters: s.filters.clone(),
+    };
+    let mut reg = net.register(view, s.advertises, status.clone());
+    {
+        let mut st = status.lock();
+        st.standby = reg.standby;
+        st.remote_broker = Some(s.peer.clone());
+        st.set_state(BridgeState::Connected);
+    }
+    let mut link = Link {
+        net: net.clone(),
+        local,
+        status,
+        out: BytesMut::with_capacity(64 * 1024),
+        remote: HashMap::new(),
+        pending: HashMap::new(),
+        next_receipt: 0,
+        refused: Vec::new(),
+        pings: HashMap::new(),
+        last_heard: Instant::now(),
+        link_id: reg.id,
+        consumed_tx: mpsc::unbounded_channel().0,
+        s,
+    };
+    link.subscribe_statics();
+    let (consumed_tx, mut consumed_rx) = mpsc::unbounded_channel();
+    link.consumed_tx = consumed_tx;
+    let mut decoder = link_decoder();
+    let mut buf = leftover;
+    let mut tick = tokio::time::interval(link.s.heartbeat);
+    let why = 'run: loop {
+        // Whole frames already here first.
+        loop {
+            match decoder.decode(&mut buf) {
+                Ok(Some(f)) => {
+                    if let Err(e) = link.on_frame(f) {
+                        break 'run e;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => break 'run format!("bad frame from peer: {e}"),
+            }
+        }
+        if !link.out.is_empty() {
+            if let Err(e) = writer.write_all(&link.out).await {
+                break format!("write to peer failed: {e}");
+            }
+            link.out.clear();
+        }
+        if buf.capacity() - buf.len() < 16 * 1024 {
+            buf.reserve(64 * 1024);
+        }
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => break "stopped".to_string(),
+            Some(r) = consumed_rx.recv() => {
+                link.answer(Some(r), None);
+                while let Ok(r) = consumed_rx.try_recv() {
+                    link.answer(Some(r), None);
+                }
+            }
+            cmd = reg.commands.recv() => match cmd {
+                Some(c) => link.on_command(c),
+                None => break "network shut down".to_string(),
+            },
+            r = reader.read_buf(&mut buf) => match r {
+                Ok(0) => break "peer closed the link".to_string(),
+                Ok(_) => link.last_heard = Instant::now(),
+                Err(e) => break format!("read from peer failed: {e}"),
+            },
+            d = link.local.recv() => match d {
+                Some(d) => {
+                    link.forward(d);
+                    // Drain what else is waiting, in one write.
+                    for _ in 0..512 {
+                        match link.local.try_recv() {
+                            Some(d) => link.forward(d),
+                            None => break,
+                        }
+                    }
+                }
+                None => break "local side closed".to_string(),
+            },
+            _ = tick.tick() => {
+                if let Err(e) = link.on_tick() {
+                    break e;
+                }
+            }
+        }
+    };
+    let _ = writer.shutdown().await;
+    net.unregister(link.link_id);
+    link.status.lock().in_flight = 0;
+    why
+}
+
+impl Link {
+    fn subscribe_statics(&mut self) {
+        if !self.s.forwards {
+            return;
+        }
+        for (i, p) in self.s.filters.statics.clone().iter().enumerate() {
+            let queue = p.kind.is_queue();
+            let r = self.local.subscribe_with(SubscribeOptions {
+                id: &format!("static-{i}"),
+                destination: &p.to_string(),
+                selector: None,
+                ack: if queue {
+                    AckMode::ClientIndividual
+                } else {
+                    AckMode::Auto
+                },
+                prefetch: queue.then_some(self.s.window),
+                priority: -1,
+                network: Some(self.network_sub()),
+            });
+            if let Err(e) = r {
+                tracing::warn!(peer = %self.s.peer, "static destination {p}: {e}");
+            }
+        }
+    }
+
+    fn network_sub(&self) -> NetworkSub {
+        NetworkSub {
+            peer: Arc::from(self.s.peer.as_str()),
+            message_ttl: self.s.message_ttl,
+        }
+    }
+
+    fn on_command(&mut self, c: LinkCmd) {
+        let f = match c {
+            LinkCmd::Advertise { id, key, advert } => {
+                let mut f = Frame::new(Command::Subscribe)
+                    .header("id", id.to_string())
+                    .header("destination", key.destination)
+                    .header(HOPS_HEADER, advert.hops.to_string())
+                    .header(PATH_HEADER, advert.path);
+                if let Some(sel) = key.selector {
+                    f = f.header("selector", sel);
+                }
+                f
+            }
+            LinkCmd::Withdraw { id } => {
+                Frame::new(Command::Unsubscribe).header("id", id.to_string())
+            }
+        };
+        encode(&f, Version::V1_2, &mut self.out);
+    }
+
+    fn on_frame(&mut self, f: Frame) -> Result<(), String> {
+        match f.command {
+            Command::Subscribe => self.on_demand(&f),
+            Command::Unsubscribe => {
+                if let Some(id) = f.get("id") {
+                    if let Some(key) = self.remote.remove(id) {
+                        let _ = self.local.unsubscribe(&format!("d{id}"));
+                        self.net.remote_withdraw(self.link_id, &key);
+                        self.status.lock().demand_in = self.remote.len();
+                    }
+                }
+            }
+            Command::Send => self.on_message(f),
+            Command::Receipt => self.on_receipt(&f),
+            Command::Nack => {
+                if let Some(token) = f
+                    .get("receipt-id")
+                    .and_then(|r| r.parse().ok())
+                    .and_then(|r: u64| self.pending.remove(&r))
+                {
+                    tracing::warn!(peer = %self.s.peer, "peer refused a queue message: {}", f.get("message").unwrap_or(""));
+                    self.refused.push((Instant::now(), token));
+                }
+            }
+            Command::Begin => {
+                if let Some(t) = f.get("transaction").filter(|t| t.starts_with(PING_PREFIX)) {
+                    let pong = Frame::new(Command::Receipt).header("receipt-id", t);
+                    encode(&pong, Version::V1_2, &mut self.out);
+                }
+            }
+            Command::Error => {
+                return Err(format!(
+                    "peer sent ERROR: {}",
+                    f.get("message").unwrap_or("")
+                ));
+            }
+            c => return Err(format!("unexpected {c} on a bridge link")),
+        }
+        Ok(())
+    }
+
+    /// The peer has consumers for a destination: subscribe locally on its behalf.
+    fn on_demand(&mut self, f: &Frame) {
+        let (Some(id), Some(dest)) = (f.get("id"), f.get("destination")) else {
+            return;
+        };
+        if !self.s.forwards || self.remote.contains_key(id) || !self.s.filters.allows_demand(dest) {
+            return;
+        }
+        let key = DemandKey {
+            destination: dest.to_string(),
+            selector: f.get("selector").map(str::to_string),
+        };
+        let hops: u32 = f.get(HOPS_HEADER).and_then(|h| h.parse().ok()).unwrap_or(1);
+        let path: Vec<String> = f
+            .get(PATH_HEADER)
+            .map(|p| p.split(',').map(str::to_string).collect())
+            .unwrap_or_else(|| vec![self.s.peer.clone()]);
+        let queue = dest.starts_with("/queue/");
+        let priority = if self.s.decrease_priority {
+            -(hops as i32) - 1
+        } else {
+            -1
+        };
+        let r = self.local.subscribe_with(SubscribeOptions {
+            id: &format!("d{id}"),
+            destination: dest,
+            selector: key.selector.as_deref(),
+            ack: if queue {
+                AckMode::ClientIndividual
+            } else {
+                AckMode::Auto
+            },
+            prefetch: queue.then_some(self.s.window),
+            priority,
+            network: Some(self.network_sub()),
+        });
+        match r {
+            Ok(()) => {
+                self.remote.insert(id.to_string(), key.clone());
+                self.net.remote_demand(self.link_id, key, hops, path);
+                self.status.lock().demand_in = self.remote.len();
+            }
+            Err(e) => {
+                let msg = format!("demand for {dest} from {} refused here: {e}", self.s.peer);
+                tracing::warn!("{msg}");
+                self.status.lock().last_error = Some(msg);
+            }
+        }
+    }
+
+    /// A message the peer forwarded: de-duplicate, publish here with this broker on its path.
+    fn on_message(&mut self, f: Frame) {
+        let receipt = f.get("receipt").map(str::to_string);
+        let Some(dest) = f.get("destination").map(str::to_string) else {
+            return;
+        };
+        let body_len = f.body.len() as u64;
+        let queue = dest.starts_with("/queue/");
+        let mut headers = f.headers;
+        let mut hops = 0;
+        for (k, v) in headers.iter_mut() {
+            if k == PATH_HEADER {
+                v.push(',');
+                v.push_str(&self.net.local);
+            } else if k == HOPS_HEADER {
+                hops = v.parse().unwrap_or(0);
+            }
+        }
+        // A topic message is the same message whichever route it took; a queue message is
+        // re-sent on the same route (same hops) only after a lost receipt.
+        let id = origin_key(&headers).map(|k| if queue { format!("{k}#{hops}") } else { k });
+        {
+            let mut st = self.status.lock();
+            st.traffic.msgs_in += 1;
+            st.traffic.bytes_in += body_len;
+        }
+        if let Some(id) = &id {
+            if !self.net.first_sighting(id.clone()) {
+                self.status.lock().traffic.duplicates_dropped += 1;
+                self.answer(receipt, None);
+                return;
+            }
+        }
+        // A queue message is acknowledged upstream once it is consumed here (end to end):
+        // if this broker dies first, the sender still holds it and delivers it elsewhere.
+        let hook = match (&receipt, queue) {
+            (Some(r), true) => {
+                let (tx, r) = (self.consumed_tx.clone(), r.clone());
+                Some(ConsumedHook(Arc::new(move || {
+                    let _ = tx.send(r.clone());
+                })))
+            }
+            _ => None,
+        };
+        let hooked = hook.is_some();
+        match self.local.send_hooked(&dest, headers, f.body, hook) {
+            Ok(()) if hooked => {}
+            Ok(()) => self.answer(receipt, None),
+            Err(e) => {
+                tracing::warn!(peer = %self.s.peer, "forwarded message to {dest} refused: {e}");
+                if let Some(id) = id {
+                    self.net.forget(&id);
+                }
+                self.answer(receipt, Some(e.to_string()));
+            }
+        }
+    }
+
+    fn answer(&mut self, receipt: Option<String>, refusal: Option<String>) {
+        let Some(r) = receipt else { return };
+        let f = match refusal {
+            None => Frame::new(Command::Receipt).header("receipt-id", r),
+            Some(why) => Frame::new(Command::Nack)
+                .header("receipt-id", r)
+                .header("message", why),
+        };
+        encode(&f, Version::V1_2, &mut self.out);
+    }
+
+    fn on_receipt(&mut self, f: &Frame) {
+        let Some(r) = f.get("receipt-id") else { return };
+        if let Some(sent) = self.pings.remove(r) {
+            self.status.lock().rtt = Some(sent.elapsed());
+            return;
+        }
+        if let Some(token) = r.parse().ok().and_then(|n: u64| self.pending.remove(&n)) {
+            let _ = self.local.ack(&token, false);
+            self.status.lock().in_flight = self.pending.len();
+        }
+    }
+
+    /// A message one of our network subscriptions received: send it to the peer.
+    fn forward(&mut self, d: Received) {
+        let receipt = d.ack.map(|token| {
+            self.next_receipt += 1;
+            self.pending.insert(self.next_receipt, token);
+            self.next_receipt
+        });
+        wire::encode_forward(&mut self.out, &d.message, &self.net.local, receipt);
+        let mut st = self.status.lock();
+        st.traffic.msgs_out += 1;
+        st.traffic.bytes_out += d.message.body.len() as u64;
+        st.in_flight = self.pending.len();
+    }
+
+    fn on_tick(&mut self) -> Result<(), String> {
+        let hb = self.s.heartbeat;
+        if self.last_heard.elapsed() > hb * 3 {
+            return Err(format!(
+                "no heart-beat from {} for {:.1} s: link dead",
+                self.s.peer,
+                self.last_heard.elapsed().as_secs_f64()
+            ));
+        }
+        self.next_receipt += 1;
+        let id = format!("{PING_PREFIX}{}", self.next_receipt);
+        self.pings.retain(|_, t| t.elapsed() < hb * 10);
+        self.pings.insert(id.clone(), Instant::now());
+        encode(
+            &Frame::new(Command::Begin).header("transaction", id),
+            Version::V1_2,
+            &mut self.out,
+        );
+        // Refused queue messages go back to their queue after a pause, not in a tight loop.
+        let (due, wait): (Vec<_>, Vec<_>) =
+            self.refused.drain(..).partition(|(t, _)| t.elapsed() >= hb);
+        self.refused = wait;
+        for (_, token) in due {
+            let _ = self.local.ack(&token, true);
+        }
+        Ok(())
+    }
+}

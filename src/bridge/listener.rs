@@ -1,0 +1,158 @@
+//! The cluster listener: peers' bridges connect here. Each is authenticated like a client
+//! (users, passwords, client certificates, the same login throttle), and its inbound traffic
+//! is subject to the ACL as that user.
+
+use super::filter::Filters;
+use super::handshake::{read_frame, write_frame, Io};
+use super::link::{self, LinkSettings};
+use super::network::Network;
+use super::status::{BridgeStatus, Direction};
+use super::wire;
+use crate::broker::auth::AUTH_FAILED;
+use crate::stomp::{Command, Frame};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    net: Arc<Network>,
+    stop: CancellationToken,
+    tracker: TaskTracker,
+) {
+    let acceptor = tls.map(TlsAcceptor::from);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            a = listener.accept() => match a {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cluster accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = stop.cancelled() => return,
+        };
+        let _ = tcp.set_nodelay(true);
+        let (net, stop, acceptor) = (net.clone(), stop.clone(), acceptor.clone());
+        tracker.spawn(async move {
+            let (stream, cn): (Box<dyn Io>, Option<String>) = match acceptor {
+                None => (Box::new(tcp), None),
+                Some(a) => match tokio::time::timeout(Duration::from_secs(10), a.accept(tcp)).await
+                {
+                    Ok(Ok(s)) => {
+                        let cn =
+                            crate::broker::tls::peer_common_name(s.get_ref().1.peer_certificates());
+                        (Box::new(s), cn)
+                    }
+                    _ => {
+                        tracing::warn!(%peer, "cluster TLS handshake failed");
+                        return;
+                    }
+                },
+            };
+            serve(net, stream, peer, cn, stop).await;
+        });
+    }
+}
+
+async fn serve(
+    net: Arc<Network>,
+    mut s: Box<dyn Io>,
+    addr: SocketAddr,
+    cn: Option<String>,
+    stop: CancellationToken,
+) {
+    let (hello, rest) = match read_frame(&mut s).await {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::info!(%addr, "cluster connection dropped: {e}");
+            return;
+        }
+    };
+    let refuse = |why: &str| Frame::error(why.to_string(), "bridge refused".to_string());
+    if hello.command != Command::Connect {
+        let _ = write_frame(&mut s, &refuse("expected CONNECT")).await;
+        return;
+    }
+    let Some(peer) = hello.get(wire::BROKER).map(str::to_string) else {
+        let _ = write_frame(&mut s, &refuse("this is a shoal cluster port: only shoal bridges connect here (clients use the STOMP port)")).await;
+        return;
+    };
+    if peer == net.local {
+        let _ = write_frame(
+            &mut s,
+            &refuse("bridge to itself: every broker in a network needs its own name"),
+        )
+        .await;
+        return;
+    }
+    let delay = net.handle.login_delay(addr.ip());
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let (login, passcode) = (
+        hello.get("login").map(str::to_string),
+        hello.get("passcode").map(str::to_string),
+    );
+    let handle = net.handle.clone();
+    let (l, p, c) = (login.clone(), passcode, cn.clone());
+    let verdict = tokio::task::spawn_blocking(move || {
+        handle.authenticate(l.as_deref(), p.as_deref(), c.as_deref())
+    })
+    .await
+    .unwrap_or(Err(AUTH_FAILED));
+    net.handle.record_login(addr.ip(), verdict.is_ok());
+    let principal = match verdict {
+        Ok(p) => p,
+        Err(_) => {
+            tracing::warn!(%addr, %peer, login = login.as_deref().unwrap_or("(none)"), "bridge authentication failed");
+            let _ = write_frame(&mut s, &refuse(AUTH_FAILED)).await;
+            return;
+        }
+    };
+    let duplex = hello.get(wire::DUPLEX) == Some("true");
+    let num = |h: &str| hello.get(h).and_then(|v| v.parse().ok()).unwrap_or(1u32);
+    let heartbeat = hello
+        .get("heart-beat")
+        .and_then(|h| h.split(',').next()?.trim().parse().ok())
+        .filter(|ms: &u64| *ms > 0)
+        .unwrap_or(1000);
+    let ok = Frame::new(Command::Connected)
+        .header("version", "1.2")
+        .header(wire::BROKER, net.local.clone())
+        .header("server", format!("shoal/{}", env!("CARGO_PKG_VERSION")))
+        .header("heart-beat", format!("{heartbeat},{heartbeat}"));
+    if write_frame(&mut s, &ok).await.is_err() {
+        return;
+    }
+    let bridge = hello.get(wire::BRIDGE).unwrap_or("?");
+    let status = BridgeStatus::new(
+        &format!("{peer}/{bridge} (inbound)"),
+        Direction::Inbound,
+        duplex,
+        num(wire::MESSAGE_TTL),
+    );
+    status.lock().uri = Some(addr.to_string());
+    net.track(status.clone());
+    let settings = LinkSettings {
+        peer,
+        forwards: duplex,
+        advertises: true,
+        message_ttl: num(wire::MESSAGE_TTL),
+        consumer_ttl: num(wire::CONSUMER_TTL),
+        filters: Filters::default(),
+        decrease_priority: false,
+        heartbeat: Duration::from_millis(heartbeat),
+        window: 1000,
+        principal: Some(principal),
+    };
+    let why = link::run(net.clone(), s, rest, settings, status.clone(), stop).await;
+    tracing::info!(%addr, "inbound bridge closed: {why}");
+    net.untrack(&status);
+}

@@ -1,0 +1,327 @@
+//! The network side of one broker: every link to a peer, the demand table that decides what
+//! each link is told, the window of recently seen message ids that keeps a message arriving
+//! by two routes from being delivered twice, and the status of every bridge.
+//!
+//! Links talk to it through methods (demand in, link up/down) and hear back through their
+//! command channel (advertise, withdraw). It watches the engine's event stream for local
+//! consumers coming and going, and re-reads the engine's subscriptions when it fell behind.
+
+use super::demand::{Advert, DemandKey, DemandTable, LinkId, LinkView, Source};
+use super::status::{BridgeSnapshot, SharedStatus};
+use crate::broker::events::BrokerEvent;
+use crate::broker::subscription::ConnId;
+use crate::broker::BrokerHandle;
+use parking_lot::Mutex;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use tokio::sync::{broadcast, mpsc};
+
+/// What the network asks of a link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkCmd {
+    /// Tell the peer we have consumers for `key` (SUBSCRIBE).
+    Advertise {
+        id: u64,
+        key: DemandKey,
+        advert: Advert,
+    },
+    /// … no longer (UNSUBSCRIBE).
+    Withdraw { id: u64 },
+}
+
+struct LinkEntry {
+    view: LinkView,
+    tx: mpsc::UnboundedSender<LinkCmd>,
+    /// Whether this link tells its peer about our demand (an acceptor or a duplex link, and
+    /// not a standby second link to the same peer).
+    advertises: bool,
+    wants_adverts: bool,
+    advertised: HashMap<DemandKey, u64>,
+    status: SharedStatus,
+}
+
+#[derive(Default)]
+struct Inner {
+    links: HashMap<LinkId, LinkEntry>,
+    demand: DemandTable,
+    /// Local consumers: (connection, client subscription key) → demand key.
+    local: HashMap<(ConnId, String), DemandKey>,
+    next_link: LinkId,
+    next_id: u64,
+}
+
+/// Message ids seen recently, bounded: the de-duplication window.
+struct RecentIds {
+    set: HashSet<String>,
+    order: VecDeque<String>,
+    cap: usize,
+}
+
+impl RecentIds {
+    /// Records `id`; false when it was already there.
+    fn insert(&mut self, id: String) -> bool {
+        if self.set.contains(&id) {
+            return false;
+        }
+        if self.order.len() >= self.cap {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        self.set.insert(id.clone());
+        self.order.push_back(id);
+        true
+    }
+}
+
+pub struct Network {
+    pub local: String,
+    pub handle: BrokerHandle,
+    inner: Mutex<Inner>,
+    recent: Mutex<RecentIds>,
+    statuses: Mutex<Vec<SharedStatus>>,
+}
+
+/// What `register` hands a link.
+pub struct Registration {
+    pub id: LinkId,
+    pub commands: mpsc::UnboundedReceiver<LinkCmd>,
+    pub standby: bool,
+}
+
+impl Network {
+    pub fn new(handle: BrokerHandle) -> Arc<Network> {
+        let net = Arc::new(Network {
+            local: handle.name().to_string(),
+            handle,
+            inner: Mutex::new(Inner::default()),
+            recent: Mutex::new(RecentIds {
+                set: HashSet::new(),
+                order: VecDeque::new(),
+                cap: 200_000,
+            }),
+            statuses: Mutex::new(Vec::new()),
+        });
+        net.resync_local();
+        let events = net.handle.events();
+        tokio::spawn(watch_engine(Arc::downgrade(&net), events));
+        net
+    }
+
+    /// Adds a bridge's status to what `snapshot` reports.
+    pub fn track(&self, status: SharedStatus) {
+        self.statuses.lock().push(status);
+    }
+
+    pub fn untrack(&self, status: &SharedStatus) {
+        self.statuses.lock().retain(|s| !Arc::ptr_eq(s, status));
+    }
+
+    pub fn snapshot(&self) -> Vec<BridgeSnapshot> {
+        self.statuses
+            .lock()
+            .iter()
+            .map(|s| s.lock().snapshot())
+            .collect()
+    }
+
+    /// Registers a link that is up. `advertises`: this side tells the peer its demand.
+    /// `wants_adverts` is false for a standby (a second link to the same peer).
+    pub fn register(&self, view: LinkView, advertises: bool, status: SharedStatus) -> Registration {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut g = self.inner.lock();
+        g.next_link += 1;
+        let id = g.next_link;
+        let standby = advertises
+            && g.links
+                .values()
+                .any(|l| l.view.peer == view.peer && l.wants_adverts);
+        g.links.insert(
+            id,
+            LinkEntry {
+                view,
+                tx,
+                advertises,
+                wants_adverts: advertises && !standby,
+                advertised: HashMap::new(),
+                status,
+            },
+        );
+        let keys = g.demand.keys();
+        for k in keys {
+            sync_key(&mut g, &self.local, &k);
+        }
+        Registration {
+            id,
+            commands: rx,
+            standby,
+        }
+    }
+
+    /// A link went away: its demand goes, and a standby link to the same peer takes over.
+    pub fn unregister(&self, id: LinkId) {
+        let mut g = self.inner.lock();
+        let Some(gone) = g.links.remove(&id) else {
+            return;
+        };
+        if gone.wants_adverts {
+            if let Some(standby) = g
+                .links
+                .values_mut()
+                .find(|l| l.view.peer == gone.view.peer && l.advertises && !l.wants_adverts)
+            {
+                standby.wants_adverts = true;
+                standby.status.lock().standby = false;
+                tracing::info!(peer = %gone.view.peer, "standby link to the peer takes over");
+            }
+        }
+        let mut touched = g.demand.remove_source(Source::Link(id));
+        touched.extend(g.demand.keys());
+        touched.sort();
+        touched.dedup();
+        for k in touched {
+            sync_key(&mut g, &self.local, &k);
+        }
+    }
+
+    /// The peer on link `id` has consumers for `key`.
+    pub fn remote_demand(&self, id: LinkId, key: DemandKey, hops: u32, path: Vec<String>) {
+        let mut g = self.inner.lock();
+        g.demand.add(key.clone(), Source::Link(id), hops, path);
+        sync_key(&mut g, &self.local, &key);
+    }
+
+    pub fn remote_withdraw(&self, id: LinkId, key: &DemandKey) {
+        let mut g = self.inner.lock();
+        g.demand.remove(key, Source::Link(id));
+        sync_key(&mut g, &self.local, key);
+    }
+
+    /// Whether a message with this network-wide id is new here (and remembers it).
+    pub fn first_sighting(&self, id: String) -> bool {
+        self.recent.lock().insert(id)
+    }
+
+    /// Forgets an id whose message could not be taken after all, so its redelivery is not
+    /// mistaken for a duplicate.
+    pub fn forget(&self, id: &str) {
+        let mut r = self.recent.lock();
+        if r.set.remove(id) {
+            r.order.retain(|x| x != id);
+        }
+    }
+
+    fn local_added(&self, conn: ConnId, client_key: String, key: DemandKey) {
+        let mut g = self.inner.lock();
+        g.local.insert((conn, client_key), key.clone());
+        g.demand.add(key.clone(), Source::Local, 0, Vec::new());
+        sync_key(&mut g, &self.local, &key);
+    }
+
+    fn local_removed(&self, conn: ConnId, client_key: &str) {
+        let mut g = self.inner.lock();
+        let Some(key) = g.local.remove(&(conn, client_key.to_string())) else {
+            return;
+        };
+        g.demand.remove(&key, Source::Local);
+        sync_key(&mut g, &self.local, &key);
+    }
+
+    /// Rebuilds local demand from the engine's subscriptions (at start, and when the event
+    /// stream lagged and events were lost).
+    fn resync_local(&self) {
+        let subs = self.handle.subscriptions();
+        let mut g = self.inner.lock();
+        let mut touched = g.demand.clear_local();
+        g.local.clear();
+        for s in subs.into_iter().filter(|s| !s.network) {
+            let key = DemandKey {
+                destination: s.destination,
+                selector: s.selector,
+            };
+            g.demand.add(key.clone(), Source::Local, 0, Vec::new());
+            g.local.insert((s.conn, s.client_key), key.clone());
+            touched.push(key);
+        }
+        touched.sort();
+        touched.dedup();
+        for k in touched {
+            sync_key(&mut g, &self.local, &k);
+        }
+    }
+}
+
+/// Brings every link's advertisement of `key` in line with the demand table.
+fn sync_key(g: &mut Inner, local: &str, key: &DemandKey) {
+    let Inner {
+        links,
+        demand,
+        next_id,
+        ..
+    } = g;
+    for (id, link) in links.iter_mut() {
+        let want = if link.wants_adverts {
+            demand.advert(key, *id, &link.view, local)
+        } else {
+            None
+        };
+        match (want, link.advertised.get(key).copied()) {
+            (Some(advert), None) => {
+                *next_id += 1;
+                link.advertised.insert(key.clone(), *next_id);
+                let _ = link.tx.send(LinkCmd::Advertise {
+                    id: *next_id,
+                    key: key.clone(),
+                    advert,
+                });
+            }
+            (None, Some(ad)) => {
+                link.advertised.remove(key);
+                let _ = link.tx.send(LinkCmd::Withdraw { id: ad });
+            }
+            _ => {}
+        }
+        link.status.lock().demand_out = link.advertised.len();
+    }
+}
+
+async fn watch_engine(net: std::sync::Weak<Network>, mut events: broadcast::Receiver<BrokerEvent>) {
+    loop {
+        let e = events.recv().await;
+        let Some(net) = net.upgrade() else { return };
+        match e {
+            Ok(BrokerEvent::SubscriptionAdded {
+                conn,
+                id,
+                destination,
+                selector,
+                network: false,
+            }) => {
+                let client_key = id.unwrap_or_else(|| destination.clone());
+                net.local_added(
+                    conn,
+                    client_key,
+                    DemandKey {
+                        destination,
+                        selector,
+                    },
+                );
+            }
+            Ok(BrokerEvent::SubscriptionRemoved {
+                conn,
+                id,
+                destination,
+            }) => {
+                net.local_removed(conn, &id.unwrap_or(destination));
+            }
+            Ok(_) => {}
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(
+                    "bridge demand tracking missed {n} engine events: re-reading subscriptions"
+                );
+                net.resync_local();
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
