@@ -111,11 +111,23 @@ impl Fleet {
         password: &str,
         collectives: &[&str],
     ) -> std::path::PathBuf {
+        self.client_at(self.port, name, user, password, collectives)
+    }
+
+    /// A client.cfg for a broker on `port` (another broker of the network).
+    fn client_at(
+        &self,
+        port: u16,
+        name: &str,
+        user: &str,
+        password: &str,
+        collectives: &[&str],
+    ) -> std::path::PathBuf {
         self.dir.write(
             &format!("{name}.cfg"),
             &format!(
                 "{}main_collective = {}\ncollectives = {}\nlogger_type = console\nloglevel = warn\ncolor = 0\n",
-                connector(self.port, user, password),
+                connector(port, user, password),
                 collectives[0],
                 collectives.join(",")
             ),
@@ -316,4 +328,57 @@ fn seed_scopes_keep_the_qa_admin_out_of_production() {
     assert_eq!(ping_replies(&out), ["prod1", "qa1", "qa2"], "{out}");
     let out = fleet.mco(&full, &["ping", "-T", "prodcollective", "-t", "3"]);
     assert_eq!(ping_replies(&out), ["prod1"], "{out}");
+}
+
+/// Nodes on broker B answer `mco ping` and a directed rpc issued on broker A, through a duplex
+/// bridge from B to A.
+#[test]
+fn mco_on_one_broker_reaches_nodes_on_another_through_a_bridge() {
+    if !have_mcollective() {
+        return;
+    }
+    let open = common::OPEN;
+    let a = Broker::start_with(
+        &format!("{open}[cluster]\nlisten = [\"127.0.0.1:0\"]\n"),
+        &["--name", "mqbroker01"],
+    );
+    let b = Broker::start_with(
+        &format!("{open}[[bridge]]\nname = \"amq2-amq1\"\nuri = \"static:(tcp://{})\"\nduplex = true\nnetwork_ttl = 2\n", a.cluster[0]),
+        &["--name", "mqbroker02"],
+    );
+    assert!(b.wait_log("bridge connected"), "{}", b.log());
+    let both = ["mcollective", "qacollective"];
+    let nodes: Vec<Node> = NODES
+        .iter()
+        .map(|id| Node {
+            id,
+            user: "mcollective",
+            password: "marionette",
+            collectives: &both,
+        })
+        .collect();
+    let fleet = Fleet::start(&b, &nodes);
+    let on_a = fleet.client_at(a.port(), "client-a", "mcollective", "marionette", &both);
+    // Demand crosses the bridge asynchronously: the first ping may come early.
+    let mut out = String::new();
+    for _ in 0..5 {
+        out = fleet.mco(&on_a, &["ping", "-t", "3"]);
+        if ping_replies(&out).len() == 3 {
+            break;
+        }
+    }
+    assert_eq!(ping_replies(&out), NODES, "{out}");
+    let out = fleet.mco(&on_a, &["ping", "-T", "qacollective", "-t", "3"]);
+    assert_eq!(ping_replies(&out), NODES, "{out}");
+    let out = fleet.mco(&on_a, &["rpc", "rpcutil", "ping", "-I", "node2", "-t", "3"]);
+    assert!(
+        out.contains("Finished processing 1 / 1 hosts")
+            && out.contains("node2")
+            && !out.contains("node1"),
+        "{out}"
+    );
+    assert!(common::eventually(|| fleet
+        .node_log("node2")
+        .contains("for agent 'rpcutil'")));
+    assert!(!fleet.node_log("node1").contains("for agent 'rpcutil'"));
 }
