@@ -18,7 +18,7 @@ pub fn all(c: &Config) -> Vec<Finding> {
     listeners(c, &mut out);
     collective_writers(c, &mut out);
     unusable_acls(c, &mut out);
-    bridges(&mut out);
+    bridges(c, &mut out);
     out
 }
 
@@ -174,10 +174,66 @@ fn unusable_acls(c: &Config, out: &mut Vec<Finding>) {
     }
 }
 
-fn bridges(out: &mut Vec<Finding>) {
-    // Bridges join the config with the network-of-brokers issue; their credentials are
-    // checked here then.
-    out.push(finding(Severity::Ok, "no bridges configured".into()));
+fn bridges(c: &Config, out: &mut Vec<Finding>) {
+    if c.bridges.is_empty() && c.cluster.is_none() {
+        out.push(finding(Severity::Ok, "no bridges configured".into()));
+    }
+    for b in &c.bridges {
+        if b.password.is_some() {
+            out.push(finding(
+                Severity::Error,
+                format!(
+                    "bridge {}: plaintext password in the config; use password_file (mode 0600)",
+                    b.name
+                ),
+            ));
+        }
+        if let Some(f) = &b.password_file {
+            check_private(
+                &resolve(c.source.as_deref(), f),
+                &format!("password_file of bridge {}", b.name),
+                Severity::Error,
+                out,
+            );
+        }
+        let has_cert = b.tls.as_ref().is_some_and(|t| t.cert.is_some());
+        if b.user.is_none() && !has_cert {
+            out.push(finding(
+                Severity::Warning,
+                format!("bridge {} has no authentication (no user, no client certificate): the peer must accept anonymous bridges", b.name),
+            ));
+        }
+        if b.uri.contains("tcp://") && !b.uri.contains("127.0.0.1") && !b.uri.contains("localhost")
+        {
+            out.push(finding(
+                Severity::Warning,
+                format!(
+                    "bridge {} crosses the network without TLS ({}): use ssl:// with [bridge.tls]",
+                    b.name, b.uri
+                ),
+            ));
+        }
+    }
+    if let Some(cl) = &c.cluster {
+        for l in &cl.listen {
+            if let Ok((addr, false)) = crate::broker::server::parse_listen(l) {
+                let host = addr
+                    .rsplit_once(':')
+                    .map(|(h, _)| h.trim_matches(['[', ']']))
+                    .unwrap_or("");
+                let loopback = host == "localhost"
+                    || host
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback());
+                if !loopback {
+                    out.push(finding(
+                        Severity::Error,
+                        format!("cluster port {addr} listens beyond loopback without TLS: bridge credentials and all forwarded traffic cross in clear"),
+                    ));
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

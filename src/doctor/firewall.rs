@@ -9,7 +9,12 @@ use std::fmt::Write;
 /// Ports (with what they are) that this config serves beyond loopback.
 pub fn exposed_ports(config: &Config) -> BTreeSet<(u16, &'static str)> {
     let mut ports = BTreeSet::new();
-    for l in config.listen_addrs() {
+    let cluster = config
+        .cluster
+        .iter()
+        .flat_map(|c| c.listen.iter().map(|l| (l.clone(), true)));
+    let clients = config.listen_addrs().into_iter().map(|l| (l, false));
+    for (l, is_cluster) in clients.chain(cluster) {
         let Ok((addr, tls)) = parse_listen(&l) else {
             continue;
         };
@@ -25,7 +30,13 @@ pub fn exposed_ports(config: &Config) -> BTreeSet<(u16, &'static str)> {
             continue;
         }
         if let Ok(p) = port.parse() {
-            ports.insert((p, if tls { "stomp+ssl" } else { "stomp" }));
+            let what = match (is_cluster, tls) {
+                (true, true) => "cluster (bridges, TLS)",
+                (true, false) => "cluster (bridges)",
+                (false, true) => "stomp+ssl",
+                (false, false) => "stomp",
+            };
+            ports.insert((p, what));
         }
     }
     ports
