@@ -300,6 +300,21 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_seed_configs_parse() {
+        for (name, text) in [
+            ("mqbroker01.toml", include_str!("../../examples/seed/mqbroker01.toml")),
+            ("mqbroker02.toml", include_str!("../../examples/seed/mqbroker02.toml")),
+        ] {
+            let c = Config::parse(text, Path::new(name)).unwrap();
+            assert_eq!(c.users.len(), 6, "{name}");
+            assert_eq!(c.acls.len(), 8, "{name}");
+            assert_eq!(c.bridges.len(), 1, "{name}");
+            assert!(c.bridges[0].duplex && c.bridges[0].network_ttl == 2);
+            assert!(c.cluster.is_some());
+        }
+    }
+
+    #[test]
     fn values_are_read() {
         let c = Config::parse(
             "listen = [\"0.0.0.0:7000\"]\n[broker]\nname = \"mq1\"\nslow_consumer = \"disconnect\"\n[limits]\nmax_body_bytes = 10\n",
