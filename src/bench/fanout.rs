@@ -24,7 +24,7 @@ pub async fn run(b: &BenchArgs, a: &FanoutArgs) -> anyhow::Result<bool> {
     let dest = format!("/topic/bench.f{}", super::run_id());
     let mut subs = Vec::new();
     for i in 0..a.subscribers {
-        let (mut r, mut w) = b.connect().await?;
+        let (mut r, mut w) = b.connect_receiver().await?;
         w.send(
             &Frame::new(Command::Subscribe)
                 .header("destination", dest.clone())
@@ -61,6 +61,7 @@ pub async fn run(b: &BenchArgs, a: &FanoutArgs) -> anyhow::Result<bool> {
         }));
     }
     let (_r, mut w) = b.connect().await?;
+    b.settle().await;
     let start = Instant::now();
     let per_tick = (a.rate / 1000).max(1);
     let tick = Duration::from_micros(1_000_000 * per_tick / a.rate.max(1));

@@ -27,6 +27,10 @@ pub struct BenchArgs {
     /// STOMP `host` header (RabbitMQ: the vhost, usually "/").
     #[arg(long, global = true)]
     pub vhost: Option<String>,
+    /// Consumers, subscribers and responders connect here instead of `--addr`: measures a
+    /// path through a network of brokers (producers on one broker, consumers on another).
+    #[arg(long, global = true)]
+    pub remote_addr: Option<String>,
     /// Label printed with each result (e.g. shoal, activemq, rabbitmq).
     #[arg(long, default_value = "broker", global = true)]
     pub label: String,
@@ -58,6 +62,21 @@ impl BenchArgs {
 
     async fn connect(&self) -> anyhow::Result<(ClientReader, ClientWriter)> {
         let (r, w, _) = client::connect(&self.addr, &self.options()).await?;
+        Ok((r, w))
+    }
+
+    /// Through a bridge, subscriptions take a moment to reach the producers' broker (demand
+    /// propagation): wait before sending, so that topic messages have somewhere to go.
+    async fn settle(&self) {
+        if self.remote_addr.is_some() {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    }
+
+    /// A connection for the receiving side (`--remote-addr`, else `--addr`).
+    async fn connect_receiver(&self) -> anyhow::Result<(ClientReader, ClientWriter)> {
+        let addr = self.remote_addr.as_deref().unwrap_or(&self.addr);
+        let (r, w, _) = client::connect(addr, &self.options()).await?;
         Ok((r, w))
     }
 }

@@ -37,7 +37,7 @@ pub async fn run(b: &BenchArgs, a: &QueueArgs) -> anyhow::Result<bool> {
     let tally = Arc::new(Mutex::new(Tally::new(a.producers, per)));
     let mut consumers = Vec::new();
     for i in 0..a.consumers {
-        let (mut r, mut w) = b.connect().await?;
+        let (mut r, mut w) = b.connect_receiver().await?;
         w.send(
             &Frame::new(Command::Subscribe)
                 .header("destination", dest.clone())
@@ -63,6 +63,7 @@ pub async fn run(b: &BenchArgs, a: &QueueArgs) -> anyhow::Result<bool> {
             }
         }));
     }
+    b.settle().await;
     let start = Instant::now();
     let mut producers = Vec::new();
     for p in 0..a.producers {

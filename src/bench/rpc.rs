@@ -21,7 +21,7 @@ pub async fn run(b: &BenchArgs, a: &RpcArgs) -> anyhow::Result<bool> {
     let reply = format!("/queue/bench.reply{id}");
     let mut tasks = Vec::new();
     for i in 0..a.responders {
-        let (mut r, mut w) = b.connect().await?;
+        let (mut r, mut w) = b.connect_receiver().await?;
         w.send(
             &Frame::new(Command::Subscribe)
                 .header("destination", topic.clone())
@@ -62,6 +62,7 @@ pub async fn run(b: &BenchArgs, a: &RpcArgs) -> anyhow::Result<bool> {
     )
     .await?;
     r.next_message().await?;
+    b.settle().await;
     let mut rounds = Vec::new();
     let mut lost = 0usize;
     let mut dups = 0usize;

@@ -302,8 +302,14 @@ mod tests {
     #[test]
     fn the_shipped_seed_configs_parse() {
         for (name, text) in [
-            ("mqbroker01.toml", include_str!("../../examples/seed/mqbroker01.toml")),
-            ("mqbroker02.toml", include_str!("../../examples/seed/mqbroker02.toml")),
+            (
+                "mqbroker01.toml",
+                include_str!("../../examples/seed/mqbroker01.toml"),
+            ),
+            (
+                "mqbroker02.toml",
+                include_str!("../../examples/seed/mqbroker02.toml"),
+            ),
         ] {
             let c = Config::parse(text, Path::new(name)).unwrap();
             assert_eq!(c.users.len(), 6, "{name}");
