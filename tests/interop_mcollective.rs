@@ -158,6 +158,21 @@ impl Fleet {
     }
 }
 
+/// node1..node3 in mcollective and qacollective, logging in as mcollective.
+fn plain_fleet(b: &Broker) -> Fleet {
+    let both = ["mcollective", "qacollective"];
+    let nodes: Vec<Node> = NODES
+        .iter()
+        .map(|id| Node {
+            id,
+            user: "mcollective",
+            password: "marionette",
+            collectives: &both,
+        })
+        .collect();
+    Fleet::start(b, &nodes)
+}
+
 fn have_mcollective() -> bool {
     require_tool("mco", &["help"], "apt-get install mcollective-client")
         && require_tool("mcollectived", &["--help"], "apt-get install mcollective")
@@ -181,16 +196,7 @@ fn real_mcollective_fleet_works_through_shoal() {
     }
     let b = Broker::start();
     let both = ["mcollective", "qacollective"];
-    let nodes: Vec<Node> = NODES
-        .iter()
-        .map(|id| Node {
-            id,
-            user: "mcollective",
-            password: "marionette",
-            collectives: &both,
-        })
-        .collect();
-    let fleet = Fleet::start(&b, &nodes);
+    let fleet = plain_fleet(&b);
     let client = fleet.client("client", "mcollective", "marionette", &both);
 
     // Broadcast discovery ping in the main collective and in a subcollective.
@@ -352,16 +358,7 @@ fn mco_on_one_broker_reaches_nodes_on_another_through_a_bridge() {
     );
     assert!(b.wait_log("bridge connected"), "{}", b.log());
     let both = ["mcollective", "qacollective"];
-    let nodes: Vec<Node> = NODES
-        .iter()
-        .map(|id| Node {
-            id,
-            user: "mcollective",
-            password: "marionette",
-            collectives: &both,
-        })
-        .collect();
-    let fleet = Fleet::start(&b, &nodes);
+    let fleet = plain_fleet(&b);
     let on_a = fleet.client_at(a.port(), "client-a", "mcollective", "marionette", &both);
     // Demand crosses the bridge asynchronously: the first ping may come early.
     let mut out = String::new();

@@ -235,6 +235,18 @@ fn required_client_certificates_fail_the_handshake_without_one() {
     assert!(b.wait_log("TLS handshake failed"), "{}", b.log());
 }
 
+/// Starts a broker with a TLS listener that must refuse to start (exit 2); returns stderr.
+fn refused_start(cfg: &std::path::Path) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .args(["broker", "--config"])
+        .arg(cfg)
+        .args(["--listen", "stomp+ssl://127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn an_exposed_private_key_stops_the_broker_from_starting() {
     let p = pki("x");
@@ -242,14 +254,7 @@ fn an_exposed_private_key_stops_the_broker_from_starting() {
     std::fs::set_permissions(&p.key, std::fs::Permissions::from_mode(0o644)).unwrap();
     let dir = TempDir::new("badkey");
     let cfg = dir.write("broker.toml", &tls_config(&p, ""));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_shoal"))
-        .args(["broker", "--config"])
-        .arg(&cfg)
-        .args(["--listen", "stomp+ssl://127.0.0.1:0"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused_start(&cfg);
     assert!(
         err.contains("server.key") && err.contains("chmod 600") && err.contains("644"),
         "{err}"
@@ -260,14 +265,8 @@ fn an_exposed_private_key_stops_the_broker_from_starting() {
 fn a_tls_listener_without_a_tls_table_is_a_config_error() {
     let dir = TempDir::new("notls");
     let cfg = dir.write("broker.toml", "[auth]\nanonymous = true\n");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_shoal"))
-        .args(["broker", "--config"])
-        .arg(&cfg)
-        .args(["--listen", "stomp+ssl://127.0.0.1:0"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no [tls] table"));
+    let err = refused_start(&cfg);
+    assert!(err.contains("no [tls] table"), "{err}");
 }
 
 #[test]
