@@ -14,7 +14,7 @@ start() { # name client-port cluster-port [peer-cluster-port]
   local cfg="$dir/$1.toml"
   printf '[auth]\nanonymous = true\n[cluster]\nlisten = ["127.0.0.1:%s"]\n' "$3" >"$cfg"
   if [ -n "${4:-}" ]; then
-    printf '[[bridge]]\nname = "%s-up"\nuri = "static:(tcp://127.0.0.1:%s)"\nduplex = true\nnetwork_ttl = 2\n' "$1" "$4" >>"$cfg"
+    printf '[[bridge]]\nname = "%s-up"\nuri = "static:(tcp://127.0.0.1:%s)"\nduplex = true\nnetwork_ttl = 2\nqueue_window = %s\n' "$1" "$4" "${WINDOW:-1000}" >>"$cfg"
   fi
   $BIN broker --config "$cfg" --listen "127.0.0.1:$2" --name "$1" 2>"$dir/$1.log" &
   pids+=($!)

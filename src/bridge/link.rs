@@ -12,7 +12,7 @@ use super::demand::{DemandKey, LinkView};
 use super::filter::Filters;
 use super::network::{LinkCmd, Network};
 use super::status::{BridgeState, SharedStatus};
-use super::wire::{self, origin_key, PING_PREFIX};
+use super::wire::{self, origin, PING_PREFIX};
 use crate::broker::auth::Principal;
 use crate::broker::local::{LocalClient, Received, SubscribeOptions};
 use crate::broker::message::{ConsumedHook, HOPS_HEADER, PATH_HEADER};
@@ -357,14 +357,15 @@ impl Link {
         }
         // A topic message is the same message whichever route it took; a queue message is
         // re-sent on the same route (same hops) only after a lost receipt.
-        let id = origin_key(&headers).map(|k| if queue { format!("{k}#{hops}") } else { k });
+        let id = origin(&headers)
+            .map(|(broker, id)| self.net.fingerprints.of(broker, id, queue.then_some(hops)));
         {
             let mut st = self.status.lock();
             st.traffic.msgs_in += 1;
             st.traffic.bytes_in += body_len;
         }
-        if let Some(id) = &id {
-            if !self.net.first_sighting(id.clone()) {
+        if let Some(id) = id {
+            if !self.net.first_sighting(id) {
                 self.status.lock().traffic.duplicates_dropped += 1;
                 self.answer(receipt, None);
                 return;
@@ -388,7 +389,7 @@ impl Link {
             Err(e) => {
                 tracing::warn!(peer = %self.s.peer, "forwarded message to {dest} refused: {e}");
                 if let Some(id) = id {
-                    self.net.forget(&id);
+                    self.net.forget(id);
                 }
                 self.answer(receipt, Some(e.to_string()));
             }

@@ -50,17 +50,19 @@ struct Inner {
     next_id: u64,
 }
 
-/// Message ids seen recently, bounded: the de-duplication window.
+/// Fingerprints (128-bit keyed hashes) of message ids seen recently, bounded: the
+/// de-duplication window. Hashing keeps the hot path free of allocations; two independent
+/// 64-bit keyed hashes make a false "duplicate" in a 200 000-entry window vanishingly unlikely.
 struct RecentIds {
-    set: HashSet<String>,
-    order: VecDeque<String>,
+    set: HashSet<u128>,
+    order: VecDeque<u128>,
     cap: usize,
 }
 
 impl RecentIds {
     /// Records `id`; false when it was already there.
-    fn insert(&mut self, id: String) -> bool {
-        if self.set.contains(&id) {
+    fn insert(&mut self, id: u128) -> bool {
+        if !self.set.insert(id) {
             return false;
         }
         if self.order.len() >= self.cap {
@@ -68,9 +70,25 @@ impl RecentIds {
                 self.set.remove(&old);
             }
         }
-        self.set.insert(id.clone());
         self.order.push_back(id);
         true
+    }
+}
+
+/// The network-wide identity of a message: its origin broker, its id there, and (for queue
+/// messages, which may legitimately come back by another route) the hops it has made.
+pub struct Fingerprinter {
+    a: std::collections::hash_map::RandomState,
+    b: std::collections::hash_map::RandomState,
+}
+
+impl Fingerprinter {
+    pub fn of(&self, origin_broker: &str, origin_id: &str, hops: Option<u32>) -> u128 {
+        use std::hash::BuildHasher;
+        let h = |state: &std::collections::hash_map::RandomState| {
+            state.hash_one((origin_broker, origin_id, hops))
+        };
+        (u128::from(h(&self.a)) << 64) | u128::from(h(&self.b))
     }
 }
 
@@ -79,6 +97,7 @@ pub struct Network {
     pub handle: BrokerHandle,
     inner: Mutex<Inner>,
     recent: Mutex<RecentIds>,
+    pub fingerprints: Fingerprinter,
     statuses: Mutex<Vec<SharedStatus>>,
 }
 
@@ -100,6 +119,10 @@ impl Network {
                 order: VecDeque::new(),
                 cap: 200_000,
             }),
+            fingerprints: Fingerprinter {
+                a: Default::default(),
+                b: Default::default(),
+            },
             statuses: Mutex::new(Vec::new()),
         });
         net.resync_local();
@@ -198,16 +221,16 @@ impl Network {
     }
 
     /// Whether a message with this network-wide id is new here (and remembers it).
-    pub fn first_sighting(&self, id: String) -> bool {
+    pub fn first_sighting(&self, id: u128) -> bool {
         self.recent.lock().insert(id)
     }
 
     /// Forgets an id whose message could not be taken after all, so its redelivery is not
     /// mistaken for a duplicate.
-    pub fn forget(&self, id: &str) {
+    pub fn forget(&self, id: u128) {
         let mut r = self.recent.lock();
-        if r.set.remove(id) {
-            r.order.retain(|x| x != id);
+        if r.set.remove(&id) {
+            r.order.retain(|x| *x != id);
         }
     }
 

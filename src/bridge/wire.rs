@@ -60,10 +60,9 @@ pub fn encode_forward(out: &mut BytesMut, m: &Message, local: &str, receipt: Opt
     out.put_u8(0);
 }
 
-/// The network-wide identity of a forwarded message: its origin broker and origin id.
-pub fn origin_key(headers: &[(String, String)]) -> Option<String> {
-    let origin = headers.iter().find(|(k, _)| k == ORIGIN)?.1.as_str();
+/// The origin broker (first on the path) and origin id of a forwarded message.
+pub fn origin(headers: &[(String, String)]) -> Option<(&str, &str)> {
+    let id = headers.iter().find(|(k, _)| k == ORIGIN)?.1.as_str();
     let path = headers.iter().find(|(k, _)| k == PATH_HEADER)?.1.as_str();
-    let first = path.split(',').next().unwrap_or("");
-    Some(format!("{first}/{origin}"))
+    Some((path.split(',').next().unwrap_or(""), id))
 }

@@ -437,15 +437,25 @@ impl Engine {
                     }
                 }
             }
-            // The ACK freed prefetch credit on this subscription and unacked-bytes credit on
-            // the whole connection: every subscription of it may take more now.
-            let subs: Vec<SubKey> = core
+            // The ACK freed prefetch credit on this subscription, and unacked-bytes credit on
+            // the whole connection: if that was what held deliveries back, every subscription
+            // of the connection may take more now.
+            let blocked = core
                 .conns
-                .get(&conn)
-                .map(|c| c.subs.values().copied().collect())
-                .unwrap_or_default();
-            for k in subs {
-                core.dispatch_for_sub(k);
+                .get_mut(&conn)
+                .map(|c| std::mem::take(&mut c.bytes_blocked))
+                .unwrap_or(false);
+            if blocked {
+                let subs: Vec<SubKey> = core
+                    .conns
+                    .get(&conn)
+                    .map(|c| c.subs.values().copied().collect())
+                    .unwrap_or_default();
+                for k in subs {
+                    core.dispatch_for_sub(k);
+                }
+            } else {
+                core.dispatch_for_sub(key);
             }
             return Ok(());
         }

@@ -54,6 +54,8 @@ pub(super) struct Conn {
     /// Body bytes delivered in client ack modes and not yet acknowledged, and their cap.
     pub unacked_bytes: usize,
     pub max_unacked_bytes: usize,
+    /// Some delivery waited for unacked-bytes credit: the next ACK wakes every subscription.
+    pub bytes_blocked: bool,
 }
 
 impl Conn {
@@ -69,6 +71,7 @@ impl Conn {
             principal: None,
             unacked_bytes: 0,
             max_unacked_bytes: usize::MAX,
+            bytes_blocked: false,
         }
     }
 }
@@ -368,8 +371,14 @@ impl Core {
         if !sub.pattern.kind.is_queue() {
             return;
         }
-        let attached = sub.attached.clone();
         let now = super::message::now_ms();
+        // Usually one destination: dispatch it without copying the list.
+        if sub.attached.len() == 1 {
+            let d = sub.attached[0].clone();
+            self.dispatch_queue(&d, now);
+            return;
+        }
+        let attached = sub.attached.clone();
         for d in attached {
             self.dispatch_queue(&d, now);
         }
