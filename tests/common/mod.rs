@@ -520,3 +520,108 @@ impl Drop for Daemon {
         let _ = self.0.wait();
     }
 }
+
+/// A TCP proxy the tests own, between a bridge and its peer, that can cut, stall, delay and
+/// partition the link on command.
+pub struct FaultProxy {
+    pub addr: String,
+    state: Arc<Mutex<ProxyState>>,
+}
+
+#[derive(Default)]
+struct ProxyState {
+    /// New connections are dropped at once (a partition) while set.
+    partitioned: bool,
+    /// Bytes are held back while set (a stalled link: connected, silent).
+    stalled: bool,
+    delay: Duration,
+    open: Vec<TcpStream>,
+}
+
+impl FaultProxy {
+    pub fn start(target: &str) -> FaultProxy {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let state = Arc::new(Mutex::new(ProxyState::default()));
+        let (st, target) = (state.clone(), target.to_string());
+        std::thread::spawn(move || {
+            for client in listener.incoming().map_while(Result::ok) {
+                if st.lock().unwrap().partitioned {
+                    drop(client);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(&target) else {
+                    continue;
+                };
+                {
+                    let mut s = st.lock().unwrap();
+                    s.open.push(client.try_clone().unwrap());
+                    s.open.push(server.try_clone().unwrap());
+                }
+                for (from, to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    let st = st.clone();
+                    std::thread::spawn(move || pump(from, to, st));
+                }
+            }
+        });
+        FaultProxy { addr, state }
+    }
+
+    /// Closes every connection through the proxy (the link is cut).
+    pub fn cut(&self) {
+        for s in self.state.lock().unwrap().open.drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// Cuts and refuses new connections until `heal`.
+    pub fn partition(&self) {
+        self.state.lock().unwrap().partitioned = true;
+        self.cut();
+    }
+
+    pub fn heal(&self) {
+        let mut s = self.state.lock().unwrap();
+        s.partitioned = false;
+        s.stalled = false;
+        s.delay = Duration::ZERO;
+    }
+
+    pub fn stall(&self, on: bool) {
+        self.state.lock().unwrap().stalled = on;
+    }
+
+    pub fn delay(&self, d: Duration) {
+        self.state.lock().unwrap().delay = d;
+    }
+}
+
+fn pump(mut from: TcpStream, mut to: TcpStream, st: Arc<Mutex<ProxyState>>) {
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        loop {
+            let (stalled, delay) = {
+                let s = st.lock().unwrap();
+                (s.stalled, s.delay)
+            };
+            if !stalled {
+                if !delay.is_zero() {
+                    std::thread::sleep(delay);
+                }
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Both);
+}
