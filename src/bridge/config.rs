@@ -59,6 +59,7 @@ pub struct BridgeConfig {
     #[serde(default = "yes")]
     pub conduit_subscriptions: bool,
     /// A queue reachable by several routes is consumed over the shortest one only.
+    /// Accepted (ActiveMQ configs use it) but not implemented yet: a warning says so at start.
     #[serde(default)]
     pub suppress_duplicate_queue_subscriptions: bool,
     /// Remote consumers rank below local ones by one more step per bridge crossed (they always

@@ -174,6 +174,12 @@ impl Config {
                 }
                 None => None,
             };
+            if b.suppress_duplicate_queue_subscriptions {
+                tracing::warn!(bridge = %b.name, "suppress_duplicate_queue_subscriptions is accepted but not implemented yet: a queue reachable by several routes is consumed over each of them");
+            }
+            if !b.conduit_subscriptions {
+                tracing::warn!(bridge = %b.name, "conduit_subscriptions = false is not supported: demand is always collapsed per destination and selector");
+            }
             setup.dialers.push(Dialer {
                 cfg: b.clone(),
                 peers,
