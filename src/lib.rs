@@ -9,4 +9,5 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod doctor;
+pub mod import;
 pub mod stomp;

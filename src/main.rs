@@ -29,6 +29,7 @@ fn main() -> ExitCode {
             Some(Command::Broker(args)) => cli::run_broker(args).await,
             Some(Command::Bench(args)) => shoal::bench::run(args).await,
             Some(Command::Passwd(args)) => cli::passwd::run(args),
+            Some(Command::ImportActivemq(args)) => cli::import_activemq(args),
             Some(Command::Doctor(args)) => match shoal::doctor::run(args) {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(anyhow::anyhow!("the doctor found errors")),

@@ -7,6 +7,43 @@ use clap::{Parser, Subcommand};
 
 pub use broker::{run_broker, BrokerArgs};
 
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The activemq.xml to convert.
+    pub file: std::path::PathBuf,
+    /// Write the TOML here (mode 0600: it holds password hashes) instead of to stdout.
+    #[arg(long, short)]
+    pub out: Option<std::path::PathBuf>,
+}
+
+/// `shoal import-activemq`: the TOML to stdout or `--out`, the not-mapped list to stderr.
+pub fn import_activemq(args: ImportArgs) -> anyhow::Result<()> {
+    let xml =
+        std::fs::read_to_string(&args.file).map_err(|source| crate::config::ConfigError::Read {
+            path: args.file.clone(),
+            source,
+        })?;
+    let out = crate::import::activemq::convert(&xml).map_err(|message| {
+        crate::config::ConfigError::Invalid {
+            path: args.file.clone(),
+            message,
+        }
+    })?;
+    match &args.out {
+        Some(p) => crate::config::first_run::write_private(p, &out.toml).map_err(|source| {
+            crate::config::ConfigError::Write {
+                path: p.clone(),
+                source,
+            }
+        })?,
+        None => print!("{}", out.toml),
+    }
+    for m in &out.not_mapped {
+        eprintln!("not mapped: {m}");
+    }
+    Ok(())
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "shoal",
@@ -36,6 +73,9 @@ Exit codes: 0 stopped by SIGINT/SIGTERM; 1 failed at run time (e.g. cannot liste
         after_help = "Exit codes: 0 no errors (warnings allowed); 1 errors found; 2 unreadable config."
     )]
     Doctor(crate::doctor::DoctorArgs),
+    /// Convert an ActiveMQ activemq.xml (connectors, network connectors, users, ACLs) into
+    /// shoal's TOML; prints what it could not map.
+    ImportActivemq(ImportArgs),
     /// Measure a STOMP broker (shoal, ActiveMQ, RabbitMQ) with shoal's load generator.
     Bench(crate::bench::BenchArgs),
 }

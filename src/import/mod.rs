@@ -1,0 +1,3 @@
+//! Importers from other brokers' configs.
+
+pub mod activemq;
