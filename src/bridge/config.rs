@@ -35,11 +35,33 @@ pub struct BridgeTls {
     pub server_name: Option<String>,
 }
 
+/// What is at the other end of a bridge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum BridgeKind {
+    /// Another shoal broker: demand forwarding, TTLs, de-duplication (the link protocol).
+    #[default]
+    Shoal,
+    /// Any STOMP broker (ActiveMQ, RabbitMQ): shoal connects as a plain client and moves the
+    /// statically included destinations (topics both ways, queues outward) and the inbound
+    /// ones (inward).
+    Stomp,
+}
+
 /// One `[[bridge]]`: an outgoing link to a peer broker.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BridgeConfig {
     pub name: String,
+    #[serde(default)]
+    pub kind: BridgeKind,
+    /// `kind = "stomp"`: destinations brought in from the foreign broker (queues, e.g.
+    /// MCollective reply queues `/queue/mcollective.reply.>`, or topics).
+    #[serde(default)]
+    pub inbound_destinations: Vec<String>,
+    /// `kind = "stomp"`: the STOMP `host` header (RabbitMQ's vhost, e.g. "/").
+    #[serde(default)]
+    pub vhost: Option<String>,
     /// `static:(tcp://mqbroker02:6166,tcp://backup:6166)`: tried in order; or one `tcp://…`.
     /// `ssl://` entries need `tls`.
     pub uri: String,

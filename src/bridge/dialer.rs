@@ -1,7 +1,7 @@
 //! An outgoing bridge: dials its peers in failover order, backs off with jitter between
 //! rounds, runs the link while it lives, and reports every state on the way.
 
-use super::config::{BridgeConfig, PeerAddr};
+use super::config::{BridgeConfig, BridgeKind, PeerAddr};
 use super::filter::Filters;
 use super::handshake::{dial, Hello, Io};
 use super::link::{self, LinkSettings};
@@ -31,7 +31,6 @@ impl Dialer {
                 .max(self.cfg.initial_reconnect_delay_ms),
         );
         let mut delay = initial;
-        let mut ever_connected = false;
         loop {
             for addr in &self.peers {
                 if stop.is_cancelled() {
@@ -45,56 +44,27 @@ impl Dialer {
                         uri: addr.to_string(),
                     });
                 }
-                let stream = match self.open(addr).await {
-                    Ok(s) => s,
+                let established = match self.open(addr).await {
+                    Ok(stream) => self.session(stream, &net, &status, &stop).await,
+                    Err(e) => Err(e),
+                };
+                match established {
                     Err(e) => {
                         status.lock().set_state(BridgeState::Failed {
                             error: format!("{addr}: {e}"),
                         });
                         continue;
                     }
-                };
-                let (stream, peer, rest) = match self.hello(stream, &net).await {
-                    Ok(x) => x,
-                    Err(e) => {
-                        status.lock().set_state(BridgeState::Failed {
-                            error: format!("{addr}: {e}"),
-                        });
-                        continue;
+                    Ok(why) => {
+                        delay = initial;
+                        if stop.is_cancelled() {
+                            status.lock().set_state(BridgeState::Stopped);
+                            return;
+                        }
+                        status.lock().set_state(BridgeState::Failed { error: why });
+                        break; // start again from the first address
                     }
-                };
-                if ever_connected {
-                    status.lock().reconnects += 1;
                 }
-                ever_connected = true;
-                delay = initial;
-                let settings = LinkSettings {
-                    peer,
-                    forwards: true,
-                    advertises: self.cfg.duplex,
-                    message_ttl: self.cfg.message_ttl(),
-                    consumer_ttl: self.cfg.consumer_ttl(),
-                    filters: self.filters.clone(),
-                    decrease_priority: self.cfg.decrease_network_consumer_priority,
-                    heartbeat: Duration::from_millis(self.cfg.heartbeat_ms.max(50)),
-                    window: self.cfg.queue_window.max(1),
-                    principal: None,
-                };
-                let why = link::run(
-                    net.clone(),
-                    stream,
-                    rest,
-                    settings,
-                    status.clone(),
-                    stop.clone(),
-                )
-                .await;
-                if stop.is_cancelled() {
-                    status.lock().set_state(BridgeState::Stopped);
-                    return;
-                }
-                status.lock().set_state(BridgeState::Failed { error: why });
-                break; // start again from the first address
             }
             // Jittered exponential back-off: many bridges cut at once do not return in step.
             let jitter = rand::thread_rng().gen_range(0.5..1.0);
@@ -111,6 +81,43 @@ impl Dialer {
             }
             delay = (delay * 2).min(max);
         }
+    }
+
+    /// Runs one connection to the end: the shoal link protocol, or a plain STOMP client
+    /// session for `kind = "stomp"`. `Err` when it could not even be established.
+    async fn session(
+        &self,
+        stream: Box<dyn Io>,
+        net: &Arc<Network>,
+        status: &SharedStatus,
+        stop: &CancellationToken,
+    ) -> Result<String, String> {
+        if self.cfg.kind == BridgeKind::Stomp {
+            return super::foreign::run(net.clone(), stream, self, status.clone(), stop.clone())
+                .await;
+        }
+        let (stream, peer, rest) = self.hello(stream, net).await?;
+        let settings = LinkSettings {
+            peer,
+            forwards: true,
+            advertises: self.cfg.duplex,
+            message_ttl: self.cfg.message_ttl(),
+            consumer_ttl: self.cfg.consumer_ttl(),
+            filters: self.filters.clone(),
+            decrease_priority: self.cfg.decrease_network_consumer_priority,
+            heartbeat: Duration::from_millis(self.cfg.heartbeat_ms.max(50)),
+            window: self.cfg.queue_window.max(1),
+            principal: None,
+        };
+        Ok(link::run(
+            net.clone(),
+            stream,
+            rest,
+            settings,
+            status.clone(),
+            stop.clone(),
+        )
+        .await)
     }
 
     async fn open(&self, addr: &PeerAddr) -> Result<Box<dyn Io>, String> {

@@ -19,6 +19,7 @@ pub mod config;
 pub mod demand;
 pub mod dialer;
 pub mod filter;
+pub mod foreign;
 pub mod handshake;
 pub mod link;
 pub mod listener;

@@ -75,6 +75,7 @@ pub struct BridgeStatus {
     pub reconnects: u64,
     pub last_error: Option<String>,
     pub standby: bool,
+    was_connected: bool,
     rates: Rates,
 }
 
@@ -109,6 +110,7 @@ impl BridgeStatus {
             reconnects: 0,
             last_error: None,
             standby: false,
+            was_connected: false,
             rates: Rates::default(),
         }))
     }
@@ -124,6 +126,10 @@ impl BridgeStatus {
                 self.last_error = Some(error.clone());
             }
             BridgeState::Connected => {
+                if self.was_connected {
+                    self.reconnects += 1;
+                }
+                self.was_connected = true;
                 tracing::info!(bridge = %self.name, remote = ?self.remote_broker, uri = ?self.uri, "bridge connected");
                 self.connected_since = Some(SystemTime::now());
             }

@@ -174,6 +174,25 @@ impl Config {
                 }
                 None => None,
             };
+            if b.kind == crate::bridge::config::BridgeKind::Stomp {
+                if b.statically_included_destinations.is_empty()
+                    && b.inbound_destinations.is_empty()
+                {
+                    return Err(invalid(format!("bridge {}: kind = \"stomp\" moves only the destinations it lists: set statically_included_destinations and/or inbound_destinations", b.name)));
+                }
+                if let Some(both) = b
+                    .statically_included_destinations
+                    .iter()
+                    .find(|d| d.contains("queue") && b.inbound_destinations.contains(d))
+                {
+                    return Err(invalid(format!("bridge {}: queue {both} is both outbound and inbound: it would shuttle between the brokers", b.name)));
+                }
+            } else if !b.inbound_destinations.is_empty() || b.vhost.is_some() {
+                return Err(invalid(format!(
+                    "bridge {}: inbound_destinations and vhost are for kind = \"stomp\"",
+                    b.name
+                )));
+            }
             if b.suppress_duplicate_queue_subscriptions {
                 tracing::warn!(bridge = %b.name, "suppress_duplicate_queue_subscriptions is accepted but not implemented yet: a queue reachable by several routes is consumed over each of them");
             }

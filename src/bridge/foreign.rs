@@ -1,0 +1,275 @@
+//! A bridge of `kind = "stomp"` to any STOMP broker (ActiveMQ, RabbitMQ): shoal connects as a
+//! plain client, so a shoal bastion broker can join an existing deployment.
+//!
+//! - `statically_included_destinations`: topics go both ways; queues go out (local → foreign).
+//! - `inbound_destinations`: brought in (foreign → local), queues or topics.
+//!
+//! A topic flowing both ways would echo: what we publish there comes back through our own
+//! subscription. Every message we send carries `shoal-path` with this broker's name, and a
+//! message coming back with it is dropped; what we bring in carries the bridge's label on its
+//! path, so our network subscription never sends it back out. Queue messages are acknowledged
+//! on the side they came from only once the other side has them (RECEIPT out, ACK in).
+
+use super::dialer::Dialer;
+use super::handshake::{read_frame, write_frame, Io};
+use super::link::link_decoder;
+use super::network::Network;
+use super::status::{BridgeState, SharedStatus};
+use super::wire;
+use crate::broker::local::{Received, SubscribeOptions};
+use crate::broker::message::{HOPS_HEADER, PATH_HEADER};
+use crate::broker::subscription::{AckMode, NetworkSub};
+use crate::stomp::codec::encode;
+use crate::stomp::{Command, Frame, Version};
+use bytes::BytesMut;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+
+/// Headers the foreign broker sets per delivery; not part of the message we republish.
+const DELIVERY_HEADERS: &[&str] = &[
+    "message-id",
+    "subscription",
+    "ack",
+    "destination",
+    "content-length",
+    "redelivered",
+    "receipt",
+];
+
+pub async fn run(
+    net: Arc<Network>,
+    mut s: Box<dyn Io>,
+    d: &Dialer,
+    status: SharedStatus,
+    stop: CancellationToken,
+) -> Result<String, String> {
+    let label = format!("stomp:{}", d.cfg.name);
+    let mut connect = Frame::new(Command::Connect)
+        .header("accept-version", "1.0,1.1,1.2")
+        .header("host", d.cfg.vhost.clone().unwrap_or_else(|| "/".into()))
+        .header("heart-beat", "0,0");
+    if let Some(u) = &d.cfg.user {
+        connect = connect.header("login", u.clone());
+    }
+    if let Some(p) = &d.password {
+        connect = connect.header("passcode", p.clone());
+    }
+    write_frame(&mut s, &connect).await?;
+    let (reply, mut buf) = read_frame(&mut s).await?;
+    let version = match (reply.command, reply.get("version")) {
+        (Command::Connected, Some("1.2")) => Version::V1_2,
+        (Command::Connected, Some("1.1")) => Version::V1_1,
+        (Command::Connected, _) => Version::V1_0,
+        (Command::Error, _) => {
+            return Err(format!("refused: {}", reply.get("message").unwrap_or("")))
+        }
+        (c, _) => return Err(format!("unexpected {c} while connecting")),
+    };
+    {
+        let mut st = status.lock();
+        st.remote_broker = Some(reply.get("server").unwrap_or("STOMP broker").to_string());
+        st.set_state(BridgeState::Connected);
+    }
+    let mut local = net.handle.connect_local(&format!("bridge:{label}"));
+    let mut out = BytesMut::new();
+    // Outward: a network subscription per static destination, skipping what came from there.
+    for (i, p) in d.filters.statics.iter().enumerate() {
+        let queue = p.kind.is_queue();
+        local
+            .subscribe_with(SubscribeOptions {
+                id: &format!("out-{i}"),
+                destination: &p.to_string(),
+                selector: None,
+                ack: if queue {
+                    AckMode::ClientIndividual
+                } else {
+                    AckMode::Auto
+                },
+                prefetch: queue.then_some(d.cfg.queue_window.max(1)),
+                priority: -1,
+                network: Some(NetworkSub {
+                    peer: Arc::from(label.as_str()),
+                    message_ttl: u32::MAX,
+                }),
+            })
+            .map_err(|e| format!("{p}: {e}"))?;
+    }
+    // Inward: foreign subscriptions (topics of the static list too, for both ways).
+    let mut inward: Vec<String> = d
+        .filters
+        .statics
+        .iter()
+        .filter(|p| !p.kind.is_queue())
+        .map(|p| p.to_string())
+        .collect();
+    inward.extend(d.cfg.inbound_destinations.iter().map(|x| stomp_name(x)));
+    let ack_mode = if version == Version::V1_0 {
+        "client"
+    } else {
+        "client-individual"
+    };
+    for (i, dest) in inward.iter().enumerate() {
+        let f = Frame::new(Command::Subscribe)
+            .header("id", format!("in-{i}"))
+            .header("destination", dest.clone())
+            .header(
+                "ack",
+                if dest.starts_with("/queue/") {
+                    ack_mode
+                } else {
+                    "auto"
+                },
+            );
+        encode(&f, version, &mut out);
+    }
+    let mut decoder = link_decoder();
+    decoder.version = version;
+    let (mut reader, mut writer) = tokio::io::split(s);
+    let mut pending: HashMap<u64, String> = HashMap::new();
+    let mut next = 0u64;
+    let why = 'run: loop {
+        while let Some(f) = decoder
+            .decode(&mut buf)
+            .map_err(|e| format!("bad frame from the foreign broker: {e}"))?
+        {
+            match f.command {
+                Command::Message => inbound(&net, &local, &label, f, version, &mut out, &status),
+                Command::Receipt => {
+                    if let Some(token) = f
+                        .get("receipt-id")
+                        .and_then(|r| r.parse().ok())
+                        .and_then(|r: u64| pending.remove(&r))
+                    {
+                        let _ = local.ack(&token, false);
+                    }
+                }
+                Command::Error => {
+                    break 'run format!(
+                        "foreign broker sent ERROR: {}",
+                        f.get("message").unwrap_or("")
+                    )
+                }
+                _ => {}
+            }
+        }
+        if !out.is_empty() {
+            if let Err(e) = writer.write_all(&out).await {
+                break format!("write failed: {e}");
+            }
+            out.clear();
+        }
+        tokio::select! {
+            _ = stop.cancelled() => break "stopped".to_string(),
+            r = reader.read_buf(&mut buf) => match r {
+                Ok(0) => break "the foreign broker closed the connection".to_string(),
+                Ok(_) => {}
+                Err(e) => break format!("read failed: {e}"),
+            },
+            m = local.recv() => match m {
+                Some(m) => outbound(&net, m, version, &mut out, &mut pending, &mut next, &status),
+                None => break "local side closed".to_string(),
+            },
+            _ = tokio::time::sleep(Duration::from_secs(30)) => {
+                out.extend_from_slice(b"\n"); // keeps NATs and idle timeouts from cutting us
+            }
+        }
+    };
+    Ok(why)
+}
+
+/// `topic://x` / `queue://x` (ACL style) or `/topic/x` → `/topic/x`.
+fn stomp_name(d: &str) -> String {
+    match d.split_once("://") {
+        Some((kind, name)) => format!("/{kind}/{name}"),
+        None => d.to_string(),
+    }
+}
+
+fn outbound(
+    net: &Network,
+    m: Received,
+    version: Version,
+    out: &mut BytesMut,
+    pending: &mut HashMap<u64, String>,
+    next: &mut u64,
+    status: &SharedStatus,
+) {
+    let msg = &m.message;
+    let mut f = Frame::new(Command::Send).header("destination", msg.destination_header.clone());
+    for (k, v) in &msg.headers {
+        if k != PATH_HEADER && k != HOPS_HEADER {
+            f = f.header(k.clone(), v.clone());
+        }
+    }
+    let path = match &msg.path {
+        Some(p) => format!("{p},{}", net.local),
+        None => net.local.clone(),
+    };
+    f = f
+        .header(PATH_HEADER, path)
+        .header(wire::ORIGIN, msg.id.clone());
+    if let Some(token) = m.ack {
+        *next += 1;
+        pending.insert(*next, token);
+        f = f.header("receipt", next.to_string());
+    }
+    f.body = msg.body.clone();
+    encode(&f, version, out);
+    let mut st = status.lock();
+    st.traffic.msgs_out += 1;
+    st.traffic.bytes_out += msg.body.len() as u64;
+    st.in_flight = pending.len();
+}
+
+fn inbound(
+    net: &Network,
+    local: &crate::broker::local::LocalClient,
+    label: &str,
+    f: Frame,
+    version: Version,
+    out: &mut BytesMut,
+    status: &SharedStatus,
+) {
+    let dest = f.get("destination").unwrap_or("").to_string();
+    let ack = match version {
+        Version::V1_2 => f
+            .get("ack")
+            .map(|a| Frame::new(Command::Ack).header("id", a)),
+        _ => f.get("message-id").map(|id| {
+            let a = Frame::new(Command::Ack).header("message-id", id);
+            match f.get("subscription") {
+                Some(s) if version == Version::V1_1 => a.header("subscription", s),
+                _ => a,
+            }
+        }),
+    };
+    let echo = f
+        .get(PATH_HEADER)
+        .is_some_and(|p| p.split(',').any(|b| b == net.local));
+    let body_len = f.body.len() as u64;
+    if !echo {
+        let mut headers: Vec<(String, String)> = f
+            .headers
+            .into_iter()
+            .filter(|(k, _)| !DELIVERY_HEADERS.contains(&k.as_str()) && k != PATH_HEADER)
+            .collect();
+        headers.push((PATH_HEADER.to_string(), label.to_string()));
+        if let Err(e) = local.send(&dest, headers, f.body) {
+            tracing::warn!(
+                bridge = label,
+                "message from the foreign broker for {dest} refused here: {e}"
+            );
+            return; // not acknowledged: the foreign broker redelivers it
+        }
+        let mut st = status.lock();
+        st.traffic.msgs_in += 1;
+        st.traffic.bytes_in += body_len;
+    }
+    let client_acked = dest.starts_with("/queue/");
+    if let (true, Some(a)) = (client_acked, ack) {
+        encode(&a, version, out);
+    }
+}

@@ -1,0 +1,79 @@
+//! A `kind = "stomp"` bridge from shoal to Debian's ActiveMQ and RabbitMQ: topics both ways
+//! without echoes, a queue out, a queue in. Opt-in (the peers take a while to start):
+//!
+//! ```sh
+//! benches/peers.sh start                                # ActiveMQ :61614, RabbitMQ :61613
+//! SHOAL_PEERS=1 cargo test --test interop_foreign
+//! ```
+
+mod common;
+use common::{Broker, Stomp, OPEN};
+use std::time::Duration;
+
+fn peers_wanted() -> bool {
+    if std::env::var_os("SHOAL_PEERS").is_none() {
+        eprintln!("SKIPPED: set SHOAL_PEERS=1 after benches/peers.sh start to test foreign bridges");
+        return false;
+    }
+    true
+}
+
+fn foreign_login(addr: &str, user: Option<(&str, &str)>) -> Stomp {
+    match user {
+        Some((u, p)) => Stomp::login(addr, u, p).expect("login to the foreign broker"),
+        None => Stomp::connect(addr),
+    }
+}
+
+fn bridged_both_ways(label: &str, foreign: &str, creds: Option<(&str, &str)>) {
+    let auth = creds
+        .map(|(u, p)| format!("user = \"{u}\"\npassword = \"{p}\"\nvhost = \"/\"\n"))
+        .unwrap_or_default();
+    let b = Broker::start_with(
+        &format!(
+            "{OPEN}[[bridge]]\nname = \"{label}\"\nkind = \"stomp\"\nuri = \"tcp://{foreign}\"\n{auth}\
+             statically_included_destinations = [\"topic://shoal.both\", \"queue://shoal.out\"]\n\
+             inbound_destinations = [\"queue://shoal.in\"]\n"
+        ),
+        &["--name", "bastion"],
+    );
+    assert!(b.wait_log(&format!("bridge connected bridge={label}")), "{}", b.log());
+    let mut here = Stomp::connect(&b.addr);
+    here.subscribe("t", "/topic/shoal.both", &[]);
+    here.subscribe("q", "/queue/shoal.in", &[]);
+    let mut there = foreign_login(foreign, creds);
+    there.subscribe("t", "/topic/shoal.both", &[]);
+    there.subscribe("q", "/queue/shoal.out", &[]);
+    std::thread::sleep(Duration::from_millis(500));
+
+    // Topic, shoal → foreign: each side sees it once (no echo back into shoal).
+    here.send_sync("/topic/shoal.both", &[], b"from shoal");
+    assert_eq!(there.expect_body(), "from shoal");
+    assert_eq!(here.expect_body(), "from shoal");
+    // Topic, foreign → shoal.
+    there.send_sync("/topic/shoal.both", &[], b"from foreign");
+    assert_eq!(here.expect_body(), "from foreign");
+    assert_eq!(there.expect_body(), "from foreign");
+    // Queues: out and in.
+    here.send_sync("/queue/shoal.out", &[], b"queued out");
+    assert_eq!(there.expect_body(), "queued out");
+    there.send_sync("/queue/shoal.in", &[], b"queued in");
+    assert_eq!(here.expect_body(), "queued in");
+    // Nothing else: no echoes, no duplicates.
+    here.expect_nothing();
+    there.expect_nothing();
+}
+
+#[test]
+fn stomp_bridge_to_activemq() {
+    if peers_wanted() {
+        bridged_both_ways("to-activemq", "127.0.0.1:61614", None);
+    }
+}
+
+#[test]
+fn stomp_bridge_to_rabbitmq() {
+    if peers_wanted() {
+        bridged_both_ways("to-rabbitmq", "127.0.0.1:61613", Some(("guest", "guest")));
+    }
+}
