@@ -12,7 +12,9 @@ use std::time::Duration;
 
 fn peers_wanted() -> bool {
     if std::env::var_os("SHOAL_PEERS").is_none() {
-        eprintln!("SKIPPED: set SHOAL_PEERS=1 after benches/peers.sh start to test foreign bridges");
+        eprintln!(
+            "SKIPPED: set SHOAL_PEERS=1 after benches/peers.sh start to test foreign bridges"
+        );
         return false;
     }
     true
@@ -37,7 +39,11 @@ fn bridged_both_ways(label: &str, foreign: &str, creds: Option<(&str, &str)>) {
         ),
         &["--name", "bastion"],
     );
-    assert!(b.wait_log(&format!("bridge connected bridge={label}")), "{}", b.log());
+    assert!(
+        b.wait_log(&format!("bridge connected bridge={label}")),
+        "{}",
+        b.log()
+    );
     let mut here = Stomp::connect(&b.addr);
     here.subscribe("t", "/topic/shoal.both", &[]);
     here.subscribe("q", "/queue/shoal.in", &[]);
