@@ -419,3 +419,46 @@ fn partitions_stalls_and_delays_are_survived_and_reported() {
     )
     .is_some());
 }
+
+/// A triangle: consumer on C, producer on A. A can reach C's queue directly or through B.
+/// Returns the `shoal-path` of every message consumed on C.
+fn queue_paths_in_triangle(suppress: bool) -> Vec<String> {
+    let extra = format!(
+        "duplex = true\nnetwork_ttl = 2\nsuppress_duplicate_queue_subscriptions = {suppress}"
+    );
+    let c = node("TC", &[], "");
+    let b = node("TB", &[("TC", &c.cluster[0])], &extra);
+    let a = node(
+        "TA",
+        &[("TB", &b.cluster[0]), ("TC", &c.cluster[0])],
+        &extra,
+    );
+    let mut consumer = Stomp::connect(&c.addr);
+    consumer.subscribe("c", "/queue/tri", &[]);
+    // Both routes known at A: wait until a probe arrives through each (or a while).
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut p = Stomp::connect(&a.addr);
+    for i in 0..100 {
+        p.send(&frame(
+            "SEND",
+            &[("destination", "/queue/tri")],
+            format!("t{i}").as_bytes(),
+        ));
+    }
+    p.request(frame("SEND", &[("destination", "/queue/flush")], b""));
+    let mut paths = Vec::new();
+    while let Some(m) = consumer.recv_within(Duration::from_millis(800)) {
+        paths.push(m.get("shoal-path").unwrap_or("").to_string());
+    }
+    assert_eq!(paths.len(), 100, "every message consumed once");
+    paths
+}
+
+#[test]
+fn suppress_duplicate_queue_subscriptions_takes_the_shortest_route() {
+    let paths = queue_paths_in_triangle(true);
+    assert!(paths.iter().all(|p| p == "TA,TC"), "{paths:?}");
+    // Without it, A shares the queue between both routes (the test can tell them apart).
+    let paths = queue_paths_in_triangle(false);
+    assert!(paths.iter().any(|p| p == "TA,TB,TC"), "{paths:?}");
+}

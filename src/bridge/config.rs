@@ -80,8 +80,8 @@ pub struct BridgeConfig {
     /// subscription. Topics are always collapsed (anything else duplicates messages).
     #[serde(default = "yes")]
     pub conduit_subscriptions: bool,
-    /// A queue reachable by several routes is consumed over the shortest one only.
-    /// Accepted (ActiveMQ configs use it) but not implemented yet: a warning says so at start.
+    /// A queue reachable by several routes is consumed over the shortest one only (the
+    /// others take over when it goes).
     #[serde(default)]
     pub suppress_duplicate_queue_subscriptions: bool,
     /// Remote consumers rank below local ones by one more step per bridge crossed (they always

@@ -107,6 +107,7 @@ impl Dialer {
             decrease_priority: self.cfg.decrease_network_consumer_priority,
             heartbeat: Duration::from_millis(self.cfg.heartbeat_ms.max(50)),
             window: self.cfg.queue_window.max(1),
+            suppress_queues: self.cfg.suppress_duplicate_queue_subscriptions,
             principal: None,
         };
         Ok(link::run(
@@ -165,6 +166,7 @@ impl Dialer {
             login: self.cfg.user.as_deref(),
             passcode: self.password.as_deref(),
             heartbeat_ms: self.cfg.heartbeat_ms,
+            suppress_queues: self.cfg.suppress_duplicate_queue_subscriptions,
         };
         let (peer, rest) = dial(&mut s, &hello).await?;
         Ok((s, peer, rest))

@@ -50,6 +50,7 @@ pub struct Hello<'a> {
     pub login: Option<&'a str>,
     pub passcode: Option<&'a str>,
     pub heartbeat_ms: u64,
+    pub suppress_queues: bool,
 }
 
 /// Dials: CONNECT, then CONNECTED naming the peer broker (or its ERROR).
@@ -62,7 +63,8 @@ pub async fn dial<S: Io>(s: &mut S, h: &Hello<'_>) -> Result<(String, BytesMut),
         .header(wire::BRIDGE, h.bridge)
         .header(wire::DUPLEX, h.duplex.to_string())
         .header(wire::MESSAGE_TTL, h.message_ttl.to_string())
-        .header(wire::CONSUMER_TTL, h.consumer_ttl.to_string());
+        .header(wire::CONSUMER_TTL, h.consumer_ttl.to_string())
+        .header(wire::SUPPRESS, h.suppress_queues.to_string());
     if let Some(l) = h.login {
         f = f.header("login", l);
     }

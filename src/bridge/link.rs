@@ -41,6 +41,8 @@ pub struct LinkSettings {
     pub decrease_priority: bool,
     pub heartbeat: Duration,
     pub window: usize,
+    /// Consume queue demand only over the shortest of several routes.
+    pub suppress_queues: bool,
     /// Whose rights inbound traffic has (the peer's authenticated user); `None`: trusted.
     pub principal: Option<Arc<Principal>>,
 }
@@ -63,8 +65,10 @@ struct Link {
     local: LocalClient,
     status: SharedStatus,
     out: BytesMut,
-    /// Peer demand id → (key, local subscription id).
-    remote: HashMap<String, DemandKey>,
+    /// Peer demand id → its key and hop count.
+    remote: HashMap<String, (DemandKey, u32)>,
+    /// Queue demand this link does not consume for (a shorter route does).
+    held: std::collections::HashSet<String>,
     /// Receipt number → local ack token of a forwarded queue message.
     pending: HashMap<u64, String>,
     next_receipt: u64,
@@ -112,6 +116,7 @@ where
         status,
         out: BytesMut::with_capacity(64 * 1024),
         remote: HashMap::new(),
+        held: Default::default(),
         pending: HashMap::new(),
         next_receipt: 0,
         refused: Vec::new(),
@@ -228,6 +233,32 @@ impl Link {
 
     fn on_command(&mut self, c: LinkCmd) {
         let f = match c {
+            LinkCmd::Take { key } => {
+                let found = self
+                    .remote
+                    .iter()
+                    .find(|(id, (k, _))| *k == key && self.held.contains(*id))
+                    .map(|(id, (_, h))| (id.clone(), *h));
+                if let Some((id, hops)) = found {
+                    self.held.remove(&id);
+                    if let Err(e) = self.subscribe_demand(&id, &key, hops) {
+                        tracing::warn!(peer = %self.s.peer, "taking over {}: {e}", key.destination);
+                    }
+                }
+                return;
+            }
+            LinkCmd::Hold { key } => {
+                let found = self
+                    .remote
+                    .iter()
+                    .find(|(id, (k, _))| *k == key && !self.held.contains(*id))
+                    .map(|(id, _)| id.clone());
+                if let Some(id) = found {
+                    let _ = self.local.unsubscribe(&format!("d{id}"));
+                    self.held.insert(id);
+                }
+                return;
+            }
             LinkCmd::Advertise { id, key, advert } => {
                 let mut f = Frame::new(Command::Subscribe)
                     .header("id", id.to_string())
@@ -251,8 +282,13 @@ impl Link {
             Command::Subscribe => self.on_demand(&f),
             Command::Unsubscribe => {
                 if let Some(id) = f.get("id") {
-                    if let Some(key) = self.remote.remove(id) {
-                        let _ = self.local.unsubscribe(&format!("d{id}"));
+                    if let Some((key, _)) = self.remote.remove(id) {
+                        if !self.held.remove(id) {
+                            let _ = self.local.unsubscribe(&format!("d{id}"));
+                        }
+                        if self.suppresses(&key) {
+                            self.net.queue_route_gone(self.link_id, &key);
+                        }
                         self.net.remote_withdraw(self.link_id, &key);
                         self.status.lock().demand_in = self.remote.len();
                     }
@@ -304,15 +340,54 @@ impl Link {
             .get(PATH_HEADER)
             .map(|p| p.split(',').map(str::to_string).collect())
             .unwrap_or_else(|| vec![self.s.peer.clone()]);
-        let queue = dest.starts_with("/queue/");
+        // With suppress_duplicate_queue_subscriptions, only the shortest route consumes.
+        let take = !self.suppresses(&key) || self.net.queue_route(self.link_id, &key, hops);
+        let r = if take {
+            self.subscribe_demand(id, &key, hops)
+        } else {
+            Ok(())
+        };
+        match r {
+            Ok(()) => {
+                if !take {
+                    self.held.insert(id.to_string());
+                }
+                self.remote.insert(id.to_string(), (key.clone(), hops));
+                self.net.remote_demand(self.link_id, key, hops, path);
+                self.status.lock().demand_in = self.remote.len();
+            }
+            Err(e) => {
+                if self.suppresses(&key) {
+                    self.net.queue_route_gone(self.link_id, &key);
+                }
+                let msg = format!("demand for {dest} from {} refused here: {e}", self.s.peer);
+                tracing::warn!("{msg}");
+                self.status.lock().last_error = Some(msg);
+            }
+        }
+    }
+
+    fn suppresses(&self, key: &DemandKey) -> bool {
+        self.s.suppress_queues && key.destination.starts_with("/queue/")
+    }
+
+    /// The local network subscription that consumes for the peer's demand `id`.
+    fn subscribe_demand(
+        &mut self,
+        id: &str,
+        key: &DemandKey,
+        hops: u32,
+    ) -> Result<(), crate::broker::local::LocalError> {
+        let queue = key.destination.starts_with("/queue/");
         let priority = if self.s.decrease_priority {
             -(hops as i32) - 1
         } else {
             -1
         };
-        let r = self.local.subscribe_with(SubscribeOptions {
+        let network = Some(self.network_sub());
+        self.local.subscribe_with(SubscribeOptions {
             id: &format!("d{id}"),
-            destination: dest,
+            destination: &key.destination,
             selector: key.selector.as_deref(),
             ack: if queue {
                 AckMode::ClientIndividual
@@ -321,20 +396,8 @@ impl Link {
             },
             prefetch: queue.then_some(self.s.window),
             priority,
-            network: Some(self.network_sub()),
-        });
-        match r {
-            Ok(()) => {
-                self.remote.insert(id.to_string(), key.clone());
-                self.net.remote_demand(self.link_id, key, hops, path);
-                self.status.lock().demand_in = self.remote.len();
-            }
-            Err(e) => {
-                let msg = format!("demand for {dest} from {} refused here: {e}", self.s.peer);
-                tracing::warn!("{msg}");
-                self.status.lock().last_error = Some(msg);
-            }
-        }
+            network,
+        })
     }
 
     /// A message the peer forwarded: de-duplicate, publish here with this broker on its path.

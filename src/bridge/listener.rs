@@ -150,6 +150,7 @@ async fn serve(
         decrease_priority: false,
         heartbeat: Duration::from_millis(heartbeat),
         window: 1000,
+        suppress_queues: hello.get(wire::SUPPRESS) == Some("true"),
         principal: Some(principal),
     };
     let why = link::run(net.clone(), s, rest, settings, status.clone(), stop).await;

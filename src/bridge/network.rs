@@ -27,6 +27,11 @@ pub enum LinkCmd {
     },
     /// … no longer (UNSUBSCRIBE).
     Withdraw { id: u64 },
+    /// suppress_duplicate_queue_subscriptions: this link is now the shortest route to the
+    /// queue demand `key`: consume for it.
+    Take { key: DemandKey },
+    /// … another link is shorter now: stop consuming for it.
+    Hold { key: DemandKey },
 }
 
 struct LinkEntry {
@@ -48,6 +53,52 @@ struct Inner {
     local: HashMap<(ConnId, String), DemandKey>,
     next_link: LinkId,
     next_id: u64,
+    /// Queue demand reachable over several suppressing links: every route, and the one chosen.
+    queue_routes: HashMap<DemandKey, Vec<(u32, LinkId)>>,
+    chosen: HashMap<DemandKey, LinkId>,
+}
+
+impl Inner {
+    /// Re-chooses the shortest route for `key` (ties: the older link) and tells the links that
+    /// gain or lose it. Returns the chosen link.
+    fn choose_route(&mut self, key: &DemandKey) -> Option<LinkId> {
+        let best = self
+            .queue_routes
+            .get(key)
+            .and_then(|r| r.iter().min().map(|(_, l)| *l));
+        let old = match best {
+            Some(b) => self.chosen.insert(key.clone(), b),
+            None => self.chosen.remove(key),
+        };
+        if old != best {
+            if let Some(o) = old.and_then(|o| self.links.get(&o)) {
+                let _ = o.tx.send(LinkCmd::Hold { key: key.clone() });
+            }
+            if let Some(b) = best.and_then(|b| self.links.get(&b)) {
+                let _ = b.tx.send(LinkCmd::Take { key: key.clone() });
+            }
+        }
+        best
+    }
+
+    fn drop_routes(&mut self, link: LinkId) {
+        let keys: Vec<DemandKey> = self
+            .queue_routes
+            .iter_mut()
+            .filter_map(|(k, r)| {
+                let before = r.len();
+                r.retain(|(_, l)| *l != link);
+                (r.len() != before).then(|| k.clone())
+            })
+            .collect();
+        self.queue_routes.retain(|_, r| !r.is_empty());
+        for k in keys {
+            if self.chosen.get(&k) == Some(&link) {
+                self.chosen.remove(&k);
+            }
+            self.choose_route(&k);
+        }
+    }
 }
 
 /// Fingerprints (128-bit keyed hashes) of message ids seen recently, bounded: the
@@ -187,6 +238,7 @@ impl Network {
         let Some(gone) = g.links.remove(&id) else {
             return;
         };
+        g.drop_routes(id);
         if gone.wants_adverts {
             if let Some(standby) = g
                 .links
@@ -212,6 +264,39 @@ impl Network {
         let mut g = self.inner.lock();
         g.demand.add(key.clone(), Source::Link(id), hops, path);
         sync_key(&mut g, &self.local, &key);
+    }
+
+    /// suppress_duplicate_queue_subscriptions: link `id` can reach queue demand `key` in
+    /// `hops`. Returns whether it is (now) the link that consumes for it; the others are told.
+    pub fn queue_route(&self, id: LinkId, key: &DemandKey, hops: u32) -> bool {
+        let mut g = self.inner.lock();
+        let routes = g.queue_routes.entry(key.clone()).or_default();
+        routes.retain(|(_, l)| *l != id);
+        routes.push((hops, id));
+        // The chosen link learns it through the return value, not a command.
+        let best = g.queue_routes[key].iter().min().map(|(_, l)| *l);
+        if best == Some(id) {
+            let old = g.chosen.insert(key.clone(), id);
+            if let Some(o) = old.filter(|o| *o != id).and_then(|o| g.links.get(&o)) {
+                let _ = o.tx.send(LinkCmd::Hold { key: key.clone() });
+            }
+            return true;
+        }
+        false
+    }
+
+    pub fn queue_route_gone(&self, id: LinkId, key: &DemandKey) {
+        let mut g = self.inner.lock();
+        if let Some(r) = g.queue_routes.get_mut(key) {
+            r.retain(|(_, l)| *l != id);
+            if r.is_empty() {
+                g.queue_routes.remove(key);
+            }
+        }
+        if g.chosen.get(key) == Some(&id) {
+            g.chosen.remove(key);
+        }
+        g.choose_route(key);
     }
 
     pub fn remote_withdraw(&self, id: LinkId, key: &DemandKey) {

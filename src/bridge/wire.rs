@@ -22,6 +22,9 @@ pub const BRIDGE: &str = "shoal-bridge";
 pub const DUPLEX: &str = "shoal-duplex";
 pub const MESSAGE_TTL: &str = "shoal-message-ttl";
 pub const CONSUMER_TTL: &str = "shoal-consumer-ttl";
+/// The dialer's suppress_duplicate_queue_subscriptions, which the listening side of a duplex
+/// link applies too.
+pub const SUPPRESS: &str = "shoal-suppress-duplicate-queues";
 /// The id the message got on the broker where it was published: with `shoal-path`'s first
 /// element it names the message network-wide, for de-duplication.
 pub const ORIGIN: &str = "shoal-origin";

@@ -193,9 +193,6 @@ impl Config {
                     b.name
                 )));
             }
-            if b.suppress_duplicate_queue_subscriptions {
-                tracing::warn!(bridge = %b.name, "suppress_duplicate_queue_subscriptions is accepted but not implemented yet: a queue reachable by several routes is consumed over each of them");
-            }
             if !b.conduit_subscriptions {
                 tracing::warn!(bridge = %b.name, "conduit_subscriptions = false is not supported: demand is always collapsed per destination and selector");
             }
