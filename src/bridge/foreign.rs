@@ -12,13 +12,13 @@
 
 use super::dialer::Dialer;
 use super::handshake::{read_frame, write_frame, Io};
-use super::link::link_decoder;
+use super::link::{link_decoder, subscribe_network};
 use super::network::Network;
 use super::status::{BridgeState, SharedStatus};
 use super::wire;
-use crate::broker::local::{Received, SubscribeOptions};
+use crate::broker::local::Received;
 use crate::broker::message::{HOPS_HEADER, PATH_HEADER};
-use crate::broker::subscription::{AckMode, NetworkSub};
+use crate::broker::subscription::NetworkSub;
 use crate::stomp::codec::encode;
 use crate::stomp::{Command, Frame, Version};
 use bytes::BytesMut;
@@ -77,25 +77,20 @@ pub async fn run(
     let mut out = BytesMut::new();
     // Outward: a network subscription per static destination, skipping what came from there.
     for (i, p) in d.filters.statics.iter().enumerate() {
-        let queue = p.kind.is_queue();
-        local
-            .subscribe_with(SubscribeOptions {
-                id: &format!("out-{i}"),
-                destination: &p.to_string(),
-                selector: None,
-                ack: if queue {
-                    AckMode::ClientIndividual
-                } else {
-                    AckMode::Auto
-                },
-                prefetch: queue.then_some(d.cfg.queue_window.max(1)),
-                priority: -1,
-                network: Some(NetworkSub {
-                    peer: Arc::from(label.as_str()),
-                    message_ttl: u32::MAX,
-                }),
-            })
-            .map_err(|e| format!("{p}: {e}"))?;
+        let network = NetworkSub {
+            peer: Arc::from(label.as_str()),
+            message_ttl: u32::MAX,
+        };
+        subscribe_network(
+            &local,
+            &format!("out-{i}"),
+            &p.to_string(),
+            None,
+            d.cfg.queue_window.max(1),
+            -1,
+            network,
+        )
+        .map_err(|e| format!("{p}: {e}"))?;
     }
     // Inward: foreign subscriptions (topics of the static list too, for both ways).
     let mut inward: Vec<String> = d

@@ -47,6 +47,33 @@ pub struct LinkSettings {
     pub principal: Option<Arc<Principal>>,
 }
 
+/// Subscribes a bridge's network subscription: client acks and a window for queues (they are
+/// acknowledged once the far side has them), auto for topics.
+pub fn subscribe_network(
+    local: &LocalClient,
+    id: &str,
+    destination: &str,
+    selector: Option<&str>,
+    window: usize,
+    priority: i32,
+    network: NetworkSub,
+) -> Result<(), crate::broker::local::LocalError> {
+    let queue = destination.starts_with("/queue/");
+    local.subscribe_with(SubscribeOptions {
+        id,
+        destination,
+        selector,
+        ack: if queue {
+            AckMode::ClientIndividual
+        } else {
+            AckMode::Auto
+        },
+        prefetch: queue.then_some(window),
+        priority,
+        network: Some(network),
+    })
+}
+
 /// Frame limits on links: generous, as peers are brokers, not strangers.
 pub fn link_decoder() -> Decoder {
     let mut d = Decoder::new(FrameLimits {
@@ -204,20 +231,15 @@ impl Link {
             return;
         }
         for (i, p) in self.s.filters.statics.clone().iter().enumerate() {
-            let queue = p.kind.is_queue();
-            let r = self.local.subscribe_with(SubscribeOptions {
-                id: &format!("static-{i}"),
-                destination: &p.to_string(),
-                selector: None,
-                ack: if queue {
-                    AckMode::ClientIndividual
-                } else {
-                    AckMode::Auto
-                },
-                prefetch: queue.then_some(self.s.window),
-                priority: -1,
-                network: Some(self.network_sub()),
-            });
+            let r = subscribe_network(
+                &self.local,
+                &format!("static-{i}"),
+                &p.to_string(),
+                None,
+                self.s.window,
+                -1,
+                self.network_sub(),
+            );
             if let Err(e) = r {
                 tracing::warn!(peer = %self.s.peer, "static destination {p}: {e}");
             }
@@ -378,26 +400,20 @@ impl Link {
         key: &DemandKey,
         hops: u32,
     ) -> Result<(), crate::broker::local::LocalError> {
-        let queue = key.destination.starts_with("/queue/");
         let priority = if self.s.decrease_priority {
             -(hops as i32) - 1
         } else {
             -1
         };
-        let network = Some(self.network_sub());
-        self.local.subscribe_with(SubscribeOptions {
-            id: &format!("d{id}"),
-            destination: &key.destination,
-            selector: key.selector.as_deref(),
-            ack: if queue {
-                AckMode::ClientIndividual
-            } else {
-                AckMode::Auto
-            },
-            prefetch: queue.then_some(self.s.window),
+        subscribe_network(
+            &self.local,
+            &format!("d{id}"),
+            &key.destination,
+            key.selector.as_deref(),
+            self.s.window,
             priority,
-            network,
-        })
+            self.network_sub(),
+        )
     }
 
     /// A message the peer forwarded: de-duplicate, publish here with this broker on its path.
