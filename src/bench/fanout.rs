@@ -25,19 +25,7 @@ pub async fn run(b: &BenchArgs, a: &FanoutArgs) -> anyhow::Result<bool> {
     let mut subs = Vec::new();
     for i in 0..a.subscribers {
         let (mut r, mut w) = b.connect_receiver().await?;
-        w.send(
-            &Frame::new(Command::Subscribe)
-                .header("destination", dest.clone())
-                .header("id", format!("s{i}"))
-                .header("receipt", "sub"),
-        )
-        .await?;
-        let f = r.next_message().await?;
-        anyhow::ensure!(
-            f.command == Command::Receipt,
-            "expected RECEIPT, got {}",
-            f.command
-        );
+        super::subscribe(&mut r, &mut w, &dest, &format!("s{i}")).await?;
         let count = a.count;
         subs.push(tokio::spawn(async move {
             let _keep = w;

@@ -94,6 +94,30 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// SUBSCRIBE and wait for its RECEIPT, so that nothing is sent before the subscription
+/// exists (a topic message sent earlier would be lost and fail the count check).
+async fn subscribe(
+    r: &mut ClientReader,
+    w: &mut ClientWriter,
+    destination: &str,
+    id: &str,
+) -> anyhow::Result<()> {
+    w.send(
+        &crate::stomp::Frame::new(crate::stomp::Command::Subscribe)
+            .header("destination", destination)
+            .header("id", id)
+            .header("receipt", "subscribed"),
+    )
+    .await?;
+    let f = r.next_message().await?;
+    anyhow::ensure!(
+        f.command == crate::stomp::Command::Receipt,
+        "expected RECEIPT for SUBSCRIBE, got {}",
+        f.command
+    );
+    Ok(())
+}
+
 /// A unique suffix so repeated runs against a long-lived broker never share destinations.
 fn run_id() -> String {
     format!(

@@ -2,7 +2,7 @@
 
 use super::payload::{self, Tally};
 use super::BenchArgs;
-use crate::stomp::{Command, Frame};
+use crate::stomp::Command;
 use clap::Args;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,20 +38,7 @@ pub async fn run(b: &BenchArgs, a: &QueueArgs) -> anyhow::Result<bool> {
     let mut consumers = Vec::new();
     for i in 0..a.consumers {
         let (mut r, mut w) = b.connect_receiver().await?;
-        w.send(
-            &Frame::new(Command::Subscribe)
-                .header("destination", dest.clone())
-                .header("id", format!("c{i}"))
-                .header("ack", "auto")
-                .header("receipt", "sub"),
-        )
-        .await?;
-        let f = r.next_message().await?;
-        anyhow::ensure!(
-            f.command == Command::Receipt,
-            "expected RECEIPT for SUBSCRIBE, got {}",
-            f.command
-        );
+        super::subscribe(&mut r, &mut w, &dest, &format!("c{i}")).await?;
         let (received, tally) = (received.clone(), tally.clone());
         consumers.push(tokio::spawn(async move {
             let _keep = w;

@@ -22,19 +22,7 @@ pub async fn run(b: &BenchArgs, a: &RpcArgs) -> anyhow::Result<bool> {
     let mut tasks = Vec::new();
     for i in 0..a.responders {
         let (mut r, mut w) = b.connect_receiver().await?;
-        w.send(
-            &Frame::new(Command::Subscribe)
-                .header("destination", topic.clone())
-                .header("id", "rpc")
-                .header("receipt", "s"),
-        )
-        .await?;
-        let f = r.next_message().await?;
-        anyhow::ensure!(
-            f.command == Command::Receipt,
-            "expected RECEIPT, got {}",
-            f.command
-        );
+        super::subscribe(&mut r, &mut w, &topic, "rpc").await?;
         tasks.push(tokio::spawn(async move {
             while let Ok(f) = r.next_message().await {
                 let Some(to) = f.get("reply-to") else {
@@ -54,14 +42,7 @@ pub async fn run(b: &BenchArgs, a: &RpcArgs) -> anyhow::Result<bool> {
         }));
     }
     let (mut r, mut w) = b.connect().await?;
-    w.send(
-        &Frame::new(Command::Subscribe)
-            .header("destination", reply.clone())
-            .header("id", "replies")
-            .header("receipt", "s"),
-    )
-    .await?;
-    r.next_message().await?;
+    super::subscribe(&mut r, &mut w, &reply, "replies").await?;
     b.settle().await;
     let mut rounds = Vec::new();
     let mut lost = 0usize;

@@ -24,6 +24,8 @@ pub struct Broker {
     shutdown: CancellationToken,
     tracker: TaskTracker,
     addrs: Vec<SocketAddr>,
+    /// Whether the listener at the same index of `addrs` speaks TLS.
+    tls: Vec<bool>,
 }
 
 /// Cheap to clone; everything the outside world may do with a broker.
@@ -66,10 +68,10 @@ impl Broker {
         for l in &setup.listeners {
             bound.push((server::bind(&l.addr).await?, l.tls.clone()));
         }
-        let addrs = bound
+        let (addrs, tls): (Vec<SocketAddr>, Vec<bool>) = bound
             .iter()
-            .filter_map(|(l, _)| server::local_addr(l))
-            .collect();
+            .filter_map(|(l, t)| Some((server::local_addr(l)?, t.is_some())))
+            .unzip();
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
         let gate = Arc::new(server::Gate::default());
@@ -98,12 +100,18 @@ impl Broker {
             shutdown,
             tracker,
             addrs,
+            tls,
         })
     }
 
     /// The addresses actually bound, in the order given.
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.addrs
+    }
+
+    /// Each bound address with whether it speaks TLS.
+    pub fn listeners(&self) -> impl Iterator<Item = (SocketAddr, bool)> + '_ {
+        self.addrs.iter().copied().zip(self.tls.iter().copied())
     }
 
     pub fn handle(&self) -> BrokerHandle {

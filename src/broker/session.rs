@@ -226,6 +226,13 @@ impl Session {
     /// connection and look again every few milliseconds, up to `producer_wait_ms`. The SEND
     /// then goes through, or fails with the queue-full ERROR.
     async fn wait_for_room(&self, frame: &Frame) {
+        // Only queues fill up: topic SENDs (the MCollective broadcasts) skip the check.
+        let queue = frame
+            .get("destination")
+            .is_some_and(|d| d.starts_with("/queue/") || d.starts_with("/temp-queue/"));
+        if !queue || self.engine.limits.producer_wait_ms == 0 {
+            return;
+        }
         let Ok(dest) = self.destination(frame) else {
             return; // `handle` reports the bad destination
         };

@@ -58,22 +58,13 @@ pub async fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
     if !has_users && !anonymous {
         tracing::warn!("no [[user]] and [auth] anonymous = false: nobody can log in (add a user with `shoal passwd`)");
     }
-    let plain_public: Vec<String> = setup
-        .listeners
-        .iter()
-        .filter(|l| l.tls.is_none())
-        .map(|l| l.addr.clone())
-        .collect();
     let broker = Broker::start(setup).await.context("starting the broker")?;
-    for a in broker.local_addrs() {
+    for (a, tls) in broker.listeners() {
         tracing::info!(name = %config.broker.name, "listening for STOMP on {a}");
         if a.ip().is_loopback() {
             continue;
         }
-        let plain = plain_public
-            .iter()
-            .any(|p| p.ends_with(&format!(":{}", a.port())));
-        if plain {
+        if !tls {
             tracing::warn!("{a} is reachable beyond this machine WITHOUT TLS: passwords and fleet commands cross the network in clear");
         }
         if anonymous || !has_users {

@@ -203,8 +203,11 @@ fn bridges(c: &Config, out: &mut Vec<Finding>) {
                 format!("bridge {} has no authentication (no user, no client certificate): the peer must accept anonymous bridges", b.name),
             ));
         }
-        if b.uri.contains("tcp://") && !b.uri.contains("127.0.0.1") && !b.uri.contains("localhost")
-        {
+        let cleartext = crate::bridge::config::parse_uri(&b.uri)
+            .unwrap_or_default()
+            .iter()
+            .any(|p| !p.tls && !super::firewall::is_loopback(&format!("{}:{}", p.host, p.port)));
+        if cleartext {
             out.push(finding(
                 Severity::Warning,
                 format!(
@@ -217,15 +220,7 @@ fn bridges(c: &Config, out: &mut Vec<Finding>) {
     if let Some(cl) = &c.cluster {
         for l in &cl.listen {
             if let Ok((addr, false)) = crate::broker::server::parse_listen(l) {
-                let host = addr
-                    .rsplit_once(':')
-                    .map(|(h, _)| h.trim_matches(['[', ']']))
-                    .unwrap_or("");
-                let loopback = host == "localhost"
-                    || host
-                        .parse::<std::net::IpAddr>()
-                        .is_ok_and(|ip| ip.is_loopback());
-                if !loopback {
+                if !super::firewall::is_loopback(&addr) {
                     out.push(finding(
                         Severity::Error,
                         format!("cluster port {addr} listens beyond loopback without TLS: bridge credentials and all forwarded traffic cross in clear"),

@@ -6,6 +6,16 @@ use crate::config::Config;
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
+/// Whether a listen address `HOST:PORT` (`[::1]:…` too) is reachable from this machine only.
+pub fn is_loopback(addr: &str) -> bool {
+    let host = addr.rsplit_once(':').map(|(h, _)| h).unwrap_or(addr);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Ports (with what they are) that this config serves beyond loopback.
 pub fn exposed_ports(config: &Config) -> BTreeSet<(u16, &'static str)> {
     let mut ports = BTreeSet::new();
@@ -18,15 +28,10 @@ pub fn exposed_ports(config: &Config) -> BTreeSet<(u16, &'static str)> {
         let Ok((addr, tls)) = parse_listen(&l) else {
             continue;
         };
-        let Some((host, port)) = addr.rsplit_once(':') else {
+        let Some((_, port)) = addr.rsplit_once(':') else {
             continue;
         };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let loopback = host == "localhost"
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
-        if loopback {
+        if is_loopback(&addr) {
             continue;
         }
         if let Ok(p) = port.parse() {
