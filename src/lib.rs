@@ -7,6 +7,7 @@ pub mod bridge;
 pub mod broker;
 pub mod cli;
 pub mod client;
+pub mod collective;
 pub mod config;
 pub mod doctor;
 pub mod import;

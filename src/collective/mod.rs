@@ -1,0 +1,8 @@
+//! MCollective 2.x compatibility: the wire protocol (Ruby Marshal bodies, the psk security
+//! plugin, the activemq/rabbitmq connectors' destinations), a node agent, a ping client, and
+//! membership inferred from what nodes subscribe to.
+
+pub mod filter;
+pub mod marshal;
+pub mod message;
+pub mod security;
