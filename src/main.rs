@@ -27,6 +27,8 @@ fn main() -> ExitCode {
             // Until the TUI lands, `shoal` alone runs a broker with the defaults.
             None => cli::run_broker(Default::default()).await,
             Some(Command::Broker(args)) => cli::run_broker(args).await,
+            Some(Command::Node(args)) => cli::collective::run_node(args).await,
+            Some(Command::Ping(args)) => cli::collective::run_ping(args).await,
             Some(Command::Bench(args)) => shoal::bench::run(args).await,
             Some(Command::Passwd(args)) => cli::passwd::run(args),
             Some(Command::ImportActivemq(args)) => cli::import_activemq(args),

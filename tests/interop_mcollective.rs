@@ -3,191 +3,8 @@
 //! filters, and a directed rpc that must reach only its node.
 
 mod common;
-use common::{require_tool, Broker, Daemon, Stomp, TempDir};
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
-const NODES: [&str; 3] = ["node1", "node2", "node3"];
-
-/// The activemq connector settings every config here shares.
-fn connector(port: u16, user: &str, password: &str) -> String {
-    format!(
-        "libdir = /usr/share/mcollective/plugins\n\
-         securityprovider = psk\n\
-         plugin.psk = interop-psk\n\
-         connector = activemq\n\
-         plugin.activemq.pool.size = 1\n\
-         plugin.activemq.pool.1.host = 127.0.0.1\n\
-         plugin.activemq.pool.1.port = {port}\n\
-         plugin.activemq.pool.1.user = {user}\n\
-         plugin.activemq.pool.1.password = {password}\n\
-         plugin.activemq.initial_reconnect_delay = 0.1\n"
-    )
-}
-
-/// One mcollectived: identity, broker login, collectives (the first is the main one).
-struct Node<'a> {
-    id: &'a str,
-    user: &'a str,
-    password: &'a str,
-    collectives: &'a [&'a str],
-}
-
-struct Fleet {
-    _nodes: Vec<Daemon>,
-    dir: TempDir,
-    port: u16,
-}
-
-impl Fleet {
-    fn start(b: &Broker, nodes: &[Node]) -> Fleet {
-        let dir = TempDir::new("mco");
-        let facts = dir.write("facts.yaml", "--- {}\n");
-        let mut daemons = Vec::new();
-        for n in nodes {
-            let classes = dir.write(
-                &format!("{}.classes", n.id),
-                &format!("role::{}\nbase\n", n.id),
-            );
-            let log = dir.path().join(format!("{}.log", n.id));
-            let cfg = dir.write(
-                &format!("{}.cfg", n.id),
-                &format!(
-                    "{}main_collective = {}\ncollectives = {}\nidentity = {}\nlogfile = {}\n\
-                     loglevel = debug\ndaemonize = 0\nfactsource = yaml\nplugin.yaml = {}\nclassesfile = {}\n",
-                    connector(b.port(), n.user, n.password),
-                    n.collectives[0],
-                    n.collectives.join(","),
-                    n.id,
-                    log.display(),
-                    facts.display(),
-                    classes.display()
-                ),
-            );
-            let child = Command::new("mcollectived")
-                .arg("--config")
-                .arg(&cfg)
-                .arg("--pidfile")
-                .arg(dir.path().join(format!("{}.pid", n.id)))
-                .arg("--no-daemonize")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start mcollectived");
-            daemons.push(Daemon(child));
-        }
-        let fleet = Fleet {
-            _nodes: daemons,
-            dir,
-            port: b.port(),
-        };
-        // Ready when every node has subscribed to its agents in its last collective.
-        for n in nodes {
-            let last = n.collectives[n.collectives.len() - 1];
-            let needle = format!("Subscribing to /topic/{last}.rpcutil.agent");
-            assert!(
-                common::eventually_within(Duration::from_secs(30), || fleet
-                    .node_log(n.id)
-                    .contains(&needle)),
-                "{} did not subscribe; log:\n{}\nbroker log:\n{}",
-                n.id,
-                fleet.node_log(n.id),
-                b.log()
-            );
-        }
-        fleet
-    }
-
-    fn node_log(&self, id: &str) -> String {
-        std::fs::read_to_string(self.dir.path().join(format!("{id}.log"))).unwrap_or_default()
-    }
-
-    /// A client.cfg for this broker: login, main collective first.
-    fn client(
-        &self,
-        name: &str,
-        user: &str,
-        password: &str,
-        collectives: &[&str],
-    ) -> std::path::PathBuf {
-        self.client_at(self.port, name, user, password, collectives)
-    }
-
-    /// A client.cfg for a broker on `port` (another broker of the network).
-    fn client_at(
-        &self,
-        port: u16,
-        name: &str,
-        user: &str,
-        password: &str,
-        collectives: &[&str],
-    ) -> std::path::PathBuf {
-        self.dir.write(
-            &format!("{name}.cfg"),
-            &format!(
-                "{}main_collective = {}\ncollectives = {}\nlogger_type = console\nloglevel = warn\ncolor = 0\n",
-                connector(port, user, password),
-                collectives[0],
-                collectives.join(",")
-            ),
-        )
-    }
-
-    fn mco(&self, cfg: &std::path::Path, args: &[&str]) -> String {
-        let started = std::time::Instant::now();
-        let out = Command::new("timeout")
-            .args(["60", "mco"])
-            .args(args)
-            .arg("--config")
-            .arg(cfg)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run mco");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        println!(
-            "$ mco {}  ({:.1} s)\n{text}",
-            args.join(" "),
-            started.elapsed().as_secs_f64()
-        );
-        text
-    }
-}
-
-/// node1..node3 in mcollective and qacollective, logging in as mcollective.
-fn plain_fleet(b: &Broker) -> Fleet {
-    let both = ["mcollective", "qacollective"];
-    let nodes: Vec<Node> = NODES
-        .iter()
-        .map(|id| Node {
-            id,
-            user: "mcollective",
-            password: "marionette",
-            collectives: &both,
-        })
-        .collect();
-    Fleet::start(b, &nodes)
-}
-
-fn have_mcollective() -> bool {
-    require_tool("mco", &["help"], "apt-get install mcollective-client")
-        && require_tool("mcollectived", &["--help"], "apt-get install mcollective")
-}
-
-/// Identities that answered, from `mco ping` output lines `IDENTITY   time=N ms`.
-fn ping_replies(out: &str) -> Vec<String> {
-    let mut ids: Vec<String> = out
-        .lines()
-        .filter(|l| l.contains("time="))
-        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
-        .collect();
-    ids.sort();
-    ids
-}
+use common::mco::{have_mcollective, ping_replies, plain_fleet, Fleet, Node, NODES};
+use common::{Broker, Stomp, TempDir};
 
 #[test]
 fn real_mcollective_fleet_works_through_shoal() {
@@ -287,18 +104,21 @@ fn seed_scopes_keep_the_qa_admin_out_of_production() {
                 user: "qanode",
                 password: "qanode-pw",
                 collectives: &qa,
+                psk: "interop-psk",
             },
             Node {
                 id: "qa2",
                 user: "qanode",
                 password: "qanode-pw",
                 collectives: &qa,
+                psk: "interop-psk",
             },
             Node {
                 id: "prod1",
                 user: "prodnode",
                 password: "prodnode-pw",
                 collectives: &prod,
+                psk: "interop-psk",
             },
         ],
     );

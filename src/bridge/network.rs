@@ -342,7 +342,7 @@ impl Network {
         let mut g = self.inner.lock();
         let mut touched = g.demand.clear_local();
         g.local.clear();
-        for s in subs.into_iter().filter(|s| !s.network) {
+        for s in subs.into_iter().filter(|s| s.network.is_none()) {
             let key = DemandKey {
                 destination: s.destination,
                 selector: s.selector,

@@ -66,8 +66,8 @@ pub struct SubscriptionInfo {
     pub client_key: String,
     pub destination: String,
     pub selector: Option<String>,
-    /// A bridge's own subscription.
-    pub network: bool,
+    /// A bridge's own subscription: the peer broker whose demand it carries.
+    pub network: Option<String>,
 }
 
 impl Engine {
@@ -84,7 +84,7 @@ impl Engine {
                     .unwrap_or_else(|| s.pattern.to_string()),
                 destination: s.pattern.to_string(),
                 selector: s.selector.as_ref().map(|x| x.source().to_string()),
-                network: s.network.is_some(),
+                network: s.network.as_ref().map(|n| n.peer.to_string()),
             })
             .collect()
     }

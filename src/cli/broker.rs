@@ -82,6 +82,12 @@ pub async fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
         }
         Some(b)
     };
+    // Membership inferred from subscriptions; also answers `shoal ping`'s queries.
+    crate::collective::membership::MembershipTracker::start(
+        broker.handle(),
+        broker.shutdown_token(),
+    )
+    .serve(broker.shutdown_token());
     wait_for_signal().await;
     if let Some(b) = bridges {
         tracing::info!("shutting down: closing bridges");
@@ -93,7 +99,7 @@ pub async fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing; each command's run loop lives in its own file.
 
 pub mod broker;
+pub mod collective;
 pub mod passwd;
 
 use clap::{Parser, Subcommand};
@@ -76,6 +77,14 @@ Exit codes: 0 stopped by SIGINT/SIGTERM; 1 failed at run time (e.g. cannot liste
     /// Convert an ActiveMQ activemq.xml (connectors, network connectors, users, ACLs) into
     /// shoal's TOML; prints what it could not map.
     ImportActivemq(ImportArgs),
+    /// Run an MCollective node (or --simulate N of them) answering discovery and rpcutil,
+    /// from a server.cfg and/or flags.
+    Node(collective::NodeArgs),
+    /// Ping a collective like `mco ping`, and list the known members that did not answer.
+    #[command(
+        after_help = "Exit codes: 0 ping sent (even with no replies); 1 broker unreachable or refused us; 2 bad flags or config."
+    )]
+    Ping(collective::PingArgs),
     /// Measure a STOMP broker (shoal, ActiveMQ, RabbitMQ) with shoal's load generator.
     Bench(crate::bench::BenchArgs),
 }

@@ -2,7 +2,13 @@
 //! plugin, the activemq/rabbitmq connectors' destinations), a node agent, a ping client, and
 //! membership inferred from what nodes subscribe to.
 
+pub mod agents;
+pub mod connector;
 pub mod filter;
 pub mod marshal;
+pub mod mco_config;
+pub mod membership;
 pub mod message;
+pub mod node;
+pub mod ping;
 pub mod security;

@@ -70,6 +70,15 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
+    /// Bad flags or an unusable MCollective config (exit code 2, like a bad config).
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl ConfigError {
+    pub fn usage(e: impl std::fmt::Display) -> ConfigError {
+        ConfigError::Usage(format!("{e:#}"))
+    }
 }
 
 impl Config {

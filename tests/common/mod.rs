@@ -2,6 +2,8 @@
 //! real TCP sockets. Blocking I/O with timeouts keeps each test short and linear to read.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod mco;
+
 use bytes::BytesMut;
 use shoal::stomp::{Command, Decoder, Frame, FrameLimits, Version};
 use std::io::{BufRead, BufReader, Read, Write};

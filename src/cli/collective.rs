@@ -1,0 +1,303 @@
+//! `shoal node` and `shoal ping`: settings from MCollective's own server.cfg / client.cfg,
+//! overridden by flags.
+
+use crate::collective::connector::Connector;
+use crate::collective::filter::{FactFilter, Filter};
+use crate::collective::mco_config::{McoConfig, PoolBroker};
+use crate::collective::node::{self, NodeSettings};
+use crate::collective::ping::{self, PingOptions};
+use crate::collective::security::Psk;
+use anyhow::{bail, Context};
+use clap::Args;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How to reach the broker(s); shared by `node` and `ping`.
+#[derive(Debug, Args, Default)]
+pub struct BrokerConnection {
+    /// Broker HOST:PORT; repeatable (a failover list tried in order). Default: the config's
+    /// plugin.activemq.pool, else 127.0.0.1:6163.
+    #[arg(long, short = 'b')]
+    pub broker: Vec<String>,
+    /// STOMP login (default: the config's pool user, or $STOMP_USER).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// File holding the STOMP password (first line); or set $STOMP_PASSWORD.
+    #[arg(long)]
+    pub password_file: Option<PathBuf>,
+    /// Pre-shared key of the psk security plugin (default: plugin.psk, or $MCOLLECTIVE_PSK).
+    #[arg(long)]
+    pub psk_file: Option<PathBuf>,
+    /// Destination naming: activemq (also shoal) or rabbitmq (default: the config's connector).
+    #[arg(long)]
+    pub connector: Option<String>,
+}
+
+fn read_secret(p: &Path) -> anyhow::Result<String> {
+    let s = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+    Ok(s.lines().next().unwrap_or("").trim().to_string())
+}
+
+fn parse_addr(s: &str) -> anyhow::Result<(String, u16)> {
+    let (h, p) = s
+        .rsplit_once(':')
+        .with_context(|| format!("--broker {s}: expected HOST:PORT"))?;
+    let port = p
+        .parse()
+        .with_context(|| format!("--broker {s}: bad port"))?;
+    Ok((h.trim_matches(['[', ']']).to_string(), port))
+}
+
+impl BrokerConnection {
+    fn resolve(&self, cfg: &McoConfig) -> anyhow::Result<(Vec<PoolBroker>, Connector, String)> {
+        let mut pool = cfg.pool();
+        let password = match &self.password_file {
+            Some(p) => Some(read_secret(p)?),
+            None => std::env::var("STOMP_PASSWORD").ok(),
+        };
+        if !self.broker.is_empty() {
+            let first = pool.first().cloned();
+            pool = self
+                .broker
+                .iter()
+                .map(|b| {
+                    let (host, port) = parse_addr(b)?;
+                    Ok(PoolBroker {
+                        host,
+                        port,
+                        user: first.as_ref().and_then(|f| f.user.clone()),
+                        password: first.as_ref().and_then(|f| f.password.clone()),
+                        ssl: false,
+                    })
+                })
+                .collect::<anyhow::Result<_>>()?;
+        }
+        if pool.is_empty() {
+            pool.push(PoolBroker {
+                host: "127.0.0.1".into(),
+                port: 6163,
+                user: std::env::var("STOMP_USER").ok(),
+                password: None,
+                ssl: false,
+            });
+        }
+        for b in &mut pool {
+            if self.user.is_some() {
+                b.user = self.user.clone();
+            }
+            if password.is_some() {
+                b.password = password.clone();
+            }
+            if b.ssl {
+                bail!(
+                    "broker {} is configured with ssl = 1: shoal's collective tools speak plain STOMP only for now",
+                    b.addr()
+                );
+            }
+        }
+        let connector = match self.connector.as_deref() {
+            None => cfg.connector(),
+            Some("activemq") => Connector::ActiveMq,
+            Some("rabbitmq") => Connector::RabbitMq,
+            Some(o) => bail!("--connector {o}: expected activemq or rabbitmq"),
+        };
+        let psk = match &self.psk_file {
+            Some(p) => read_secret(p)?,
+            None => cfg.psk().context(
+                "no pre-shared key: set plugin.psk in the config, $MCOLLECTIVE_PSK, or --psk-file",
+            )?,
+        };
+        if cfg.security_provider() != "psk" {
+            bail!(
+                "securityprovider = {}: shoal supports the psk plugin",
+                cfg.security_provider()
+            );
+        }
+        Ok((pool, connector, psk))
+    }
+}
+
+fn read_mco(path: Option<&PathBuf>, default: &str) -> anyhow::Result<McoConfig> {
+    match path {
+        Some(p) => McoConfig::read(p).with_context(|| format!("reading {}", p.display())),
+        None if Path::new(default).exists() => {
+            McoConfig::read(Path::new(default)).with_context(|| format!("reading {default}"))
+        }
+        None => Ok(McoConfig::default()),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// MCollective server.cfg to read (identity, collectives, pool, psk, facts, classes).
+    /// Default: /etc/mcollective/server.cfg when it exists.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Node identity (default: the config's, else the host name).
+    #[arg(long, short = 'i')]
+    pub identity: Option<String>,
+    /// Collective to join; repeatable, the first is the main collective.
+    #[arg(long = "collective", short = 'T')]
+    pub collectives: Vec<String>,
+    /// Facts YAML file (default: the config's plugin.yaml).
+    #[arg(long)]
+    pub facts: Option<PathBuf>,
+    /// Classes file, one class per line (default: the config's classesfile).
+    #[arg(long)]
+    pub classes: Option<PathBuf>,
+    /// Run N nodes in this process: identities IDENTITY-001 … IDENTITY-N.
+    #[arg(long, value_name = "N")]
+    pub simulate: Option<usize>,
+    #[command(flatten)]
+    pub conn: BrokerConnection,
+}
+
+pub fn node_settings(args: &NodeArgs) -> anyhow::Result<NodeSettings> {
+    let cfg = read_mco(args.config.as_ref(), "/etc/mcollective/server.cfg")?;
+    let (brokers, connector, psk) = args.conn.resolve(&cfg)?;
+    let (main_collective, collectives) = if args.collectives.is_empty() {
+        (cfg.main_collective(), cfg.collectives())
+    } else {
+        (args.collectives[0].clone(), args.collectives.clone())
+    };
+    let mut facts = std::collections::BTreeMap::new();
+    let fact_files = match &args.facts {
+        Some(f) => vec![f.clone()],
+        None => cfg.fact_files(),
+    };
+    for f in fact_files {
+        facts.extend(node::load_facts(&f).map_err(anyhow::Error::msg)?);
+    }
+    let classes_file = args.classes.clone().unwrap_or_else(|| cfg.classes_file());
+    Ok(NodeSettings {
+        identity: args.identity.clone().unwrap_or_else(|| cfg.identity()),
+        main_collective,
+        collectives,
+        brokers,
+        vhost: cfg.vhost(),
+        connector,
+        facts,
+        classes: node::load_classes(&classes_file),
+        psk,
+        config_file: cfg
+            .path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    })
+}
+
+pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
+    let base = node_settings(&args).map_err(crate::config::ConfigError::usage)?;
+    let fleet = match args.simulate {
+        Some(n) => node::simulated(&base, n),
+        None => vec![base],
+    };
+    tracing::info!(
+        nodes = fleet.len(),
+        first = %fleet[0].identity,
+        collectives = ?fleet[0].collectives,
+        "starting"
+    );
+    let stop = CancellationToken::new();
+    let mut tasks = Vec::new();
+    for s in fleet {
+        tasks.push(tokio::spawn(node::run_node(Arc::new(s), stop.clone())));
+    }
+    super::broker::wait_for_signal().await;
+    stop.cancel();
+    for t in tasks {
+        let _ = t.await;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct PingArgs {
+    /// MCollective client.cfg (pool, main_collective, psk, connector). Default:
+    /// /etc/mcollective/client.cfg when it exists.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Collective to ping (default: the config's main collective).
+    #[arg(short = 'T', long = "target")]
+    pub collective: Option<String>,
+    /// Identity filter (exact or /regex/); repeatable.
+    #[arg(short = 'I', long = "wi")]
+    pub identity: Vec<String>,
+    /// Fact filter: fact=value, fact=/regex/, fact>N …; repeatable.
+    #[arg(short = 'F', long = "wf")]
+    pub fact: Vec<String>,
+    /// Class filter (exact or /regex/); repeatable.
+    #[arg(short = 'C', long = "wc")]
+    pub class: Vec<String>,
+    /// Agent filter; repeatable.
+    #[arg(short = 'A', long = "wa")]
+    pub agent: Vec<String>,
+    /// Seconds to wait for replies.
+    #[arg(short = 't', long, default_value_t = 5.0)]
+    pub timeout: f64,
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub conn: BrokerConnection,
+}
+
+pub async fn run_ping(args: PingArgs) -> anyhow::Result<()> {
+    let cfg = read_mco(args.config.as_ref(), "/etc/mcollective/client.cfg")?;
+    let (brokers, connector, psk) = args
+        .conn
+        .resolve(&cfg)
+        .map_err(crate::config::ConfigError::usage)?;
+    let mut filter = Filter {
+        identities: args.identity.clone(),
+        classes: args.class.clone(),
+        agents: args.agent.clone(),
+        ..Filter::default()
+    };
+    for f in &args.fact {
+        filter.facts.push(FactFilter::parse(f).ok_or_else(|| {
+            crate::config::ConfigError::usage(anyhow::anyhow!(
+                "-F {f}: expected fact=value, fact=/regex/ or fact<op>value"
+            ))
+        })?);
+    }
+    let identity = cfg.identity();
+    let opts = PingOptions {
+        collective: args
+            .collective
+            .clone()
+            .unwrap_or_else(|| cfg.main_collective()),
+        filter,
+        timeout: Duration::from_secs_f64(args.timeout.max(0.1)),
+        caller_id: cfg.caller_type().caller_id(&identity),
+        identity,
+        ttl: cfg.ttl(),
+        connector,
+        brokers,
+        vhost: cfg.vhost(),
+    };
+    let json = args.json;
+    let out = ping::ping(&opts, &Psk::new(psk), |r| {
+        if !json {
+            println!("{}", ping::reply_line(r));
+        }
+    })
+    .await?;
+    if json {
+        let doc = serde_json::json!({
+            "collective": out.collective,
+            "request_id": out.request_id,
+            "replies": out.replies,
+            "stats": out.stats(),
+            "rejected": out.rejected,
+            "missing": out.missing,
+        });
+        println!("{doc:#}");
+    } else {
+        print!("{}", ping::summary_text(&out));
+    }
+    Ok(())
+}

@@ -1,0 +1,249 @@
+//! shoal's collective tools with Debian's real MCollective: `shoal ping` against real
+//! mcollectived nodes, real `mco` against `shoal node`, a mixed fleet with a wrong PSK and an
+//! expired request, and the broker's membership view.
+
+mod common;
+use common::mco::{have_mcollective, ping_replies, shoal_ping, Fleet, Node, ShoalNode};
+use common::{Broker, Stomp, TempDir};
+use shoal::collective::filter::Filter;
+use shoal::collective::marshal::Value;
+use shoal::collective::message::{now_secs, Request};
+use shoal::collective::security::Psk;
+use std::time::Duration;
+
+const ALL: [&str; 3] = ["mcollective", "qacollective", "prodcollective"];
+
+fn node<'a>(id: &'a str, collectives: &'a [&'a str], psk: &'a str) -> Node<'a> {
+    Node {
+        id,
+        user: "mcollective",
+        password: "marionette",
+        collectives,
+        psk,
+    }
+}
+
+#[test]
+fn shoal_ping_reaches_real_mcollectived_nodes_with_filters() {
+    if !have_mcollective() {
+        return;
+    }
+    let b = Broker::start();
+    let qa = ["mcollective", "qacollective"];
+    let prod = ["mcollective", "prodcollective"];
+    let fleet = Fleet::start(
+        &b,
+        &[
+            node("node1", &qa, "interop-psk"),
+            node("node2", &qa, "interop-psk"),
+            node("node3", &prod, "interop-psk"),
+            node("rogue", &qa, "not-the-fleet-psk"),
+        ],
+    );
+    let client = fleet.client("client", "mcollective", "marionette", &ALL);
+
+    let (out, err, ok) = shoal_ping(&client, &["-t", "2"]);
+    assert!(ok, "{err}");
+    assert_eq!(ping_replies(&out), ["node1", "node2", "node3"], "{out}");
+    assert!(
+        out.contains("---- ping statistics ----\n3 replies max:"),
+        "{out}"
+    );
+    // The node with the wrong key: it refuses the request and says so in its log; the client
+    // lists it as a known member that did not answer.
+    assert!(
+        out.contains("1 known member(s) of mcollective did not answer: rogue"),
+        "{out}"
+    );
+    assert!(
+        common::eventually(|| fleet.node_log("rogue").contains("invalid signature")),
+        "{}",
+        fleet.node_log("rogue")
+    );
+
+    let (out, _, _) = shoal_ping(&client, &["-T", "qacollective", "-t", "2"]);
+    assert_eq!(ping_replies(&out), ["node1", "node2"], "{out}");
+    let (out, _, _) = shoal_ping(&client, &["-I", "node2", "-t", "2"]);
+    assert_eq!(ping_replies(&out), ["node2"], "{out}");
+    let (out, _, _) = shoal_ping(&client, &["-I", "/node[13]/", "-t", "2"]);
+    assert_eq!(ping_replies(&out), ["node1", "node3"], "{out}");
+    assert!(
+        out.contains("every known member of mcollective answered"),
+        "{out}"
+    );
+    let (out, _, _) = shoal_ping(&client, &["-C", "role::node3", "-t", "2"]);
+    assert_eq!(ping_replies(&out), ["node3"], "{out}");
+    let (out, _, _) = shoal_ping(&client, &["-A", "rpcutil", "-C", "base", "-t", "2"]);
+    assert_eq!(ping_replies(&out), ["node1", "node2", "node3"], "{out}");
+
+    let (out, _, ok) = shoal_ping(&client, &["-T", "prodcollective", "--json", "-t", "2"]);
+    assert!(ok);
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["replies"][0]["identity"], "node3", "{doc}");
+    assert_eq!(doc["stats"]["replies"], 1);
+    assert_eq!(doc["missing"], serde_json::json!([]));
+    assert!(doc["replies"][0]["rtt_ms"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn real_mco_drives_shoal_nodes() {
+    if !have_mcollective() {
+        return;
+    }
+    let b = Broker::start();
+    let dir = TempDir::new("shoal-nodes");
+    let facts = dir.write("web1.yaml", "---\nos: Debian\nrole: web\ncpus: 8\n");
+    let classes = dir.write("web1.classes", "role::web\nbase\n");
+    let port = b.port();
+    let _web = ShoalNode::start(
+        &dir,
+        port,
+        "web1",
+        "interop-psk",
+        &[
+            "--identity",
+            "web1",
+            "-T",
+            "mcollective",
+            "-T",
+            "qacollective",
+            "--facts",
+            facts.to_str().unwrap(),
+            "--classes",
+            classes.to_str().unwrap(),
+        ],
+        1,
+    );
+    let _sims = ShoalNode::start(
+        &dir,
+        port,
+        "sims",
+        "interop-psk",
+        &["--identity", "sim", "-T", "mcollective", "--simulate", "3"],
+        3,
+    );
+    let rogue = ShoalNode::start(
+        &dir,
+        port,
+        "rogue",
+        "not-the-fleet-psk",
+        &["--identity", "rogue", "-T", "mcollective"],
+        1,
+    );
+    let fleet = Fleet::start_on(port, &[], &|| b.log());
+    let client = fleet.client("client", "mcollective", "marionette", &ALL);
+
+    let out = fleet.mco(&client, &["ping", "-t", "3"]);
+    assert_eq!(
+        ping_replies(&out),
+        ["sim-001", "sim-002", "sim-003", "web1"],
+        "{out}"
+    );
+    assert!(
+        common::eventually(|| rogue
+            .log_text()
+            .contains("refused request: invalid signature")),
+        "{}",
+        rogue.log_text()
+    );
+    let out = fleet.mco(&client, &["ping", "-T", "qacollective", "-t", "3"]);
+    assert_eq!(ping_replies(&out), ["web1"], "{out}");
+    let out = fleet.mco(
+        &client,
+        &["rpc", "rpcutil", "ping", "-I", "sim-002", "-t", "3"],
+    );
+    assert!(
+        out.contains("Finished processing 1 / 1 hosts") && out.contains("sim-002"),
+        "{out}"
+    );
+    let out = fleet.mco(&client, &["inventory", "web1"]);
+    assert!(
+        out.contains("Inventory for web1:")
+            && out.contains("os => Debian")
+            && out.contains("cpus => 8")
+            && out.contains("role::web")
+            && out.contains("Collectives: mcollective, qacollective"),
+        "{out}"
+    );
+    let out = fleet.mco(
+        &client,
+        &["rpc", "rpcutil", "get_fact", "fact=role", "-I", "web1"],
+    );
+    assert!(out.contains("web"), "{out}");
+    // Fact filters, evaluated by shoal nodes (Debian's mcollectived cannot load YAML facts).
+    let (out, _, _) = shoal_ping(&client, &["-F", "os=Debian", "-t", "2"]);
+    assert_eq!(ping_replies(&out), ["web1"], "{out}");
+    let (out, _, _) = shoal_ping(&client, &["-F", "cpus>4", "-F", "role=/^we/", "-t", "2"]);
+    assert_eq!(ping_replies(&out), ["web1"], "{out}");
+    let (out, _, _) = shoal_ping(&client, &["-F", "shoal_index>=2", "-t", "2"]);
+    assert_eq!(ping_replies(&out), ["sim-002", "sim-003"], "{out}");
+    let out = fleet.mco(&client, &["ping", "-F", "os=Debian", "-t", "3"]);
+    assert_eq!(ping_replies(&out), ["web1"], "{out}");
+}
+
+/// A request older than its TTL is ignored and logged, by shoal nodes and real ones alike.
+#[test]
+fn expired_requests_are_ignored_and_logged() {
+    if !have_mcollective() {
+        return;
+    }
+    let b = Broker::start();
+    let dir = TempDir::new("expired");
+    let both = ["mcollective"];
+    let fleet = Fleet::start(&b, &[node("real1", &both, "interop-psk")]);
+    let shoal_node = ShoalNode::start(
+        &dir,
+        b.port(),
+        "s1",
+        "interop-psk",
+        &["--identity", "s1", "-T", "mcollective"],
+        1,
+    );
+    let psk = Psk::new("interop-psk");
+    let mut c = Stomp::connect(&b.addr);
+    c.subscribe("r", "/queue/mcollective.reply.test_1.1", &[]);
+    for (age, id) in [
+        (300, "0000000000000000000000000000dead"),
+        (0, "0000000000000000000000000000beef"),
+    ] {
+        let req = Request {
+            request_id: id.into(),
+            sender_id: "test".into(),
+            caller_id: "uid=0".into(),
+            collective: "mcollective".into(),
+            agent: "discovery".into(),
+            filter: Filter::default(),
+            ttl: 60,
+            msgtime: now_secs() - age,
+            payload: Value::str("ping"),
+        };
+        c.send_sync(
+            "/topic/mcollective.discovery.agent",
+            &[("reply-to", "/queue/mcollective.reply.test_1.1")],
+            &req.encode(&psk),
+        );
+    }
+    // Only the fresh request is answered, by both nodes.
+    let mut senders = Vec::new();
+    for _ in 0..2 {
+        let m = c.recv_within(Duration::from_secs(10)).expect("a reply");
+        let r = shoal::collective::message::Reply::decode(&m.body, &psk).unwrap();
+        assert_eq!(r.request_id, "0000000000000000000000000000beef");
+        senders.push(r.sender_id);
+    }
+    senders.sort();
+    assert_eq!(senders, ["real1", "s1"]);
+    c.expect_nothing();
+    assert!(
+        common::eventually(|| shoal_node.log_text().contains(
+            "ignored request: request 0000000000000000000000000000dead from test expired"
+        )),
+        "{}",
+        shoal_node.log_text()
+    );
+    assert!(
+        common::eventually(|| fleet.node_log("real1").contains("seconds old, TTL is 60")),
+        "{}",
+        fleet.node_log("real1")
+    );
+}
