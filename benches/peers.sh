@@ -50,6 +50,15 @@ EOF
     nohup /usr/lib/rabbitmq/bin/rabbitmq-server >"$d/stdout.log" 2>&1 &
   )
   wait_port $RABBIT_PORT RabbitMQ
+  # MCollective's rabbitmq connector needs its exchanges declared (as its docs do with
+  # rabbitmqadmin): <collective>_broadcast (topic) and <collective>_directed (direct).
+  local decl=""
+  for c in mcollective qacollective prodcollective; do
+    decl+="rabbit_exchange:declare(rabbit_misc:r(<<\"/\">>, exchange, <<\"${c}_broadcast\">>), topic, true, false, false, [], <<\"guest\">>), "
+    decl+="rabbit_exchange:declare(rabbit_misc:r(<<\"/\">>, exchange, <<\"${c}_directed\">>), direct, true, false, false, [], <<\"guest\">>), "
+  done
+  HOME=$d ERL_EPMD_ADDRESS=127.0.0.1 /usr/lib/rabbitmq/bin/rabbitmqctl -n shoalbench@localhost \
+    eval "${decl}ok." >/dev/null
 }
 
 start_activemq() {

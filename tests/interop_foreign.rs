@@ -83,3 +83,65 @@ fn stomp_bridge_to_rabbitmq() {
         bridged_both_ways("to-rabbitmq", "127.0.0.1:61613", Some(("guest", "guest")));
     }
 }
+
+/// `shoal node` and `shoal ping` on a foreign broker: ActiveMQ with the activemq connector's
+/// names, RabbitMQ with the rabbitmq connector's (`/exchange/…`, `/temp-queue/` replies).
+#[test]
+fn collective_tools_on_activemq_and_rabbitmq() {
+    if !peers_wanted() {
+        return;
+    }
+    use common::mco::{ping_replies, shoal_ping, ShoalNode};
+    let dir = common::TempDir::new("foreign-collective");
+    let pw = dir.write("guest.pw", "guest\n");
+    let pw = pw.to_str().unwrap();
+    for (port, connector, id) in [(61614u16, "activemq", "amq"), (61613, "rabbitmq", "rmq")] {
+        let _nodes = ShoalNode::start(
+            &dir,
+            port,
+            id,
+            "interop-psk",
+            &[
+                "--identity",
+                id,
+                "-T",
+                "mcollective",
+                "--simulate",
+                "2",
+                "--connector",
+                connector,
+                "--user",
+                "guest",
+                "--password-file",
+                pw,
+            ],
+            2,
+        );
+        let cfg = dir.write(
+            &format!("{id}-client.cfg"),
+            &common::mco::connector(port, "guest", "guest", "interop-psk"),
+        );
+        let b = format!("127.0.0.1:{port}");
+        let args = [
+            "--connector",
+            connector,
+            "-b",
+            &b,
+            "--user",
+            "guest",
+            "--password-file",
+            pw,
+        ];
+        let (out, err, ok) = shoal_ping(&cfg, &[&args[..], &["-t", "2"]].concat());
+        assert!(ok, "{err}");
+        assert_eq!(
+            ping_replies(&out),
+            [format!("{id}-001"), format!("{id}-002")],
+            "{out}"
+        );
+        assert!(out.contains("membership unknown"), "{out}");
+        let only = format!("{id}-002");
+        let (out, _, _) = shoal_ping(&cfg, &[&args[..], &["-t", "2", "-I", &only]].concat());
+        assert_eq!(ping_replies(&out), [only], "{out}");
+    }
+}

@@ -176,7 +176,7 @@ pub fn node_settings(args: &NodeArgs) -> anyhow::Result<NodeSettings> {
         main_collective,
         collectives,
         brokers,
-        vhost: cfg.vhost(),
+        vhost: Some(cfg.vhost(connector)),
         connector,
         facts,
         classes: node::load_classes(&classes_file),
@@ -277,7 +277,7 @@ pub async fn run_ping(args: PingArgs) -> anyhow::Result<()> {
         ttl: cfg.ttl(),
         connector,
         brokers,
-        vhost: cfg.vhost(),
+        vhost: Some(cfg.vhost(connector)),
     };
     let json = args.json;
     let out = ping::ping(&opts, &Psk::new(psk), |r| {

@@ -137,12 +137,14 @@ impl McoConfig {
             .collect()
     }
 
-    /// `plugin.rabbitmq.vhost` (RabbitMQ needs it; ActiveMQ ignores `host`).
-    pub fn vhost(&self) -> Option<String> {
-        match self.connector() {
-            Connector::RabbitMq => self.get("plugin.rabbitmq.vhost").map(str::to_string),
-            Connector::ActiveMq => None,
-        }
+    /// The CONNECT `host` header: `plugin.<connector>.vhost`, defaulting as the Ruby
+    /// connectors do (`mcollective` for activemq, `/` for rabbitmq).
+    pub fn vhost(&self, connector: Connector) -> String {
+        let (key, default) = match connector {
+            Connector::RabbitMq => ("plugin.rabbitmq.vhost", "/"),
+            Connector::ActiveMq => ("plugin.activemq.vhost", "mcollective"),
+        };
+        self.get(key).unwrap_or(default).to_string()
     }
 
     /// The YAML fact file(s) when `factsource = yaml` (`plugin.yaml`, `:`-separated).

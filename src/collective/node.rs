@@ -147,7 +147,7 @@ impl Node {
         let opts = ConnectOptions {
             login: b.user.clone(),
             passcode: b.password.clone(),
-            host: s.vhost.clone().or_else(|| Some("mcollective".into())),
+            host: s.vhost.clone(),
             heartbeat: (20_000, 0),
         };
         let (mut reader, mut writer, connected) = client::connect(&b.addr(), &opts).await?;
