@@ -11,4 +11,6 @@ pub mod collective;
 pub mod config;
 pub mod doctor;
 pub mod import;
+pub mod stats;
 pub mod stomp;
+pub mod tui;

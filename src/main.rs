@@ -5,13 +5,25 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    let filter =
+        || tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    // The TUI owns the terminal: its logs go to a file instead of stderr.
+    let tui = matches!(
+        cli.command,
+        None | Some(Command::Tui(_)) | Some(Command::Demo(_))
+    );
+    match tui.then(shoal::cli::tui::log_file).flatten() {
+        Some(file) => tracing_subscriber::fmt()
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .with_env_filter(filter())
+            .init(),
+        None => tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_env_filter(filter())
+            .init(),
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -24,8 +36,10 @@ fn main() -> ExitCode {
     };
     let result = rt.block_on(async {
         match cli.command {
-            // Until the TUI lands, `shoal` alone runs a broker with the defaults.
-            None => cli::run_broker(Default::default()).await,
+            None => cli::tui::run_tui(Default::default()).await,
+            Some(Command::Tui(args)) => cli::tui::run_tui(args).await,
+            Some(Command::Demo(args)) => cli::demo::run(args).await,
+            Some(Command::Keymap(cli::KeymapCommand::Check(args))) => cli::tui::keymap_check(args),
             Some(Command::Broker(args)) => cli::run_broker(args).await,
             Some(Command::Node(args)) => cli::collective::run_node(args).await,
             Some(Command::Ping(args)) => cli::collective::run_ping(args).await,

@@ -96,6 +96,8 @@ struct Link {
     remote: HashMap<String, (DemandKey, u32)>,
     /// Queue demand this link does not consume for (a shorter route does).
     held: std::collections::HashSet<String>,
+    /// Forwarding paused by an operator: the peer's demand is remembered, not consumed for.
+    paused: bool,
     /// Receipt number → local ack token of a forwarded queue message.
     pending: HashMap<u64, String>,
     next_receipt: u64,
@@ -144,6 +146,7 @@ where
         out: BytesMut::with_capacity(64 * 1024),
         remote: HashMap::new(),
         held: Default::default(),
+        paused: false,
         pending: HashMap::new(),
         next_receipt: 0,
         refused: Vec::new(),
@@ -191,6 +194,7 @@ where
                 }
             }
             cmd = reg.commands.recv() => match cmd {
+                Some(LinkCmd::Close { reason }) => break reason,
                 Some(c) => link.on_command(c),
                 None => break "network shut down".to_string(),
             },
@@ -246,6 +250,19 @@ impl Link {
         }
     }
 
+    /// Tells the status what the peer wants from us (count and keys, for the TUI).
+    fn publish_demand_in(&self) {
+        let mut keys: Vec<String> = self
+            .remote
+            .values()
+            .map(|(k, _)| super::status::demand_label(&k.destination, k.selector.as_deref()))
+            .collect();
+        keys.sort();
+        let mut st = self.status.lock();
+        st.demand_in = keys.len();
+        st.demand_in_keys = keys;
+    }
+
     fn network_sub(&self) -> NetworkSub {
         NetworkSub {
             peer: Arc::from(self.s.peer.as_str()),
@@ -255,6 +272,33 @@ impl Link {
 
     fn on_command(&mut self, c: LinkCmd) {
         let f = match c {
+            LinkCmd::Pause(pause) => {
+                if pause == self.paused {
+                    return;
+                }
+                let ids: Vec<(String, DemandKey, u32)> = self
+                    .remote
+                    .iter()
+                    .filter(|(id, _)| !self.held.contains(*id))
+                    .map(|(id, (k, h))| (id.clone(), k.clone(), *h))
+                    .collect();
+                if pause {
+                    for (id, _, _) in &ids {
+                        let _ = self.local.unsubscribe(&format!("d{id}"));
+                    }
+                    self.paused = true;
+                } else {
+                    self.paused = false;
+                    for (id, key, hops) in ids {
+                        if let Err(e) = self.subscribe_demand(&id, &key, hops) {
+                            tracing::warn!(peer = %self.s.peer, "resuming {}: {e}", key.destination);
+                        }
+                    }
+                }
+                self.status.lock().paused = pause;
+                return;
+            }
+            LinkCmd::Close { .. } => return,
             LinkCmd::Take { key } => {
                 let found = self
                     .remote
@@ -312,7 +356,7 @@ impl Link {
                             self.net.queue_route_gone(self.link_id, &key);
                         }
                         self.net.remote_withdraw(self.link_id, &key);
-                        self.status.lock().demand_in = self.remote.len();
+                        self.publish_demand_in();
                     }
                 }
             }
@@ -376,7 +420,7 @@ impl Link {
                 }
                 self.remote.insert(id.to_string(), (key.clone(), hops));
                 self.net.remote_demand(self.link_id, key, hops, path);
-                self.status.lock().demand_in = self.remote.len();
+                self.publish_demand_in();
             }
             Err(e) => {
                 if self.suppresses(&key) {
@@ -400,6 +444,9 @@ impl Link {
         key: &DemandKey,
         hops: u32,
     ) -> Result<(), crate::broker::local::LocalError> {
+        if self.paused {
+            return Ok(());
+        }
         let priority = if self.s.decrease_priority {
             -(hops as i32) - 1
         } else {

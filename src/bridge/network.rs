@@ -32,6 +32,19 @@ pub enum LinkCmd {
     Take { key: DemandKey },
     /// … another link is shorter now: stop consuming for it.
     Hold { key: DemandKey },
+    /// An operator paused (true) or resumed forwarding: stop / start consuming for the peer's
+    /// demand (queue messages stay here meanwhile; nothing is dropped).
+    Pause(bool),
+    /// An operator asked for a reconnect: close the link (the dialer dials again).
+    Close { reason: String },
+}
+
+/// What an operator can do to a bridge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BridgeControl {
+    Reconnect,
+    Pause,
+    Resume,
 }
 
 struct LinkEntry {
@@ -185,6 +198,32 @@ impl Network {
     /// Adds a bridge's status to what `snapshot` reports.
     pub fn track(&self, status: SharedStatus) {
         self.statuses.lock().push(status);
+    }
+
+    /// Applies an operator's action to every live link of the bridge named `name`.
+    pub fn control(&self, name: &str, what: BridgeControl) -> Result<usize, String> {
+        let g = self.inner.lock();
+        let mut n = 0;
+        for link in g.links.values() {
+            if link.status.lock().name != name {
+                continue;
+            }
+            let cmd = match what {
+                BridgeControl::Reconnect => LinkCmd::Close {
+                    reason: "reconnect requested by an operator".into(),
+                },
+                BridgeControl::Pause => LinkCmd::Pause(true),
+                BridgeControl::Resume => LinkCmd::Pause(false),
+            };
+            if link.tx.send(cmd).is_ok() {
+                n += 1;
+            }
+        }
+        if n == 0 {
+            return Err(format!("bridge {name} has no live link"));
+        }
+        tracing::info!(bridge = %name, "operator: {what:?}");
+        Ok(n)
     }
 
     pub fn untrack(&self, status: &SharedStatus) {
@@ -389,7 +428,15 @@ fn sync_key(g: &mut Inner, local: &str, key: &DemandKey) {
             }
             _ => {}
         }
-        link.status.lock().demand_out = link.advertised.len();
+        let mut keys: Vec<String> = link
+            .advertised
+            .keys()
+            .map(|k| super::status::demand_label(&k.destination, k.selector.as_deref()))
+            .collect();
+        keys.sort();
+        let mut st = link.status.lock();
+        st.demand_out = keys.len();
+        st.demand_out_keys = keys;
     }
 }
 

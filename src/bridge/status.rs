@@ -2,11 +2,11 @@
 //! traffic each way with rates, backlog, demand, uptime, reconnects, last error.
 
 use parking_lot::Mutex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "kebab-case")]
 pub enum BridgeState {
     Connecting {
@@ -36,7 +36,7 @@ impl BridgeState {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Direction {
     /// A `[[bridge]]` of this broker, dialing out.
@@ -46,7 +46,7 @@ pub enum Direction {
 }
 
 /// Counters one link updates as it works.
-#[derive(Debug, Default, Clone, Copy, Serialize)]
+#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize)]
 pub struct Traffic {
     pub msgs_out: u64,
     pub bytes_out: u64,
@@ -75,6 +75,13 @@ pub struct BridgeStatus {
     pub reconnects: u64,
     pub last_error: Option<String>,
     pub standby: bool,
+    /// Forwarding paused by an operator.
+    pub paused: bool,
+    /// Demand the peer told us about / we told the peer: `destination [selector]`.
+    pub demand_in_keys: Vec<String>,
+    pub demand_out_keys: Vec<String>,
+    /// Recent state changes: (Unix seconds, what).
+    history: std::collections::VecDeque<(u64, String)>,
     was_connected: bool,
     rates: Rates,
 }
@@ -110,6 +117,10 @@ impl BridgeStatus {
             reconnects: 0,
             last_error: None,
             standby: false,
+            paused: false,
+            demand_in_keys: Vec::new(),
+            demand_out_keys: Vec::new(),
+            history: std::collections::VecDeque::new(),
             was_connected: false,
             rates: Rates::default(),
         }))
@@ -130,6 +141,7 @@ impl BridgeStatus {
                     self.reconnects += 1;
                 }
                 self.was_connected = true;
+                self.paused = false;
                 tracing::info!(bridge = %self.name, remote = ?self.remote_broker, uri = ?self.uri, "bridge connected");
                 self.connected_since = Some(SystemTime::now());
             }
@@ -137,6 +149,20 @@ impl BridgeStatus {
                 tracing::info!(bridge = %self.name, remote = ?self.remote_broker, "bridge {}", s.label())
             }
         }
+        let what = match &state {
+            BridgeState::Connecting { uri } => format!("connecting to {uri}"),
+            BridgeState::Backoff { retry_in_ms } => format!("backoff, retry in {retry_in_ms} ms"),
+            BridgeState::Failed { error } => format!("failed: {error}"),
+            s => s.label().to_string(),
+        };
+        let now = SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        if self.history.len() >= HISTORY {
+            self.history.pop_front();
+        }
+        self.history.push_back((now, what));
         if state != BridgeState::Connected {
             self.connected_since = None;
         }
@@ -183,12 +209,27 @@ impl BridgeStatus {
             reconnects: self.reconnects,
             last_error: self.last_error.clone(),
             standby: self.standby,
+            paused: self.paused,
+            demand_in_keys: self.demand_in_keys.clone(),
+            demand_out_keys: self.demand_out_keys.clone(),
+            history: self.history.iter().cloned().collect(),
         }
     }
 }
 
+/// State changes kept per bridge for the TUI's detail view.
+const HISTORY: usize = 32;
+
+/// How a demand entry is shown: `destination` or `destination [selector]`.
+pub fn demand_label(destination: &str, selector: Option<&str>) -> String {
+    match selector {
+        Some(s) => format!("{destination} [{s}]"),
+        None => destination.to_string(),
+    }
+}
+
 /// A copy of one bridge's status, taken without holding anything.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BridgeSnapshot {
     pub name: String,
     pub direction: Direction,
@@ -209,4 +250,13 @@ pub struct BridgeSnapshot {
     pub last_error: Option<String>,
     /// A second link to a peer that already has one: connected, but idle until needed.
     pub standby: bool,
+    #[serde(default)]
+    pub paused: bool,
+    #[serde(default)]
+    pub demand_in_keys: Vec<String>,
+    #[serde(default)]
+    pub demand_out_keys: Vec<String>,
+    /// Recent state changes, oldest first: (Unix seconds, what).
+    #[serde(default)]
+    pub history: Vec<(u64, String)>,
 }

@@ -79,6 +79,9 @@ pub struct Engine {
     pub security: Security,
     ids: MessageIds,
     next_conn: AtomicU64,
+    /// In-process clients (bridges' local sides, the membership and stats services): they do
+    /// not count against `max_connections`, which protects the listener.
+    in_process: std::sync::atomic::AtomicUsize,
     pub(super) started: Instant,
 }
 
@@ -96,6 +99,7 @@ impl Engine {
             limits,
             security,
             next_conn: AtomicU64::new(1),
+            in_process: Default::default(),
             started: Instant::now(),
         })
     }
@@ -115,6 +119,9 @@ impl Engine {
             conn: id,
             peer: info.peer.clone(),
         };
+        if info.is_in_process() {
+            self.in_process.fetch_add(1, Ordering::Relaxed);
+        }
         let mut c = Conn::new(info, outbox);
         c.max_unacked_bytes = self.limits.max_unacked_bytes;
         self.core.lock().conns.insert(id, c);
@@ -122,8 +129,13 @@ impl Engine {
         id
     }
 
+    /// Network connections (in-process clients excluded).
     pub fn connection_count(&self) -> usize {
-        self.core.lock().conns.len()
+        self.core
+            .lock()
+            .conns
+            .len()
+            .saturating_sub(self.in_process.load(Ordering::Relaxed))
     }
 
     /// Records who the client turned out to be at CONNECT. From here on every SEND and
@@ -483,6 +495,9 @@ impl Engine {
         let Some(c) = core.conns.remove(&conn) else {
             return;
         };
+        if c.info.is_in_process() {
+            self.in_process.fetch_sub(1, Ordering::Relaxed);
+        }
         c.outbox.close_with(None);
         for (_, key) in c.subs {
             self.remove_subscription(core, conn, key);

@@ -36,7 +36,7 @@ pub struct ConnectionSnapshot {
     pub pending: usize,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct DestinationSnapshot {
     /// `/queue/NAME`, `/topic/NAME`, …
     pub destination: String,

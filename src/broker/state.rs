@@ -38,6 +38,10 @@ impl ConnInfo {
             since: SystemTime::now(),
         }
     }
+
+    pub fn is_in_process(&self) -> bool {
+        self.peer.starts_with("in-process:")
+    }
 }
 
 pub(super) struct Conn {

@@ -82,12 +82,19 @@ pub async fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
         }
         Some(b)
     };
-    // Membership inferred from subscriptions; also answers `shoal ping`'s queries.
-    crate::collective::membership::MembershipTracker::start(
+    // Membership inferred from subscriptions (also answers `shoal ping`'s queries), and the
+    // stats stream and bridge controls `shoal tui --attach` uses.
+    let members = crate::collective::membership::MembershipTracker::start(
         broker.handle(),
         broker.shutdown_token(),
-    )
-    .serve(broker.shutdown_token());
+    );
+    members.serve(broker.shutdown_token());
+    crate::stats::StatsSources {
+        handle: broker.handle(),
+        network: bridges.as_ref().map(|b| b.network.clone()),
+        members,
+    }
+    .serve(Duration::from_secs(1), broker.shutdown_token());
     wait_for_signal().await;
     if let Some(b) = bridges {
         tracing::info!("shutting down: closing bridges");

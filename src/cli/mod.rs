@@ -2,7 +2,9 @@
 
 pub mod broker;
 pub mod collective;
+pub mod demo;
 pub mod passwd;
+pub mod tui;
 
 use clap::{Parser, Subcommand};
 
@@ -85,6 +87,20 @@ Exit codes: 0 stopped by SIGINT/SIGTERM; 1 failed at run time (e.g. cannot liste
         after_help = "Exit codes: 0 ping sent (even with no replies); 1 broker unreachable or refused us; 2 bad flags or config."
     )]
     Ping(collective::PingArgs),
+    /// The bastion TUI (what `shoal` alone runs): on a broker hosted in this process, or
+    /// --attach to a running one.
+    Tui(tui::TuiArgs),
+    /// Three bridged brokers and a simulated fleet in one process, with the TUI on one of them.
+    Demo(demo::DemoArgs),
+    /// Keymap tools.
+    #[command(subcommand)]
+    Keymap(KeymapCommand),
     /// Measure a STOMP broker (shoal, ActiveMQ, RabbitMQ) with shoal's load generator.
     Bench(crate::bench::BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeymapCommand {
+    /// Check keymap files: every problem with file, line and key; exit 2 if any.
+    Check(tui::KeymapCheckArgs),
 }

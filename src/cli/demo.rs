@@ -1,0 +1,281 @@
+//! `shoal demo`: everything alive in one process, for a first look and for screenshots —
+//! three bridged brokers (hub, east, west; plus a bridge to a datacenter that is down), a
+//! simulated fleet answering pings in mcollective, qacollective and prodcollective, some topic
+//! and queue traffic, and the TUI on the hub.
+
+use crate::bridge::Bridges;
+use crate::broker::Broker;
+use crate::collective::connector::Connector;
+use crate::collective::mco_config::PoolBroker;
+use crate::collective::membership::MembershipTracker;
+use crate::collective::node::{self, NodeSettings};
+use crate::config::Config;
+use crate::stats::StatsSources;
+use crate::tui::app::{App, Pane};
+use crate::tui::source::{Incoming, Source};
+use anyhow::Context;
+use clap::Args;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+pub const DEMO_PSK: &str = "demo-psk";
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Simulated nodes, spread over the three brokers.
+    #[arg(long, default_value_t = 60)]
+    pub nodes: usize,
+    /// Keymap: default, vim, emacs or a file.
+    #[arg(long)]
+    pub keymap: Option<String>,
+    /// ASCII borders and symbols.
+    #[arg(long)]
+    pub ascii: bool,
+    /// Instead of the TUI: let the demo settle, run a ping, and write each pane as text to DIR
+    /// (WIDTHxHEIGHT from --size), then exit.
+    #[arg(long, value_name = "DIR")]
+    pub snapshot: Option<PathBuf>,
+    /// Size for --snapshot.
+    #[arg(long, default_value = "100x30")]
+    pub size: String,
+}
+
+struct DemoBroker {
+    broker: Broker,
+    bridges: Bridges,
+    sources: StatsSources,
+}
+
+async fn start_broker(name: &str, extra: &str) -> anyhow::Result<DemoBroker> {
+    let text = format!(
+        "listen = [\"127.0.0.1:0\"]\n[broker]\nname = \"{name}\"\n[auth]\nanonymous = true\n\
+         [cluster]\nlisten = [\"127.0.0.1:0\"]\n{extra}"
+    );
+    let config = Config::parse(&text, std::path::Path::new("demo.toml"))?;
+    let broker = Broker::start(config.setup()?)
+        .await
+        .context("demo broker")?;
+    let bridges = Bridges::start(broker.handle(), config.bridge_setup()?).await?;
+    let members = MembershipTracker::start(broker.handle(), broker.shutdown_token());
+    members.serve(broker.shutdown_token());
+    let sources = StatsSources {
+        handle: broker.handle(),
+        network: Some(bridges.network.clone()),
+        members,
+    };
+    Ok(DemoBroker {
+        broker,
+        bridges,
+        sources,
+    })
+}
+
+fn bridge_to(name: &str, addr: &str) -> String {
+    format!(
+        "[[bridge]]\nname = \"{name}\"\nuri = \"static:(tcp://{addr})\"\nduplex = true\nnetwork_ttl = 2\n"
+    )
+}
+
+fn fleet(n: usize, brokers: &[(&str, u16)], stop: &CancellationToken) {
+    let roles = ["web", "db", "cache", "lb"];
+    for i in 0..n {
+        let (dc, port) = brokers[i % brokers.len()];
+        let role = roles[(i / brokers.len()) % roles.len()];
+        let scope = if i % 2 == 0 {
+            "qacollective"
+        } else {
+            "prodcollective"
+        };
+        let settings = NodeSettings {
+            identity: format!("{role}{:02}.{dc}", i / brokers.len() + 1),
+            main_collective: "mcollective".into(),
+            collectives: vec!["mcollective".into(), scope.into()],
+            brokers: vec![PoolBroker {
+                host: "127.0.0.1".into(),
+                port,
+                user: None,
+                password: None,
+                ssl: false,
+            }],
+            vhost: None,
+            connector: Connector::ActiveMq,
+            facts: [
+                ("role", role),
+                ("dc", dc),
+                ("os", "Debian"),
+                ("scope", scope),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            classes: vec![format!("role::{role}"), "base".into()],
+            psk: DEMO_PSK.into(),
+            config_file: "(shoal demo)".into(),
+        };
+        tokio::spawn(node::run_node(Arc::new(settings), stop.clone()));
+    }
+}
+
+/// Topic metrics from every datacenter to a dashboard on the hub, and jobs queued in east
+/// for a worker on the hub: traffic for the traffic pane and the bridges' counters.
+fn traffic(hub: &DemoBroker, edges: &[&DemoBroker], stop: &CancellationToken) {
+    let mut dashboard = hub.broker.handle().connect_local("dashboard");
+    let _ = dashboard.subscribe("metrics", "/topic/demo.metrics.>", None);
+    let mut worker = hub.broker.handle().connect_local("worker");
+    let _ = worker.subscribe("jobs", "/queue/demo.jobs", None);
+    let producers: Vec<_> = edges
+        .iter()
+        .map(|b| {
+            (
+                b.broker.handle().connect_local("metrics"),
+                b.broker.handle().name().to_string(),
+            )
+        })
+        .collect();
+    let stop = stop.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        let mut n: u64 = 0;
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => {}
+                _ = dashboard.recv() => continue,
+                _ = worker.recv() => continue,
+            }
+            n += 1;
+            for (p, dc) in &producers {
+                let _ = p.send(
+                    &format!("/topic/demo.metrics.{dc}"),
+                    Vec::new(),
+                    format!(
+                        "{{\"dc\":\"{dc}\",\"seq\":{n},\"load\":{:.2}}}",
+                        (n % 17) as f64 / 10.0
+                    ),
+                );
+                if n % 5 == 0 {
+                    let _ = p.send("/queue/demo.jobs", Vec::new(), format!("job {n} from {dc}"));
+                }
+            }
+        }
+    });
+}
+
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let keymap = super::tui::choose_keymap(args.keymap.as_deref())?;
+    let theme = super::tui::theme(args.ascii);
+    let hub = start_broker(
+        "hub",
+        // A datacenter that is down: its bridge shows back-off and the last error.
+        &bridge_to("hub-south", "127.0.0.1:9"),
+    )
+    .await?;
+    let cluster = hub.bridges.cluster_addrs()[0].to_string();
+    let east = start_broker("east", &bridge_to("east-hub", &cluster)).await?;
+    let west = start_broker("west", &bridge_to("west-hub", &cluster)).await?;
+    let stop = CancellationToken::new();
+    let port = |b: &DemoBroker| b.broker.local_addrs()[0].port();
+    fleet(
+        args.nodes,
+        &[
+            ("hub", port(&hub)),
+            ("east", port(&east)),
+            ("west", port(&west)),
+        ],
+        &stop,
+    );
+    traffic(&hub, &[&east, &west], &stop);
+    let source = Source::Embedded(hub.sources.clone());
+    let result = match &args.snapshot {
+        Some(dir) => snapshot(keymap, theme, source, dir, &args.size).await,
+        None => {
+            let app = App::new(keymap, "demo: hub of 3 brokers", false);
+            crate::tui::runtime::run(app, source, theme, Some(DEMO_PSK.into())).await
+        }
+    };
+    stop.cancel();
+    for b in [hub, east, west] {
+        b.bridges.shutdown(Duration::from_millis(500)).await;
+        b.broker.shutdown(Duration::from_millis(500)).await;
+    }
+    result
+}
+
+/// Renders every pane to text files (screenshots, and a smoke test of the whole demo).
+async fn snapshot(
+    keymap: crate::tui::keymap::Keymap,
+    theme: crate::tui::ui::theme::Theme,
+    source: Source,
+    dir: &std::path::Path,
+    size: &str,
+) -> anyhow::Result<()> {
+    let (w, h) = size
+        .split_once('x')
+        .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
+        .context("--size: expected WIDTHxHEIGHT")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut app = App::new(keymap, "demo: hub of 3 brokers", false);
+    app.ascii = theme.ascii;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let stop = CancellationToken::new();
+    source.start_feed(tx.clone(), stop.clone());
+    // Let bridges connect, demand spread and rates build up.
+    let settle = tokio::time::Instant::now() + Duration::from_secs(4);
+    while let Ok(Some(m)) = tokio::time::timeout_at(settle, rx.recv()).await {
+        feed(&mut app, m);
+    }
+    app.ping.form.timeout = "1".into();
+    for e in app.ping.start() {
+        if let crate::tui::app::Effect::Ping(req) = e {
+            source.ping(
+                req,
+                Some(Arc::new(crate::collective::security::Psk::new(DEMO_PSK))),
+                tx.clone(),
+            );
+        }
+    }
+    let done = tokio::time::Instant::now() + Duration::from_secs(5);
+    while app.ping.running {
+        match tokio::time::timeout_at(done, rx.recv()).await {
+            Ok(Some(m)) => feed(&mut app, m),
+            _ => break,
+        }
+    }
+    stop.cancel();
+    for (pane, file) in [
+        (Pane::Bridges, "bridges"),
+        (Pane::Traffic, "traffic"),
+        (Pane::Collectives, "collectives"),
+        (Pane::Ping, "ping"),
+    ] {
+        app.pane = pane;
+        let text = crate::tui::ui::render_text(&app, &theme, w, h);
+        std::fs::write(dir.join(format!("{file}.txt")), text)?;
+    }
+    app.pane = Pane::Bridges;
+    app.bridge_detail = Some("hub-south".into());
+    std::fs::write(
+        dir.join("bridge-detail.txt"),
+        crate::tui::ui::render_text(&app, &theme, w, h),
+    )?;
+    app.bridge_detail = None;
+    app.help_scroll = Some(0);
+    std::fs::write(
+        dir.join("help.txt"),
+        crate::tui::ui::render_text(&app, &theme, w, h),
+    )?;
+    println!("wrote {} pane snapshots to {}", 6, dir.display());
+    Ok(())
+}
+
+fn feed(app: &mut App, m: Incoming) {
+    match m {
+        Incoming::Report(r) => app.on_report(*r),
+        Incoming::PingReply(r) => app.on_ping_reply(r),
+        Incoming::PingDone(r) => app.on_ping_done(r),
+        Incoming::Tap(t) => app.on_tap(t),
+        Incoming::Notice(n) => app.event(n),
+    }
+}

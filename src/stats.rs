@@ -1,0 +1,124 @@
+//! The broker's live numbers as one serializable report — what the TUI shows — and the two
+//! services that make a broker daemon observable and steerable from `shoal tui --attach`:
+//! a report published every second on [`STATS_TOPIC`], and bridge controls taken on
+//! [`CONTROL_QUEUE`]. Both destinations are `shoal.…`: with ACLs, only users granted them
+//! (admins) can read the stats or act.
+
+use crate::bridge::network::{BridgeControl, Network};
+use crate::bridge::status::BridgeSnapshot;
+use crate::broker::snapshot::DestinationSnapshot;
+use crate::broker::BrokerHandle;
+use crate::collective::membership::{Membership, MembershipTracker};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+pub const STATS_TOPIC: &str = "/topic/shoal.stats.report";
+/// SEND here with headers `shoal-bridge: NAME` and `shoal-action: reconnect|pause|resume`.
+pub const CONTROL_QUEUE: &str = "/queue/shoal.control";
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BrokerSummary {
+    pub name: String,
+    pub version: String,
+    pub uptime_secs: u64,
+    pub connections: usize,
+    pub msgs_in: u64,
+    pub msgs_out: u64,
+    pub rate_in: f64,
+    pub rate_out: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StatsReport {
+    /// Unix milliseconds when taken.
+    pub at_ms: u64,
+    pub broker: BrokerSummary,
+    pub destinations: Vec<DestinationSnapshot>,
+    pub bridges: Vec<BridgeSnapshot>,
+    pub membership: Membership,
+}
+
+/// Where a report's parts come from.
+#[derive(Clone)]
+pub struct StatsSources {
+    pub handle: BrokerHandle,
+    pub network: Option<Arc<Network>>,
+    pub members: Arc<MembershipTracker>,
+}
+
+impl StatsSources {
+    pub fn report(&self) -> StatsReport {
+        let s = self.handle.snapshot();
+        StatsReport {
+            at_ms: crate::broker::message::now_ms(),
+            broker: BrokerSummary {
+                name: s.name,
+                version: s.version.to_string(),
+                uptime_secs: s.uptime.as_secs(),
+                connections: s.connections.len(),
+                msgs_in: s.msgs_in,
+                msgs_out: s.msgs_out,
+                rate_in: s.rate_in,
+                rate_out: s.rate_out,
+            },
+            destinations: s.destinations,
+            bridges: self
+                .network
+                .as_ref()
+                .map(|n| n.snapshot())
+                .unwrap_or_default(),
+            membership: self.members.snapshot(),
+        }
+    }
+
+    /// Applies a bridge control (the TUI's actions, embedded or over [`CONTROL_QUEUE`]).
+    pub fn control(&self, bridge: &str, what: BridgeControl) -> Result<usize, String> {
+        match &self.network {
+            Some(n) => n.control(bridge, what),
+            None => Err("this broker has no bridges".into()),
+        }
+    }
+
+    /// Publishes a report every `every` and serves [`CONTROL_QUEUE`], until `stop`.
+    pub fn serve(self, every: Duration, stop: CancellationToken) {
+        let mut control = self.handle.connect_local("control");
+        if let Err(e) = control.subscribe("control", CONTROL_QUEUE, None) {
+            tracing::warn!("bridge control service not started: {e}");
+        }
+        let publisher = self.handle.connect_local("stats");
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tick.tick() => {
+                        let body = serde_json::to_vec(&self.report()).unwrap_or_default();
+                        if let Err(e) = publisher.send(STATS_TOPIC, Vec::new(), body) {
+                            tracing::debug!("stats: {e}");
+                        }
+                    }
+                    r = control.recv() => {
+                        let Some(r) = r else { return };
+                        let m = &r.message;
+                        let bridge = m.header("shoal-bridge").unwrap_or("");
+                        let what = match m.header("shoal-action") {
+                            Some("reconnect") => BridgeControl::Reconnect,
+                            Some("pause") => BridgeControl::Pause,
+                            Some("resume") => BridgeControl::Resume,
+                            other => {
+                                tracing::warn!("control: unknown shoal-action {other:?}");
+                                continue;
+                            }
+                        };
+                        if let Err(e) = self.control(bridge, what) {
+                            tracing::warn!("control: {e}");
+                        }
+                    }
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,13 @@
+//! The bastion TUI: state and update (`app`), rendering (`ui`), keymaps, and the runtime that
+//! connects them to a broker — hosted in this process or attached over STOMP (`runtime`).
+
+pub mod app;
+pub mod history;
+pub mod keymap;
+pub mod ping_view;
+pub mod rows;
+pub mod runtime;
+pub mod source;
+pub mod table;
+pub mod terminal;
+pub mod ui;
