@@ -36,7 +36,7 @@ fn main() -> ExitCode {
     };
     let result = rt.block_on(async {
         match cli.command {
-            None => cli::tui::run_tui(Default::default()).await,
+            None => cli::tui::run_tui(cli.tui).await,
             Some(Command::Tui(args)) => cli::tui::run_tui(args).await,
             Some(Command::Demo(args)) => cli::demo::run(args).await,
             Some(Command::Keymap(cli::KeymapCommand::Check(args))) => cli::tui::keymap_check(args),

@@ -37,11 +37,20 @@ impl Filters {
         if d.kind.is_temp() {
             return false; // temporary destinations are private to one broker's connection
         }
+        if is_broker_local(&d.pattern) {
+            return false;
+        }
         if self.excluded.iter().any(|x| x.covers(&d)) {
             return false;
         }
         self.dynamic.is_empty() || self.dynamic.iter().any(|x| x.overlaps(&d))
     }
+}
+
+/// `shoal.…` destinations are each broker's own services (stats stream, membership queries,
+/// bridge controls): never forwarded, or one broker's TUI would show another's numbers.
+pub fn is_broker_local(name: &str) -> bool {
+    name.starts_with("shoal.")
 }
 
 #[cfg(test)]

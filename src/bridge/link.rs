@@ -547,6 +547,16 @@ impl Link {
 
     /// A message one of our network subscriptions received: send it to the peer.
     fn forward(&mut self, d: Received) {
+        if super::filter::is_broker_local(&d.message.destination.name) {
+            // A peer's wildcard demand matched this broker's own service traffic (stats,
+            // membership, control): it is not for the peer.
+            if let Some(token) = d.ack {
+                tracing::warn!(peer = %self.s.peer, destination = %d.message.destination_header,
+                    "a wildcard queue subscription across the bridge took a shoal service request; dropped");
+                let _ = self.local.ack(&token, false);
+            }
+            return;
+        }
         let receipt = d.ack.map(|token| {
             self.next_receipt += 1;
             self.pending.insert(self.next_receipt, token);

@@ -166,6 +166,15 @@ fn traffic(hub: &DemoBroker, edges: &[&DemoBroker], stop: &CancellationToken) {
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let keymap = super::tui::choose_keymap(args.keymap.as_deref())?;
     let theme = super::tui::theme(args.ascii);
+    use std::io::IsTerminal;
+    if args.snapshot.is_none()
+        && !(std::io::stdout().is_terminal() && std::io::stdin().is_terminal())
+    {
+        return Err(crate::config::ConfigError::Usage(
+            "the demo's TUI needs a terminal (or use --snapshot DIR)".into(),
+        )
+        .into());
+    }
     let hub = start_broker(
         "hub",
         // A datacenter that is down: its bridge shows back-off and the last error.
@@ -191,7 +200,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let result = match &args.snapshot {
         Some(dir) => snapshot(keymap, theme, source, dir, &args.size).await,
         None => {
-            let app = App::new(keymap, "demo: hub of 3 brokers", false);
+            let app = App::new(keymap, "demo", false);
             crate::tui::runtime::run(app, source, theme, Some(DEMO_PSK.into())).await
         }
     };
@@ -216,7 +225,7 @@ async fn snapshot(
         .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
         .context("--size: expected WIDTHxHEIGHT")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut app = App::new(keymap, "demo: hub of 3 brokers", false);
+    let mut app = App::new(keymap, "demo", false);
     app.ascii = theme.ascii;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let stop = CancellationToken::new();

@@ -53,7 +53,11 @@ pub fn import_activemq(args: ImportArgs) -> anyhow::Result<()> {
     version,
     about = "STOMP broker, network of brokers and MCollective tools for ops"
 )]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
+    /// With no command: the TUI's options (`shoal --keymap vim`, `shoal --attach HOST:PORT`…).
+    #[command(flatten)]
+    pub tui: tui::TuiArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -114,6 +114,13 @@ fn psk(args: &TuiArgs) -> anyhow::Result<Option<String>> {
 
 pub async fn run_tui(args: TuiArgs) -> anyhow::Result<()> {
     let keymap = choose_keymap(args.keymap.as_deref())?;
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(ConfigError::Usage(
+            "the TUI needs a terminal (run `shoal broker` for a daemon without one)".into(),
+        )
+        .into());
+    }
     let theme = theme(args.ascii);
     let psk = psk(&args).map_err(ConfigError::usage)?;
     if let Some(addr) = &args.attach {

@@ -243,7 +243,7 @@ fn renders_at_80x24_with_symbols_not_just_colour() {
     a.on_key(key("3"));
     let text = render_text(&a, &theme, 80, 24);
     assert!(
-        text.contains("mcollective") && text.contains("2 · 1 remote · 0 stale"),
+        text.contains("mcollective") && text.contains("2 (1 remote, 0 stale)"),
         "{text}"
     );
     a.on_key(key("?"));

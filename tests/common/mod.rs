@@ -627,3 +627,12 @@ fn pump(mut from: TcpStream, mut to: TcpStream, st: Arc<Mutex<ProxyState>>) {
     }
     let _ = to.shutdown(std::net::Shutdown::Both);
 }
+
+/// A loopback port that was free a moment ago (for configs that must name their port).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -84,25 +84,29 @@ fn header(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     } else {
         Span::styled(format!("bridges {up}/{} up", bridges.len()), theme.bad())
     };
-    let mut spans = vec![
-        Span::styled(format!(" shoal {} ", b.version), theme.title()),
-        Span::raw(format!(
-            "{} ({})  up {}  conns {}  in {}/s out {}/s  ",
-            if b.name.is_empty() { "…" } else { &b.name },
-            app.origin,
-            human_secs(b.uptime_secs),
-            b.connections,
-            human_count(b.rate_in),
-            human_count(b.rate_out)
-        )),
-        health,
-    ];
+    let mut spans = vec![Span::styled(
+        format!(" shoal {} ", b.version),
+        theme.title(),
+    )];
     if app.frozen {
-        spans.push(Span::styled("  FROZEN", theme.bad()));
+        spans.push(Span::styled("FROZEN ", theme.bad()));
     }
     if app.readonly {
-        spans.push(Span::styled("  read-only", theme.warn()));
+        spans.push(Span::styled("read-only ", theme.warn()));
     }
+    spans.push(Span::raw(format!(
+        "{} ({})  ",
+        if b.name.is_empty() { "…" } else { &b.name },
+        app.origin
+    )));
+    spans.push(health);
+    spans.push(Span::raw(format!(
+        "  up {}  conns {}  in {}/s out {}/s",
+        human_secs(b.uptime_secs),
+        b.connections,
+        human_count(b.rate_in),
+        human_count(b.rate_out)
+    )));
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 

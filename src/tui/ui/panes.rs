@@ -264,7 +264,9 @@ fn bridge_detail(f: &mut Frame, app: &App, theme: &Theme, area: Rect, id: &str) 
         lines.push(Line::from(format!("  {:>7} ago  {what}", human_secs(ago))));
     }
     f.render_widget(
-        Paragraph::new(lines).block(block(theme, format!(" bridge {id} "))),
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block(theme, format!(" bridge {id} "))),
         left,
     );
     let mut demand = vec![Line::from(Span::styled(
@@ -357,7 +359,7 @@ fn collectives(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         };
         lines.push(Line::from(Span::styled(c.clone(), style)));
         lines.push(Line::from(Span::styled(
-            format!("  {} · {remote} remote · {stale} stale", members.len()),
+            format!("  {} ({remote} remote, {stale} stale)", members.len()),
             theme.dim(),
         )));
     }
@@ -501,7 +503,9 @@ fn ping(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         )));
     }
     f.render_widget(
-        Paragraph::new(s).block(block(theme, " summary ".into())),
+        Paragraph::new(s)
+            .wrap(Wrap { trim: false })
+            .block(block(theme, " summary ".into())),
         summary,
     );
 }
