@@ -339,3 +339,50 @@ fn demo_brings_every_pane_to_life() {
     assert!(read("bridge-detail.txt").contains("last error"));
     assert!(read("help.txt").contains("keymap:"));
 }
+
+/// `shoal demo` driven by keys in a real terminal: panes, a ping, a tap, help, quit — and the
+/// terminal is back in cooked mode afterwards.
+#[test]
+fn demo_in_a_terminal_end_to_end() {
+    if !have_tmux() {
+        return;
+    }
+    let dir = TempDir::new("demo-e2e");
+    let home = dir.path().to_str().unwrap().to_string();
+    let script = format!(
+        "{} demo --nodes 24; echo \"EXITED $?\"; stty -a | tr ' ' '\\n' | grep -x -e -icanon -e icanon -e -echo -e echo | tr '\\n' ' '; echo; sleep 30",
+        shoal()
+    );
+    let t = Tmux::start(
+        "demo",
+        &["sh", "-c", &script],
+        &[
+            ("HOME", &home),
+            ("LANG", "C.UTF-8"),
+            ("XDG_STATE_HOME", &home),
+        ],
+    );
+    let s = t.wait_for("bridges 2/3 up");
+    assert!(s.contains("hub-south") && s.contains("↻ backoff"), "{s}");
+    t.keys(&["2"]);
+    t.wait_for("/topic/demo.metrics.east");
+    // Filter to the east metrics topic, tap it: decoded messages stream in.
+    t.keys(&["/", "e", "a", "s", "t", "Enter", "t"]);
+    let s = t.wait_for("\"dc\":\"east\"");
+    assert!(s.contains("tap /topic/demo.metrics.east"), "{s}");
+    t.keys(&["space"]);
+    t.wait_for("PAUSED");
+    t.keys(&["Escape", "3"]);
+    t.wait_for("24 (16 remote, 0 stale)");
+    t.keys(&["4", "r"]);
+    let s = t.wait_for("24 replies max:");
+    assert!(s.contains("every known member of"), "{s}");
+    t.keys(&["?"]);
+    t.wait_for("Send the ping");
+    t.keys(&["Escape", "q"]);
+    let s = t.wait_for("EXITED 0");
+    assert!(
+        s.contains("icanon echo") && !s.contains("-icanon") && !s.contains("-echo"),
+        "terminal not restored:\n{s}"
+    );
+}

@@ -130,7 +130,7 @@ impl App {
             frozen: false,
             help_scroll: None,
             tables: [
-                TableView::default(),
+                TableView::sorted_by(1, false),
                 TableView::sorted_by(rows::TRAFFIC_SORT_DEFAULT, true),
                 TableView::default(),
                 TableView::sorted_by(1, false),

@@ -11,3 +11,6 @@ pub mod source;
 pub mod table;
 pub mod terminal;
 pub mod ui;
+
+#[cfg(test)]
+mod snapshot_tests;

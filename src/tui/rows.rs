@@ -7,7 +7,8 @@ use super::table::{Cell, Row};
 use crate::bridge::status::{BridgeSnapshot, BridgeState};
 
 pub const BRIDGE_COLUMNS: [&str; 11] = [
-    "", "bridge", "remote", "rtt", "in/s", "out/s", "rate", "backlog", "demand", "uptime", "reconn",
+    "state", "bridge", "remote", "rtt", "in/s", "out/s", "rate", "backlog", "demand", "uptime",
+    "reconn",
 ];
 pub const TRAFFIC_COLUMNS: [&str; 9] = [
     "destination",

@@ -193,7 +193,7 @@ fn hint_bar(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
 /// Every binding of the active keymap, by context, generated from it (never out of date).
 pub fn help_lines(app: &App) -> Vec<String> {
     let mut lines = vec![format!("keymap: {}", app.keymap.name), String::new()];
-    let order = ["global", app.pane.context(), "tap", "help"];
+    let order = [app.pane.context(), "tap", "global", "help"];
     let mut seen = Vec::new();
     for ctx in order {
         if seen.contains(&ctx) {
