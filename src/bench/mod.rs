@@ -8,6 +8,7 @@ mod fanout;
 mod idle;
 mod payload;
 mod queue;
+mod render;
 mod rpc;
 
 use crate::client::{self, ClientReader, ClientWriter, ConnectOptions};
@@ -48,6 +49,11 @@ pub enum Scenario {
     Rpc(rpc::RpcArgs),
     /// N idle connections: time to open them and the broker's memory per connection.
     Idle(idle::IdleArgs),
+    /// The TUI's frame time per pane with many destinations and nodes (no broker needed).
+    Render(render::RenderArgs),
+    /// MCollective ping rounds: N simulated nodes (started here, on --remote-addr if given)
+    /// answering pings sent on --addr; time until every node answered.
+    Ping(crate::collective::bench::PingBenchArgs),
 }
 
 impl BenchArgs {
@@ -87,6 +93,17 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Fanout(f) => fanout::run(&args, f).await?,
         Scenario::Rpc(r) => rpc::run(&args, r).await?,
         Scenario::Idle(i) => idle::run(&args, i).await?,
+        Scenario::Render(r) => render::run(r)?,
+        Scenario::Ping(p) => {
+            crate::collective::bench::run(
+                &args.addr,
+                args.remote_addr.as_deref(),
+                &args.options(),
+                &args.label,
+                p,
+            )
+            .await?
+        }
     };
     if !ok {
         anyhow::bail!("benchmark failed its count check (lost or duplicated messages)");

@@ -184,8 +184,10 @@ where
         if buf.capacity() - buf.len() < 16 * 1024 {
             buf.reserve(64 * 1024);
         }
+        // Unbiased: under load (thousands of demand changes after a reconnect, a flood of
+        // frames from the peer) no branch may starve another — a starved read or tick looks
+        // like a dead link to one side or the other.
         tokio::select! {
-            biased;
             _ = stop.cancelled() => break "stopped".to_string(),
             Some(r) = consumed_rx.recv() => {
                 link.answer(Some(r), None);
@@ -195,7 +197,17 @@ where
             }
             cmd = reg.commands.recv() => match cmd {
                 Some(LinkCmd::Close { reason }) => break reason,
-                Some(c) => link.on_command(c),
+                Some(c) => {
+                    link.on_command(c);
+                    // Demand changes come in bursts (a reconnect re-syncs them all).
+                    for _ in 0..512 {
+                        match reg.commands.try_recv() {
+                            Ok(LinkCmd::Close { reason }) => break 'run reason,
+                            Ok(c) => link.on_command(c),
+                            Err(_) => break,
+                        }
+                    }
+                }
                 None => break "network shut down".to_string(),
             },
             r = reader.read_buf(&mut buf) => match r {
@@ -225,7 +237,14 @@ where
     };
     let _ = writer.shutdown().await;
     net.unregister(link.link_id);
-    link.status.lock().in_flight = 0;
+    {
+        let mut st = link.status.lock();
+        st.in_flight = 0;
+        st.demand_in = 0;
+        st.demand_out = 0;
+        st.demand_in_keys.clear();
+        st.demand_out_keys.clear();
+    }
     why
 }
 
@@ -250,17 +269,17 @@ impl Link {
         }
     }
 
-    /// Tells the status what the peer wants from us (count and keys, for the TUI).
-    fn publish_demand_in(&self) {
-        let mut keys: Vec<String> = self
-            .remote
-            .values()
-            .map(|(k, _)| super::status::demand_label(&k.destination, k.selector.as_deref()))
-            .collect();
-        keys.sort();
+    /// Tells the status what the peer wants from us (count, and the key added or removed —
+    /// incrementally: a peer may have tens of thousands).
+    fn publish_demand_in(&self, key: &DemandKey, added: bool) {
+        let label = super::status::demand_label(&key.destination, key.selector.as_deref());
         let mut st = self.status.lock();
-        st.demand_in = keys.len();
-        st.demand_in_keys = keys;
+        st.demand_in = self.remote.len();
+        if added {
+            st.demand_in_keys.insert(label);
+        } else {
+            st.demand_in_keys.remove(&label);
+        }
     }
 
     fn network_sub(&self) -> NetworkSub {
@@ -356,7 +375,7 @@ impl Link {
                             self.net.queue_route_gone(self.link_id, &key);
                         }
                         self.net.remote_withdraw(self.link_id, &key);
-                        self.publish_demand_in();
+                        self.publish_demand_in(&key, false);
                     }
                 }
             }
@@ -419,8 +438,8 @@ impl Link {
                     self.held.insert(id.to_string());
                 }
                 self.remote.insert(id.to_string(), (key.clone(), hops));
+                self.publish_demand_in(&key, true);
                 self.net.remote_demand(self.link_id, key, hops, path);
-                self.publish_demand_in();
             }
             Err(e) => {
                 if self.suppresses(&key) {

@@ -416,6 +416,7 @@ fn sync_key(g: &mut Inner, local: &str, key: &DemandKey) {
             (Some(advert), None) => {
                 *next_id += 1;
                 link.advertised.insert(key.clone(), *next_id);
+                link.status.lock().demand_out_keys.insert(label(key));
                 let _ = link.tx.send(LinkCmd::Advertise {
                     id: *next_id,
                     key: key.clone(),
@@ -424,20 +425,17 @@ fn sync_key(g: &mut Inner, local: &str, key: &DemandKey) {
             }
             (None, Some(ad)) => {
                 link.advertised.remove(key);
+                link.status.lock().demand_out_keys.remove(&label(key));
                 let _ = link.tx.send(LinkCmd::Withdraw { id: ad });
             }
             _ => {}
         }
-        let mut keys: Vec<String> = link
-            .advertised
-            .keys()
-            .map(|k| super::status::demand_label(&k.destination, k.selector.as_deref()))
-            .collect();
-        keys.sort();
-        let mut st = link.status.lock();
-        st.demand_out = keys.len();
-        st.demand_out_keys = keys;
+        link.status.lock().demand_out = link.advertised.len();
     }
+}
+
+fn label(k: &DemandKey) -> String {
+    super::status::demand_label(&k.destination, k.selector.as_deref())
 }
 
 async fn watch_engine(net: std::sync::Weak<Network>, mut events: broadcast::Receiver<BrokerEvent>) {

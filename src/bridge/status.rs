@@ -78,8 +78,8 @@ pub struct BridgeStatus {
     /// Forwarding paused by an operator.
     pub paused: bool,
     /// Demand the peer told us about / we told the peer: `destination [selector]`.
-    pub demand_in_keys: Vec<String>,
-    pub demand_out_keys: Vec<String>,
+    pub demand_in_keys: std::collections::BTreeSet<String>,
+    pub demand_out_keys: std::collections::BTreeSet<String>,
     /// Recent state changes: (Unix seconds, what).
     history: std::collections::VecDeque<(u64, String)>,
     was_connected: bool,
@@ -118,8 +118,8 @@ impl BridgeStatus {
             last_error: None,
             standby: false,
             paused: false,
-            demand_in_keys: Vec::new(),
-            demand_out_keys: Vec::new(),
+            demand_in_keys: Default::default(),
+            demand_out_keys: Default::default(),
             history: std::collections::VecDeque::new(),
             was_connected: false,
             rates: Rates::default(),
@@ -210,12 +210,25 @@ impl BridgeStatus {
             last_error: self.last_error.clone(),
             standby: self.standby,
             paused: self.paused,
-            demand_in_keys: self.demand_in_keys.clone(),
-            demand_out_keys: self.demand_out_keys.clone(),
+            demand_in_keys: self
+                .demand_in_keys
+                .iter()
+                .take(DEMAND_SHOWN)
+                .cloned()
+                .collect(),
+            demand_out_keys: self
+                .demand_out_keys
+                .iter()
+                .take(DEMAND_SHOWN)
+                .cloned()
+                .collect(),
             history: self.history.iter().cloned().collect(),
         }
     }
 }
+
+/// Demand entries copied into a snapshot (the counts are exact; the lists are for reading).
+const DEMAND_SHOWN: usize = 200;
 
 /// State changes kept per bridge for the TUI's detail view.
 const HISTORY: usize = 32;

@@ -278,6 +278,7 @@ pub async fn run_ping(args: PingArgs) -> anyhow::Result<()> {
         connector,
         brokers,
         vhost: Some(cfg.vhost(connector)),
+        stop_after: None,
     };
     let json = args.json;
     let out = ping::ping(&opts, &Psk::new(psk), |r| {

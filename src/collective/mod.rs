@@ -3,6 +3,7 @@
 //! membership inferred from what nodes subscribe to.
 
 pub mod agents;
+pub mod bench;
 pub mod connector;
 pub mod filter;
 pub mod marshal;

@@ -205,6 +205,11 @@ impl Node {
     fn on_message(&self, f: &Frame) -> Option<Frame> {
         let s = &self.settings;
         NodeStats::bump(&self.stats.total);
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            if let Some(what) = super::message::describe(&f.body) {
+                tracing::debug!(node = %s.identity, "{what}");
+            }
+        }
         let sender = || {
             marshal::load(&f.body)
                 .ok()

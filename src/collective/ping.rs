@@ -27,6 +27,8 @@ pub struct PingOptions {
     pub connector: Connector,
     pub brokers: Vec<PoolBroker>,
     pub vhost: Option<String>,
+    /// Stop waiting once this many replies arrived (benchmarks: the round is complete).
+    pub stop_after: Option<usize>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -281,6 +283,9 @@ pub async fn ping(
                 };
                 on_reply(&r);
                 out.replies.push(r);
+                if opts.stop_after.is_some_and(|n| out.replies.len() >= n) {
+                    break;
+                }
             }
             Ok(None) => {}
             Err((sender, e)) => {

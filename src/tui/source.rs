@@ -178,6 +178,7 @@ impl Source {
                 connector: Connector::ActiveMq,
                 brokers: Vec::new(),
                 vhost: None,
+                stop_after: None,
             };
             let result = match &me {
                 Source::Embedded(s) => embedded_ping(s, &opts, &psk, &tx).await,
