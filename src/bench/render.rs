@@ -5,7 +5,7 @@ use crate::bridge::status::{BridgeSnapshot, BridgeState, Direction, Traffic};
 use crate::broker::snapshot::DestinationSnapshot;
 use crate::collective::membership::Member;
 use crate::stats::StatsReport;
-use crate::tui::app::{App, Pane};
+use crate::tui::app::{App, PANES};
 use crate::tui::keymap::Keymap;
 use crate::tui::ui::theme::Theme;
 use clap::Args;
@@ -109,12 +109,8 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<bool> {
     }
     let backend = ratatui::backend::TestBackend::new(w, h);
     let mut term = ratatui::Terminal::new(backend)?;
-    for (pane, name) in [
-        (Pane::Bridges, "bridges"),
-        (Pane::Traffic, "traffic"),
-        (Pane::Collectives, "collectives"),
-        (Pane::Ping, "ping"),
-    ] {
+    for pane in PANES {
+        let name = pane.context();
         app.pane = pane;
         let start = Instant::now();
         for i in 0..args.frames {

@@ -253,15 +253,10 @@ async fn snapshot(
         }
     }
     stop.cancel();
-    for (pane, file) in [
-        (Pane::Bridges, "bridges"),
-        (Pane::Traffic, "traffic"),
-        (Pane::Collectives, "collectives"),
-        (Pane::Ping, "ping"),
-    ] {
+    for pane in crate::tui::app::PANES {
         app.pane = pane;
         let text = crate::tui::ui::render_text(&app, &theme, w, h);
-        std::fs::write(dir.join(format!("{file}.txt")), text)?;
+        std::fs::write(dir.join(format!("{}.txt", pane.context())), text)?;
     }
     app.pane = Pane::Bridges;
     app.bridge_detail = Some("hub-south".into());

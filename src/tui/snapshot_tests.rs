@@ -3,7 +3,7 @@
 //! look, regenerate them with `SHOAL_UPDATE_SNAPSHOTS=1 cargo test --lib snapshot` and review
 //! the diff.
 
-use super::app::{App, Pane, TapMessage, TapView};
+use super::app::{App, Pane, TapMessage, TapView, PANES};
 use super::keymap::Keymap;
 use super::ui::{render_text, theme::Theme};
 use crate::bridge::status::{BridgeSnapshot, BridgeState, Direction, Traffic};
@@ -254,14 +254,9 @@ fn check(name: &str, app: &App, w: u16, h: u16) {
 fn snapshot_every_pane_at_80x24_and_160x48() {
     let mut app = state();
     for (w, h) in [(80, 24), (160, 48)] {
-        for (pane, name) in [
-            (Pane::Bridges, "bridges"),
-            (Pane::Traffic, "traffic"),
-            (Pane::Collectives, "collectives"),
-            (Pane::Ping, "ping"),
-        ] {
+        for pane in PANES {
             app.pane = pane;
-            check(name, &app, w, h);
+            check(pane.context(), &app, w, h);
         }
     }
     app.pane = Pane::Bridges;
