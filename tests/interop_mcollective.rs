@@ -203,3 +203,58 @@ fn mco_on_one_broker_reaches_nodes_on_another_through_a_bridge() {
         .contains("for agent 'rpcutil'")));
     assert!(!fleet.node_log("node1").contains("for agent 'rpcutil'"));
 }
+
+/// Real mcollectived nodes on B answer `mco ping` issued on A through a bridge that goes
+/// through a fault-injecting proxy: before a partition, not during it (the bridge reports
+/// back-off), and again after it heals.
+#[test]
+fn mco_ping_through_a_bridge_survives_a_partition() {
+    if !have_mcollective() {
+        return;
+    }
+    let open = common::OPEN;
+    let a = Broker::start_with(
+        &format!("{open}[cluster]\nlisten = [\"127.0.0.1:0\"]\n"),
+        &["--name", "wan-a"],
+    );
+    let proxy = common::FaultProxy::start(&a.cluster[0]);
+    let b = Broker::start_with(
+        &format!(
+            "{open}[[bridge]]\nname = \"b-a\"\nuri = \"static:(tcp://{})\"\nduplex = true\nnetwork_ttl = 2\n\
+             heartbeat_ms = 200\ninitial_reconnect_delay_ms = 100\nmax_reconnect_delay_ms = 500\n",
+            proxy.addr
+        ),
+        &["--name", "wan-b"],
+    );
+    assert!(b.wait_log("bridge connected"), "{}", b.log());
+    let both = ["mcollective", "qacollective"];
+    let fleet = plain_fleet(&b);
+    let on_a = fleet.client_at(a.port(), "client-a", "mcollective", "marionette", &both);
+    let ping_until = |want: usize| {
+        let mut out = String::new();
+        for _ in 0..5 {
+            out = fleet.mco(&on_a, &["ping", "-t", "2"]);
+            if ping_replies(&out).len() == want {
+                break;
+            }
+        }
+        out
+    };
+    let out = ping_until(3);
+    assert_eq!(ping_replies(&out), NODES, "before: {out}");
+
+    proxy.partition();
+    assert!(b.wait_log("bridge backoff bridge=b-a"), "{}", b.log());
+    let out = fleet.mco(&on_a, &["ping", "-t", "2"]);
+    assert!(ping_replies(&out).is_empty(), "during the partition: {out}");
+
+    let connects = b.log().matches("bridge connected bridge=b-a").count();
+    proxy.heal();
+    assert!(
+        common::eventually(|| b.log().matches("bridge connected bridge=b-a").count() > connects),
+        "{}",
+        b.log()
+    );
+    let out = ping_until(3);
+    assert_eq!(ping_replies(&out), NODES, "after healing: {out}");
+}
