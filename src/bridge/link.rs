@@ -99,7 +99,10 @@ struct Link {
     /// Forwarding paused by an operator: the peer's demand is remembered, not consumed for.
     paused: bool,
     /// Receipt number → local ack token of a forwarded queue message.
-    pending: HashMap<u64, String>,
+    pending: rustc_hash::FxHashMap<u64, String>,
+    /// Receipts owed to the peer, sent as one frame per write (`receipt-id: 1,2,3`): one
+    /// RECEIPT per queue message was the bridge's largest per-message cost.
+    receipts_out: Vec<String>,
     next_receipt: u64,
     /// Queue messages the peer refused: given back to the queue a little later.
     refused: Vec<(Instant, String)>,
@@ -147,7 +150,8 @@ where
         remote: HashMap::new(),
         held: Default::default(),
         paused: false,
-        pending: HashMap::new(),
+        pending: Default::default(),
+        receipts_out: Vec::new(),
         next_receipt: 0,
         refused: Vec::new(),
         pings: HashMap::new(),
@@ -175,6 +179,7 @@ where
                 Err(e) => break 'run format!("bad frame from peer: {e}"),
             }
         }
+        link.flush_receipts();
         if !link.out.is_empty() {
             if let Err(e) = writer.write_all(&link.out).await {
                 break format!("write to peer failed: {e}");
@@ -543,13 +548,25 @@ impl Link {
 
     fn answer(&mut self, receipt: Option<String>, refusal: Option<String>) {
         let Some(r) = receipt else { return };
-        let f = match refusal {
-            None => Frame::new(Command::Receipt).header("receipt-id", r),
-            Some(why) => Frame::new(Command::Nack)
-                .header("receipt-id", r)
-                .header("message", why),
-        };
-        encode(&f, Version::V1_2, &mut self.out);
+        match refusal {
+            None => self.receipts_out.push(r),
+            Some(why) => encode(
+                &Frame::new(Command::Nack)
+                    .header("receipt-id", r)
+                    .header("message", why),
+                Version::V1_2,
+                &mut self.out,
+            ),
+        }
+    }
+
+    /// Encodes the receipts owed, up to 256 ids per frame.
+    fn flush_receipts(&mut self) {
+        for chunk in self.receipts_out.chunks(256) {
+            let f = Frame::new(Command::Receipt).header("receipt-id", chunk.join(","));
+            encode(&f, Version::V1_2, &mut self.out);
+        }
+        self.receipts_out.clear();
     }
 
     fn on_receipt(&mut self, f: &Frame) {
@@ -558,8 +575,15 @@ impl Link {
             self.status.lock().rtt = Some(sent.elapsed());
             return;
         }
-        if let Some(token) = r.parse().ok().and_then(|n: u64| self.pending.remove(&n)) {
-            let _ = self.local.ack(&token, false);
+        let tokens: Vec<String> = r
+            .split(',')
+            .filter_map(|id| id.parse().ok().and_then(|n: u64| self.pending.remove(&n)))
+            .collect();
+        if !tokens.is_empty() {
+            let failed = self.local.ack_many(tokens.iter().map(String::as_str));
+            if !failed.is_empty() {
+                tracing::debug!(peer = %self.s.peer, "{} receipted messages were no longer held", failed.len());
+            }
             self.status.lock().in_flight = self.pending.len();
         }
     }

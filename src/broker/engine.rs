@@ -405,7 +405,34 @@ impl Engine {
         nack: bool,
     ) -> Result<(), EngineError> {
         let mut guard = self.core.lock();
-        let core = &mut *guard;
+        self.ack_locked(&mut guard, conn, id, subscription, nack)
+    }
+
+    /// Several ACKs under one lock: a bridge link's batched receipts. Returns the ids that
+    /// were not acknowledged (unknown, or the connection is gone).
+    pub fn ack_many<'a>(
+        &self,
+        conn: ConnId,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<String> {
+        let mut guard = self.core.lock();
+        let mut failed = Vec::new();
+        for id in ids {
+            if self.ack_locked(&mut guard, conn, id, None, false).is_err() {
+                failed.push(id.to_string());
+            }
+        }
+        failed
+    }
+
+    fn ack_locked(
+        &self,
+        core: &mut Core,
+        conn: ConnId,
+        id: &str,
+        subscription: Option<&str>,
+        nack: bool,
+    ) -> Result<(), EngineError> {
         let c = core.conns.get(&conn).ok_or(EngineError::ConnectionClosed)?;
         // Candidate subscriptions: named by the token, by the header, or all of the connection's.
         let (by_token, message_id) = match id.split_once(':') {
@@ -414,14 +441,16 @@ impl Engine {
             }
             _ => (None, id),
         };
-        let candidates: Vec<SubKey> =
-            if let Some(k) = by_token.filter(|k| c.subs.values().any(|v| v == k)) {
-                vec![k]
-            } else if let Some(s) = subscription {
-                c.subs.get(s).into_iter().copied().collect()
-            } else {
-                c.subs.values().copied().collect()
-            };
+        // The token's subscription, if it is this connection's (a map lookup: a bridge link's
+        // connection may hold thousands of subscriptions).
+        let by_token = by_token.filter(|k| core.subs.get(k).is_some_and(|s| s.conn == conn));
+        let candidates: Vec<SubKey> = if let Some(k) = by_token {
+            vec![k]
+        } else if let Some(s) = subscription {
+            c.subs.get(s).into_iter().copied().collect()
+        } else {
+            c.subs.values().copied().collect()
+        };
         for key in candidates {
             let Some(sub) = core.subs.get_mut(&key) else {
                 continue;

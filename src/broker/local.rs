@@ -122,6 +122,11 @@ impl LocalClient {
         Ok(self.engine.ack(self.conn, token, None, nack)?)
     }
 
+    /// ACKs several deliveries under one engine lock; returns the tokens that were not held.
+    pub fn ack_many<'a>(&self, tokens: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+        self.engine.ack_many(self.conn, tokens)
+    }
+
     pub fn subscribe_with(&self, o: SubscribeOptions<'_>) -> Result<(), LocalError> {
         let (id, destination, selector) = (o.id, o.destination, o.selector);
         let mut pattern = DestPattern::parse(destination)?;

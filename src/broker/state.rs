@@ -14,7 +14,8 @@ use super::queue::{MessageQueue, Queued};
 use super::settings::{BrokerSettings, SlowConsumerPolicy};
 use super::subscription::{AckMode, ConnId, SubKey, Subscription, Unacked};
 use crate::stomp::{Frame, Version};
-use std::collections::{HashMap, HashSet};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 use tokio::sync::broadcast;
@@ -67,7 +68,7 @@ impl Conn {
         Conn {
             info,
             outbox,
-            subs: HashMap::new(),
+            subs: HashMap::default(),
             msgs_in: 0,
             msgs_out: 0,
             bytes_in: 0,

@@ -44,6 +44,7 @@ pub fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
 }
 
 pub async fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
+    let signals = shutdown_signal().context("installing signal handlers")?;
     let mut config = load_config(args.config.as_ref())?;
     if !args.listen.is_empty() {
         config.listen = args.listen.clone();
@@ -95,7 +96,7 @@ pub async fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
         members,
     }
     .serve(Duration::from_secs(1), broker.shutdown_token());
-    wait_for_signal().await;
+    signals.await;
     if let Some(b) = bridges {
         tracing::info!("shutting down: closing bridges");
         b.shutdown(Duration::from_secs(2)).await;
@@ -106,16 +107,24 @@ pub async fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) async fn wait_for_signal() {
+/// Installs the SIGINT/SIGTERM handlers now — a signal arriving before they exist would kill
+/// the process by its default action, skipping the graceful shutdown — and returns a future
+/// that completes on the first of them.
+pub(crate) fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        })
     }
     #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

@@ -190,6 +190,7 @@ pub fn node_settings(args: &NodeArgs) -> anyhow::Result<NodeSettings> {
 }
 
 pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
+    let signals = super::broker::shutdown_signal()?;
     let base = node_settings(&args).map_err(crate::config::ConfigError::usage)?;
     let fleet = match args.simulate {
         Some(n) => node::simulated(&base, n),
@@ -206,7 +207,7 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     for s in fleet {
         tasks.push(tokio::spawn(node::run_node(Arc::new(s), stop.clone())));
     }
-    super::broker::wait_for_signal().await;
+    signals.await;
     stop.cancel();
     for t in tasks {
         let _ = t.await;
