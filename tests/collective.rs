@@ -247,3 +247,35 @@ fn expired_requests_are_ignored_and_logged() {
         fleet.node_log("real1")
     );
 }
+
+/// `shoal ping -c broker.toml`: a shoal broker config names the broker to ping through (its
+/// plain listeners, a wildcard address reached on loopback); the PSK comes from --psk-file.
+#[test]
+fn shoal_ping_reads_a_shoal_broker_config() {
+    let b = Broker::start();
+    let dir = TempDir::new("ping-shoal-cfg");
+    let _nodes = ShoalNode::start(
+        &dir,
+        b.port(),
+        "sims",
+        "cfg-psk",
+        &["--identity", "s", "-T", "mcollective", "--simulate", "2"],
+        2,
+    );
+    let cfg = dir.write(
+        "broker.toml",
+        &format!(
+            "listen = [\"stomp+ssl://127.0.0.1:1\", \"0.0.0.0:{}\"]\n{}",
+            b.port(),
+            common::OPEN
+        ),
+    );
+    let psk = dir.write("psk", "cfg-psk\n");
+    let (out, err, ok) = shoal_ping(&cfg, &["--psk-file", psk.to_str().unwrap(), "-t", "2"]);
+    assert!(ok, "{err}");
+    assert_eq!(ping_replies(&out), ["s-001", "s-002"], "{out}");
+    assert!(
+        out.contains("every known member of mcollective answered"),
+        "{out}"
+    );
+}

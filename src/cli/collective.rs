@@ -119,8 +119,45 @@ impl BrokerConnection {
     }
 }
 
+/// A shoal broker config (`*.toml`) seen as a client.cfg: its plain listeners become the pool
+/// (a wildcard address is reached on loopback), so `shoal ping -c broker.toml` finds the broker
+/// on the bastion.
+fn pool_from_shoal_config(p: &Path) -> anyhow::Result<McoConfig> {
+    let config = crate::config::Config::load(p)?;
+    let mut text = String::from("connector = activemq\n");
+    let mut n = 0;
+    for l in config.listen_addrs() {
+        let (addr, tls) = crate::broker::server::parse_listen(&l)?;
+        if tls {
+            continue;
+        }
+        let (host, port) = addr
+            .rsplit_once(':')
+            .context("listen address without a port")?;
+        let host = match host.trim_matches(['[', ']']) {
+            "0.0.0.0" => "127.0.0.1",
+            "::" => "::1",
+            h => h,
+        };
+        n += 1;
+        text.push_str(&format!(
+            "plugin.activemq.pool.{n}.host = {host}\nplugin.activemq.pool.{n}.port = {port}\n"
+        ));
+    }
+    anyhow::ensure!(
+        n > 0,
+        "{}: no plain (non-TLS) listener to connect to",
+        p.display()
+    );
+    text.push_str(&format!("plugin.activemq.pool.size = {n}\n"));
+    let mut c = McoConfig::parse(&text);
+    c.path = Some(p.to_path_buf());
+    Ok(c)
+}
+
 fn read_mco(path: Option<&PathBuf>, default: &str) -> anyhow::Result<McoConfig> {
     match path {
+        Some(p) if p.extension().is_some_and(|e| e == "toml") => pool_from_shoal_config(p),
         Some(p) => McoConfig::read(p).with_context(|| format!("reading {}", p.display())),
         None if Path::new(default).exists() => {
             McoConfig::read(Path::new(default)).with_context(|| format!("reading {default}"))
@@ -217,8 +254,9 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
 
 #[derive(Debug, Args)]
 pub struct PingArgs {
-    /// MCollective client.cfg (pool, main_collective, psk, connector). Default:
-    /// /etc/mcollective/client.cfg when it exists.
+    /// MCollective client.cfg (pool, main_collective, psk, connector), or a shoal broker
+    /// config (*.toml: its listeners are the pool). Default: /etc/mcollective/client.cfg
+    /// when it exists.
     #[arg(long, short)]
     pub config: Option<PathBuf>,
     /// Collective to ping (default: the config's main collective).
