@@ -5,7 +5,7 @@
 mod panes;
 pub mod theme;
 
-use super::app::{App, Mode, Pane, PANES};
+use super::app::{App, Mode, PANES};
 use super::keymap::seq_text;
 use super::rows::{human_count, human_secs};
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -252,8 +252,4 @@ pub fn render_text(app: &App, theme: &Theme, width: u16, height: u16) -> String 
         out.push('\n');
     }
     out
-}
-
-pub fn pane_title(p: Pane) -> &'static str {
-    p.title()
 }
