@@ -157,6 +157,7 @@ impl Node {
             .and_then(|y| y.trim().parse::<u64>().ok())
             .filter(|y| *y > 0)
             .map(|y| Duration::from_millis(y.max(20_000)));
+        let mut frames = Vec::new();
         for c in &s.collectives {
             let mut subs = vec![s.connector.directed_subscription(c, &s.identity)];
             subs.extend(
@@ -172,10 +173,36 @@ impl Node {
                 if let Some(sel) = sub.selector {
                     f = f.header("selector", sel);
                 }
-                writer.push(&f);
+                frames.push(f);
             }
         }
+        // A RECEIPT for the last SUBSCRIBE: "connected" then means the broker holds every
+        // subscription, so requests sent from then on reach this node.
+        let probe = format!("subscribed-{}", s.identity);
+        if let Some(last) = frames.pop() {
+            frames.push(last.header("receipt", probe.clone()));
+        }
+        for f in &frames {
+            writer.push(f);
+        }
         writer.flush().await?;
+        loop {
+            let f = tokio::select! {
+                _ = stop.cancelled() => return Ok(()),
+                f = tokio::time::timeout(Duration::from_secs(30), reader.next_message()) => f
+                    .map_err(|_| ClientError::Timeout("the RECEIPT for the node's subscriptions"))??,
+            };
+            match f.command {
+                Command::Receipt if f.get("receipt-id") == Some(probe.as_str()) => break,
+                Command::Message => {
+                    if let Some(reply) = self.on_message(&f) {
+                        writer.push(&reply);
+                        writer.flush().await?;
+                    }
+                }
+                _ => {}
+            }
+        }
         tracing::info!(node = %s.identity, broker = %b.addr(), collectives = ?s.collectives, "node connected");
         let mut ticker = tokio::time::interval(beat.unwrap_or(Duration::from_secs(3600)));
         loop {
