@@ -1,8 +1,7 @@
 //! `shoal broker`: load the config (writing one on the very first run), start the broker,
 //! wait for SIGINT/SIGTERM, shut down gracefully.
 
-use crate::bridge::Bridges;
-use crate::broker::Broker;
+use super::hosted::HostedBroker;
 use crate::config::{first_run, Config};
 use anyhow::Context;
 use clap::Args;
@@ -52,15 +51,13 @@ pub async fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
     if let Some(n) = args.name {
         config.broker.name = n;
     }
-    let setup = config.setup()?;
-    let bridge_setup = config.bridge_setup()?;
-    let has_users = setup.security.auth.has_users();
-    let anonymous = setup.security.auth.allows_anonymous();
+    let has_users = !config.users.is_empty();
+    let anonymous = config.auth.anonymous;
     if !has_users && !anonymous {
         tracing::warn!("no [[user]] and [auth] anonymous = false: nobody can log in (add a user with `shoal passwd`)");
     }
-    let broker = Broker::start(setup).await.context("starting the broker")?;
-    for (a, tls) in broker.listeners() {
+    let hosted = HostedBroker::start(&config).await?;
+    for (a, tls) in hosted.broker.listeners() {
         tracing::info!(name = %config.broker.name, "listening for STOMP on {a}");
         if a.ip().is_loopback() {
             continue;
@@ -72,37 +69,13 @@ pub async fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
             tracing::warn!("{a} is reachable beyond this machine and anonymous access is on: anyone who can connect can command the fleet");
         }
     }
-    let bridges = if bridge_setup.is_empty() {
-        None
-    } else {
-        let b = Bridges::start(broker.handle(), bridge_setup)
-            .await
-            .context("starting the cluster listener")?;
-        for a in b.cluster_addrs() {
-            tracing::info!("listening for bridges on {a}");
-        }
-        Some(b)
-    };
-    // Membership inferred from subscriptions (also answers `shoal ping`'s queries), and the
-    // stats stream and bridge controls `shoal tui --attach` uses.
-    let members = crate::collective::membership::MembershipTracker::start(
-        broker.handle(),
-        broker.shutdown_token(),
-    );
-    members.serve(broker.shutdown_token());
-    crate::stats::StatsSources {
-        handle: broker.handle(),
-        network: bridges.as_ref().map(|b| b.network.clone()),
-        members,
+    for a in hosted.bridges.iter().flat_map(|b| b.cluster_addrs()) {
+        tracing::info!("listening for bridges on {a}");
     }
-    .serve(Duration::from_secs(1), broker.shutdown_token());
     signals.await;
-    if let Some(b) = bridges {
-        tracing::info!("shutting down: closing bridges");
-        b.shutdown(Duration::from_secs(2)).await;
-    }
-    tracing::info!("shutting down: closing client connections");
-    broker.shutdown(Duration::from_secs(5)).await;
+    hosted
+        .shutdown(Duration::from_secs(2), Duration::from_secs(5))
+        .await;
     tracing::info!("stopped");
     Ok(())
 }

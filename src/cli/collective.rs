@@ -35,7 +35,8 @@ pub struct BrokerConnection {
     pub connector: Option<String>,
 }
 
-fn read_secret(p: &Path) -> anyhow::Result<String> {
+/// The first line of a secret file (a password or a pre-shared key), trimmed.
+pub(crate) fn read_secret(p: &Path) -> anyhow::Result<String> {
     let s = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
     Ok(s.lines().next().unwrap_or("").trim().to_string())
 }

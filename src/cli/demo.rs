@@ -3,16 +3,12 @@
 //! simulated fleet answering pings in mcollective, qacollective and prodcollective, some topic
 //! and queue traffic, and the TUI on the hub.
 
-use crate::bridge::Bridges;
-use crate::broker::Broker;
 use crate::collective::connector::Connector;
 use crate::collective::mco_config::PoolBroker;
-use crate::collective::membership::MembershipTracker;
 use crate::collective::node::{self, NodeSettings};
 use crate::config::Config;
-use crate::stats::StatsSources;
 use crate::tui::app::{App, Pane};
-use crate::tui::source::{Incoming, Source};
+use crate::tui::source::Source;
 use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
@@ -42,34 +38,14 @@ pub struct DemoArgs {
     pub size: String,
 }
 
-struct DemoBroker {
-    broker: Broker,
-    bridges: Bridges,
-    sources: StatsSources,
-}
+type DemoBroker = super::hosted::HostedBroker;
 
 async fn start_broker(name: &str, extra: &str) -> anyhow::Result<DemoBroker> {
     let text = format!(
         "listen = [\"127.0.0.1:0\"]\n[broker]\nname = \"{name}\"\n[auth]\nanonymous = true\n\
          [cluster]\nlisten = [\"127.0.0.1:0\"]\n{extra}"
     );
-    let config = Config::parse(&text, std::path::Path::new("demo.toml"))?;
-    let broker = Broker::start(config.setup()?)
-        .await
-        .context("demo broker")?;
-    let bridges = Bridges::start(broker.handle(), config.bridge_setup()?).await?;
-    let members = MembershipTracker::start(broker.handle(), broker.shutdown_token());
-    members.serve(broker.shutdown_token());
-    let sources = StatsSources {
-        handle: broker.handle(),
-        network: Some(bridges.network.clone()),
-        members,
-    };
-    Ok(DemoBroker {
-        broker,
-        bridges,
-        sources,
-    })
+    DemoBroker::start(&Config::parse(&text, std::path::Path::new("demo.toml"))?).await
 }
 
 fn bridge_to(name: &str, addr: &str) -> String {
@@ -181,7 +157,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         &bridge_to("hub-south", "127.0.0.1:9"),
     )
     .await?;
-    let cluster = hub.bridges.cluster_addrs()[0].to_string();
+    let cluster = hub
+        .bridges
+        .as_ref()
+        .context("the hub's cluster listener")?
+        .cluster_addrs()[0]
+        .to_string();
     let east = start_broker("east", &bridge_to("east-hub", &cluster)).await?;
     let west = start_broker("west", &bridge_to("west-hub", &cluster)).await?;
     let stop = CancellationToken::new();
@@ -206,8 +187,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     };
     stop.cancel();
     for b in [hub, east, west] {
-        b.bridges.shutdown(Duration::from_millis(500)).await;
-        b.broker.shutdown(Duration::from_millis(500)).await;
+        b.shutdown(Duration::from_millis(500), Duration::from_millis(500))
+            .await;
     }
     result
 }
@@ -233,7 +214,7 @@ async fn snapshot(
     // Let bridges connect, demand spread and rates build up.
     let settle = tokio::time::Instant::now() + Duration::from_secs(4);
     while let Ok(Some(m)) = tokio::time::timeout_at(settle, rx.recv()).await {
-        feed(&mut app, m);
+        app.on_incoming(m);
     }
     app.ping.form.timeout = "1".into();
     for e in app.ping.start() {
@@ -248,7 +229,7 @@ async fn snapshot(
     let done = tokio::time::Instant::now() + Duration::from_secs(5);
     while app.ping.running {
         match tokio::time::timeout_at(done, rx.recv()).await {
-            Ok(Some(m)) => feed(&mut app, m),
+            Ok(Some(m)) => app.on_incoming(m),
             _ => break,
         }
     }
@@ -272,14 +253,4 @@ async fn snapshot(
     )?;
     println!("wrote {} pane snapshots to {}", 6, dir.display());
     Ok(())
-}
-
-fn feed(app: &mut App, m: Incoming) {
-    match m {
-        Incoming::Report(r) => app.on_report(*r),
-        Incoming::PingReply(r) => app.on_ping_reply(r),
-        Incoming::PingDone(r) => app.on_ping_done(r),
-        Incoming::Tap(t) => app.on_tap(t),
-        Incoming::Notice(n) => app.event(n),
-    }
 }

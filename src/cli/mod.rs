@@ -3,6 +3,7 @@
 pub mod broker;
 pub mod collective;
 pub mod demo;
+pub mod hosted;
 pub mod passwd;
 pub mod tui;
 

@@ -1,12 +1,8 @@
 //! `shoal` (no arguments) and `shoal tui`: the bastion TUI, on a broker hosted in this process
 //! or attached to a running `shoal broker`; `shoal keymap check`.
 
-use crate::bridge::Bridges;
-use crate::broker::Broker;
 use crate::collective::mco_config::McoConfig;
-use crate::collective::membership::MembershipTracker;
 use crate::config::ConfigError;
-use crate::stats::StatsSources;
 use crate::tui::app::App;
 use crate::tui::keymap::Keymap;
 use crate::tui::source::Source;
@@ -101,8 +97,7 @@ pub fn theme(ascii: bool) -> Theme {
 
 fn psk(args: &TuiArgs) -> anyhow::Result<Option<String>> {
     if let Some(p) = &args.psk_file {
-        let s = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-        return Ok(Some(s.lines().next().unwrap_or("").trim().to_string()));
+        return super::collective::read_secret(p).map(Some);
     }
     if let Some(p) = &args.mco_config {
         return Ok(McoConfig::read(p)
@@ -125,15 +120,7 @@ pub async fn run_tui(args: TuiArgs) -> anyhow::Result<()> {
     let psk = psk(&args).map_err(ConfigError::usage)?;
     if let Some(addr) = &args.attach {
         let passcode = match &args.password_file {
-            Some(p) => Some(
-                std::fs::read_to_string(p)
-                    .with_context(|| format!("reading {}", p.display()))
-                    .map_err(ConfigError::usage)?
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .to_string(),
-            ),
+            Some(p) => Some(super::collective::read_secret(p).map_err(ConfigError::usage)?),
             None => std::env::var("STOMP_PASSWORD").ok(),
         };
         let source = Source::Attached {
@@ -149,34 +136,13 @@ pub async fn run_tui(args: TuiArgs) -> anyhow::Result<()> {
     }
     // Host a broker in this process, as `shoal broker` would (same config, first run included).
     let config = super::broker::load_config(args.config.as_ref())?;
-    let setup = config.setup()?;
-    let bridge_setup = config.bridge_setup()?;
-    let broker = Broker::start(setup).await.context("starting the broker")?;
-    let bridges = if bridge_setup.is_empty() {
-        None
-    } else {
-        Some(
-            Bridges::start(broker.handle(), bridge_setup)
-                .await
-                .context("starting the cluster listener")?,
-        )
-    };
-    let members = MembershipTracker::start(broker.handle(), broker.shutdown_token());
-    members.serve(broker.shutdown_token());
-    let sources = StatsSources {
-        handle: broker.handle(),
-        network: bridges.as_ref().map(|b| b.network.clone()),
-        members,
-    };
-    sources
-        .clone()
-        .serve(Duration::from_secs(1), broker.shutdown_token());
+    let hosted = super::hosted::HostedBroker::start(&config).await?;
     let app = App::new(keymap, "embedded", args.readonly);
-    let result = crate::tui::runtime::run(app, Source::Embedded(sources), theme, psk).await;
-    if let Some(b) = bridges {
-        b.shutdown(Duration::from_secs(2)).await;
-    }
-    broker.shutdown(Duration::from_secs(3)).await;
+    let source = Source::Embedded(hosted.sources.clone());
+    let result = crate::tui::runtime::run(app, source, theme, psk).await;
+    hosted
+        .shutdown(Duration::from_secs(2), Duration::from_secs(3))
+        .await;
     result
 }
 

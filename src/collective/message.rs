@@ -171,6 +171,19 @@ impl Reply {
     }
 }
 
+/// The `:senderid` of an envelope, read without the key (for log lines about messages that
+/// fail verification); `?` when there is none.
+pub fn sender_of(bytes: &[u8]) -> String {
+    marshal::load(bytes)
+        .ok()
+        .and_then(|v| {
+            v.get("senderid")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "?".into())
+}
+
 /// A one-line, human description of an MCollective body for logs and the TUI's tap: agent,
 /// action, caller, filter and data of a request, or sender and status of a reply. Works
 /// without the key (nothing is verified); `None` when the body is not an MCollective envelope.

@@ -5,7 +5,6 @@
 use super::agents::{self, NodeContext, NodeStats};
 use super::connector::Connector;
 use super::filter::NodeFacts;
-use super::marshal;
 use super::mco_config::PoolBroker;
 use super::message::{now_secs, ProtocolError, Reply, Request};
 use super::security::{Psk, SecurityError, SecurityProvider};
@@ -237,16 +236,7 @@ impl Node {
                 tracing::debug!(node = %s.identity, "{what}");
             }
         }
-        let sender = || {
-            marshal::load(&f.body)
-                .ok()
-                .and_then(|v| {
-                    v.get("senderid")
-                        .and_then(|x| x.as_str())
-                        .map(str::to_string)
-                })
-                .unwrap_or_else(|| "?".into())
-        };
+        let sender = || super::message::sender_of(&f.body);
         let req = match Request::decode(&f.body, &self.psk) {
             Ok(r) => r,
             Err(ProtocolError::Security(e @ SecurityError::BadSignature)) => {

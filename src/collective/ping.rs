@@ -7,7 +7,7 @@ use super::filter::Filter;
 use super::marshal::Value;
 use super::mco_config::PoolBroker;
 use super::membership::{Membership, MEMBERSHIP_QUEUE};
-use super::message::{new_request_id, now_secs, ProtocolError, Reply, Request};
+use super::message::{new_request_id, now_secs, Reply, Request};
 use super::security::SecurityProvider;
 use crate::client::{self, ClientError, ConnectOptions};
 use crate::stomp::{Command, Frame};
@@ -121,26 +121,31 @@ pub fn discovery_request(opts: &PingOptions, security: &dyn SecurityProvider) ->
     (req.request_id, body)
 }
 
-/// A reply body for `request_id`: `Ok(Some(identity))` for a valid pong, `Ok(None)` for a reply
-/// to another request, `Err` for one that fails verification.
-pub fn check_reply(
-    body: &[u8],
-    request_id: &str,
-    security: &dyn SecurityProvider,
-) -> Result<Option<String>, (String, ProtocolError)> {
-    match Reply::decode(body, security) {
-        Ok(r) if r.request_id == request_id => Ok(Some(r.sender_id)),
-        Ok(_) => Ok(None),
-        Err(e) => {
-            let sender = super::marshal::load(body)
-                .ok()
-                .and_then(|v| {
-                    v.get("senderid")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                })
-                .unwrap_or_else(|| "?".into());
-            Err((sender, e))
+impl PingOutcome {
+    /// Takes one reply body: a valid pong to this request is recorded (with its round-trip
+    /// time since `start`) and returned; one that fails verification is recorded as rejected
+    /// and logged; a reply to another request is ignored.
+    pub fn take_reply(
+        &mut self,
+        body: &[u8],
+        security: &dyn SecurityProvider,
+        start: Instant,
+    ) -> Option<&PingReply> {
+        match Reply::decode(body, security) {
+            Ok(r) if r.request_id == self.request_id => {
+                self.replies.push(PingReply {
+                    identity: r.sender_id,
+                    rtt_ms: start.elapsed().as_secs_f64() * 1000.0,
+                });
+                self.replies.last()
+            }
+            Ok(_) => None,
+            Err(e) => {
+                let sender = super::message::sender_of(body);
+                tracing::warn!(sender = %sender, "rejected reply: {e}");
+                self.rejected.push((sender, e.to_string()));
+                None
+            }
         }
     }
 }
@@ -275,22 +280,10 @@ pub async fn ping(
         if f.command != Command::Message {
             continue;
         }
-        match check_reply(&f.body, &request_id, security) {
-            Ok(Some(identity)) => {
-                let r = PingReply {
-                    identity,
-                    rtt_ms: start.elapsed().as_secs_f64() * 1000.0,
-                };
-                on_reply(&r);
-                out.replies.push(r);
-                if opts.stop_after.is_some_and(|n| out.replies.len() >= n) {
-                    break;
-                }
-            }
-            Ok(None) => {}
-            Err((sender, e)) => {
-                tracing::warn!(sender = %sender, "rejected reply: {e}");
-                out.rejected.push((sender, e.to_string()));
+        if let Some(r) = out.take_reply(&f.body, security, start) {
+            on_reply(r);
+            if opts.stop_after.is_some_and(|n| out.replies.len() >= n) {
+                break;
             }
         }
     }

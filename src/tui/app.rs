@@ -192,6 +192,18 @@ impl App {
         }
     }
 
+    /// Whatever a source task reported.
+    pub fn on_incoming(&mut self, m: super::source::Incoming) {
+        use super::source::Incoming;
+        match m {
+            Incoming::Report(r) => self.on_report(*r),
+            Incoming::PingReply(r) => self.on_ping_reply(r),
+            Incoming::PingDone(r) => self.on_ping_done(r),
+            Incoming::Tap(t) => self.on_tap(t),
+            Incoming::Notice(n) => self.event(n),
+        }
+    }
+
     pub fn on_tap(&mut self, m: TapMessage) {
         if let Some(t) = &mut self.tap {
             if t.paused {

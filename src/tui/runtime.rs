@@ -5,7 +5,7 @@
 
 use super::app::{App, Effect};
 use super::keymap::Key;
-use super::source::{Incoming, Source};
+use super::source::Source;
 use super::terminal;
 use super::ui::{self, theme::Theme};
 use crate::collective::security::Psk;
@@ -70,17 +70,13 @@ pub async fn run(
                 Some(Err(e)) => break Err(e.into()),
                 None => break Ok(()),
             },
-            msg = rx.recv() => {
-                match msg {
-                    Some(Incoming::Report(r)) => app.on_report(*r),
-                    Some(Incoming::PingReply(r)) => app.on_ping_reply(r),
-                    Some(Incoming::PingDone(r)) => app.on_ping_done(r),
-                    Some(Incoming::Tap(m)) => app.on_tap(m),
-                    Some(Incoming::Notice(n)) => app.event(n),
-                    None => break Ok(()),
+            msg = rx.recv() => match msg {
+                Some(m) => {
+                    app.on_incoming(m);
+                    dirty = true;
                 }
-                dirty = true;
-            }
+                None => break Ok(()),
+            },
             _ = tick.tick() => {
                 if app.ping.running {
                     dirty = true;

@@ -347,18 +347,9 @@ async fn embedded_ping(
     };
     let deadline = tokio::time::Instant::now() + opts.timeout;
     while let Ok(Some(r)) = tokio::time::timeout_at(deadline, c.recv()).await {
-        match ping::check_reply(&r.message.body, &request_id, psk) {
-            Ok(Some(identity)) => {
-                s.members.touch(&identity);
-                let reply = PingReply {
-                    identity,
-                    rtt_ms: start.elapsed().as_secs_f64() * 1000.0,
-                };
-                let _ = tx.send(Incoming::PingReply(reply.clone()));
-                out.replies.push(reply);
-            }
-            Ok(None) => {}
-            Err((sender, e)) => out.rejected.push((sender, e.to_string())),
+        if let Some(reply) = out.take_reply(&r.message.body, psk, start) {
+            s.members.touch(&reply.identity);
+            let _ = tx.send(Incoming::PingReply(reply.clone()));
         }
     }
     out.set_missing(&s.members.refresh(), &opts.filter);
