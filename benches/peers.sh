@@ -47,6 +47,7 @@ EOF
       RABBITMQ_MNESIA_BASE=$d/mnesia RABBITMQ_LOG_BASE=$d/log \
       RABBITMQ_CONFIG_FILE=$d/rabbitmq RABBITMQ_ENABLED_PLUGINS_FILE=$d/enabled_plugins \
       RABBITMQ_PID_FILE=$d/pid ERL_EPMD_ADDRESS=127.0.0.1
+    cd "$d" # Erlang writes erl_crash.dump (and Mnesia cores) into its working directory
     nohup /usr/lib/rabbitmq/bin/rabbitmq-server >"$d/stdout.log" 2>&1 &
   )
   wait_port $RABBIT_PORT RabbitMQ
