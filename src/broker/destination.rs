@@ -147,6 +147,15 @@ impl DestPattern {
         })
     }
 
+    /// The pattern that matches exactly `dest`, whatever characters its name holds.
+    pub fn for_destination(dest: &Destination) -> DestPattern {
+        DestPattern {
+            kind: dest.kind,
+            pattern: dest.name.clone(),
+            elements: None,
+        }
+    }
+
     pub fn is_wildcard(&self) -> bool {
         self.elements.is_some()
     }

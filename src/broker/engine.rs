@@ -13,9 +13,11 @@ use super::message::{
     now_ms, ConsumedHook, Message, MessageIds, FRAME_ONLY_HEADERS, HOPS_HEADER, PATH_HEADER,
 };
 use super::outbox::Outbox;
+use super::queue::Queued;
 use super::selector::Selector;
-use super::settings::{BrokerSettings, Limits};
+use super::settings::{BrokerSettings, DeliveryPolicy, Limits};
 use super::state::{Conn, ConnInfo, Core};
+use super::store::Store;
 use super::subscription::{AckMode, ConnId, NetworkSub, SubKey, Subscription};
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -42,6 +44,26 @@ pub enum EngineError {
         max_messages: usize,
         max_bytes: usize,
     },
+    #[error("{destination} cannot take the message: the broker's queues hold {used} bytes (max_memory_bytes {max}); message refused")]
+    MemoryFull {
+        destination: String,
+        used: usize,
+        max: usize,
+    },
+    #[error("{destination} cannot take the persistent message: the message store holds {used} bytes (max_disk_bytes {max}); message refused")]
+    StoreFull {
+        destination: String,
+        used: u64,
+        max: u64,
+    },
+    #[error("durable subscription {0:?} is already active on another connection")]
+    DurableActive(String),
+    #[error("a durable subscription needs a client-id header on CONNECT")]
+    DurableWithoutClientId,
+    #[error("durable subscriptions are for topics, not {0}")]
+    DurableNotTopic(String),
+    #[error("no durable subscription {0:?}")]
+    NoSuchDurable(String),
     #[error("{0} is a temporary destination of another connection")]
     TempNotOwned(String),
     #[error("temporary destination {0} no longer exists")]
@@ -69,6 +91,8 @@ pub struct SubscribeRequest {
     /// 0 for clients; bridges use lower values (see `Subscription::priority`).
     pub priority: i32,
     pub network: Option<NetworkSub>,
+    /// Make (or resume) the durable subscription of this name for the connection's client-id.
+    pub durable: Option<String>,
 }
 
 pub struct Engine {
@@ -77,6 +101,8 @@ pub struct Engine {
     pub settings: BrokerSettings,
     pub limits: Limits,
     pub security: Security,
+    /// Where persistent messages are journaled; `None`: in memory only.
+    pub(super) store: Option<Arc<Store>>,
     ids: MessageIds,
     next_conn: AtomicU64,
     /// In-process clients (bridges' local sides, the membership and stats services): they do
@@ -89,11 +115,23 @@ pub struct Engine {
 pub const TEMP_PREFIX: &str = "shoal-tmp-";
 
 impl Engine {
-    pub fn new(settings: BrokerSettings, limits: Limits, security: Security) -> Arc<Engine> {
+    pub fn new(
+        settings: BrokerSettings,
+        limits: Limits,
+        security: Security,
+        policy: DeliveryPolicy,
+        store: Option<Arc<Store>>,
+    ) -> Arc<Engine> {
         let (events, _) = broadcast::channel(4096);
+        let core = Core {
+            policy,
+            store: store.clone(),
+            ..Core::default()
+        };
         Arc::new(Engine {
             ids: MessageIds::new(&settings.name),
-            core: Mutex::new(Core::default()),
+            core: Mutex::new(core),
+            store,
             events,
             settings,
             limits,
@@ -171,13 +209,14 @@ impl Engine {
     }
 
     /// Publishes a SEND. `headers` are the frame's headers; frame-only ones are dropped here.
+    /// Returns the store sequence the SEND's receipt must wait for (0: nothing journaled).
     pub fn send(
         &self,
         conn: ConnId,
         destination: Destination,
         headers: Vec<(String, String)>,
         body: Bytes,
-    ) -> Result<(), EngineError> {
+    ) -> Result<u64, EngineError> {
         self.send_hooked(conn, destination, headers, body, None)
     }
 
@@ -189,7 +228,7 @@ impl Engine {
         mut headers: Vec<(String, String)>,
         body: Bytes,
         on_consumed: Option<ConsumedHook>,
-    ) -> Result<(), EngineError> {
+    ) -> Result<u64, EngineError> {
         // A reply-to naming the sender's own temp destination must reach the sender, whoever
         // answers: give it the internal name (network sessions and local clients alike).
         if let Some((_, v)) = headers.iter_mut().find(|(k, _)| k == "reply-to") {
@@ -204,6 +243,7 @@ impl Engine {
         let message = self.make_message(destination, headers, body, now, on_consumed);
         let mut guard = self.core.lock();
         let core = &mut *guard;
+        core.ticket = 0;
         core.totals.msgs_in += 1;
         if let Some(c) = core.conns.get_mut(&conn) {
             c.msgs_in += 1;
@@ -218,9 +258,12 @@ impl Engine {
         }
         self.authorize_send(core, conn, &message)?;
         core.ensure_dest(dest_key, &self.events, &self.security.acl);
+        let total = core.queued_total.load(Ordering::Relaxed);
         let dest = core.dests.get_mut(dest_key).expect("just ensured");
-        if dest_key.kind.is_queue() && !self.has_room(&dest.queue, message.body.len()) {
-            return Err(self.queue_full(dest_key, &dest.queue));
+        let size = message.body.len();
+        if dest_key.kind.is_queue() && !self.has_room(&dest.queue, size, message.persistent, total)
+        {
+            return Err(self.queue_full(dest_key, &dest.queue, size, total));
         }
         dest.stats.enqueued += 1;
         dest.stats.bytes_in += message.body.len() as u64;
@@ -231,23 +274,41 @@ impl Engine {
         if message.is_expired(now) {
             dest.stats.expired += 1;
             message.consumed();
-            return Ok(());
+            return Ok(0);
         }
         let key = dest_key.clone();
         if key.kind.is_queue() {
+            let mut queued = Queued::new(message);
+            core.journal(&key, &mut queued);
             core.dests
                 .get_mut(&key)
                 .expect("exists")
                 .queue
-                .push_back(super::queue::Queued {
-                    message,
-                    redelivered: false,
-                });
+                .push_back(queued);
             core.dispatch_queue(&key, now);
         } else {
             core.publish_topic(&key, message, &self.settings);
         }
-        Ok(())
+        self.settle(core);
+        Ok(core.ticket)
+    }
+
+    /// Delivers the messages an engine call sent on to other queues (dead letters, expired
+    /// messages, durable subscribers' copies): creates the queue if needed, journals the
+    /// message if persistent, and dispatches. Every engine entry point that can produce such
+    /// moves ends with it, so none is left behind.
+    pub(super) fn settle(&self, core: &mut Core) {
+        let now = now_ms();
+        while let Some((dest, mut q)) = core.moves.pop_front() {
+            core.ensure_dest(&dest, &self.events, &self.security.acl);
+            core.journal(&dest, &mut q);
+            let d = core.dests.get_mut(&dest).expect("just ensured");
+            d.stats.enqueued += 1;
+            d.stats.bytes_in += q.message.body.len() as u64;
+            d.last_active = Instant::now();
+            d.queue.push_back(q);
+            core.dispatch_queue(&dest, now);
+        }
     }
 
     fn make_message(
@@ -301,7 +362,7 @@ impl Engine {
         })
     }
 
-    pub fn subscribe(&self, conn: ConnId, req: SubscribeRequest) -> Result<(), EngineError> {
+    pub fn subscribe(&self, conn: ConnId, mut req: SubscribeRequest) -> Result<(), EngineError> {
         let mut guard = self.core.lock();
         let core = &mut *guard;
         let c = core
@@ -327,6 +388,16 @@ impl Engine {
         if let Some(p) = &principal {
             self.authorize_subscribe(core, conn, p, &req.pattern)?;
         }
+        // A durable subscription consumes its own queue, fed from the topic (see `durable`).
+        let durable = match req.durable.take() {
+            Some(name) => {
+                let (key, queue) = self.open_durable(core, conn, &name, &req)?;
+                req.pattern = DestPattern::for_destination(&queue);
+                req.selector = None; // applied when the topic feeds the durable's queue
+                Some(key)
+            }
+            None => None,
+        };
         let c = core.conns.get_mut(&conn).expect("checked above");
         core.next_sub += 1;
         let key: SubKey = core.next_sub;
@@ -358,10 +429,15 @@ impl Engine {
             principal,
             priority: req.priority,
             network: req.network,
+            durable: durable.clone(),
         };
         core.attach(sub, &self.events, &self.security.acl);
+        if let Some(d) = durable.and_then(|d| core.durables.get_mut(&d)) {
+            d.active = Some(key);
+        }
         self.emit(event);
         core.dispatch_for_sub(key);
+        self.settle(core);
         Ok(())
     }
 
@@ -384,9 +460,13 @@ impl Engine {
     /// (marked redelivered), as ActiveMQ does when a consumer closes.
     fn remove_subscription(&self, core: &mut Core, conn: ConnId, key: SubKey) {
         if let Some(mut sub) = core.detach(key) {
+            if let Some(d) = sub.durable.as_ref().and_then(|d| core.durables.get_mut(d)) {
+                d.active = None;
+            }
             let unacked: Vec<_> = sub.unacked.drain(..).collect();
             core.release_unacked(conn, &unacked);
             core.requeue(unacked, now_ms());
+            self.settle(core);
             self.emit(BrokerEvent::SubscriptionRemoved {
                 conn,
                 id: sub.id.as_deref().map(str::to_string),
@@ -403,9 +483,12 @@ impl Engine {
         id: &str,
         subscription: Option<&str>,
         nack: bool,
-    ) -> Result<(), EngineError> {
+    ) -> Result<u64, EngineError> {
         let mut guard = self.core.lock();
-        self.ack_locked(&mut guard, conn, id, subscription, nack)
+        guard.ticket = 0;
+        self.ack_locked(&mut guard, conn, id, subscription, nack)?;
+        self.settle(&mut guard);
+        Ok(guard.ticket)
     }
 
     /// Several ACKs under one lock: a bridge link's batched receipts. Returns the ids that
@@ -422,6 +505,7 @@ impl Engine {
                 failed.push(id.to_string());
             }
         }
+        self.settle(&mut guard);
         failed
     }
 
@@ -474,7 +558,7 @@ impl Engine {
                         if let Some(d) = core.dests.get_mut(q) {
                             d.stats.dequeued += 1;
                         }
-                        u.message.consumed();
+                        core.consumed(&u.message, u.store_id);
                     }
                 }
             }
@@ -514,6 +598,7 @@ impl Engine {
         for k in keys {
             core.dispatch_for_sub(k);
         }
+        self.settle(core);
     }
 
     /// Removes a connection: its subscriptions go, its unacknowledged queue messages return to
@@ -547,13 +632,19 @@ impl Engine {
     /// Forgets idle destinations and refreshes rates; the server calls it once a second.
     pub fn tick(&self) {
         let idle = std::time::Duration::from_secs(self.settings.idle_destination_secs);
-        let mut core = self.core.lock();
+        let mut guard = self.core.lock();
+        let core = &mut *guard;
         core.sample_rates();
         let now = Instant::now();
         let now_ms = now_ms();
         let mut gone = Vec::new();
+        let mut expired = Vec::new();
         for (k, d) in core.dests.iter_mut() {
-            d.stats.expired += d.queue.drop_expired(now_ms) as u64;
+            let e = d.queue.take_expired(now_ms);
+            if !e.is_empty() {
+                d.stats.expired += e.len() as u64;
+                expired.push((k.clone(), e));
+            }
             if d.subscribers.is_empty()
                 && d.queue.is_empty()
                 && now.duration_since(d.last_active) > idle
@@ -561,8 +652,14 @@ impl Engine {
                 gone.push(k.clone());
             }
         }
+        for (k, e) in expired {
+            for q in e {
+                core.expire(&k, q);
+            }
+        }
         for k in gone {
             core.dests.remove(&k);
         }
+        self.settle(core);
     }
 }

@@ -4,14 +4,17 @@
 //! and read snapshots, follow the event stream, or open in-process clients.
 
 use super::auth::{Principal, Security};
+use super::durable::DurableSnapshot;
 use super::engine::Engine;
 use super::events::BrokerEvent;
 use super::local::LocalClient;
 use super::server::{self, ListenError, ListenerSpec};
-use super::settings::{BrokerSettings, Limits};
+use super::settings::{BrokerSettings, DeliveryPolicy, Limits};
 use super::snapshot::BrokerSnapshot;
 use super::snapshot::SubscriptionInfo;
+use super::store::{Store, StoreSettings, StoreUsage};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -41,6 +44,9 @@ pub struct BrokerSetup {
     pub limits: Limits,
     pub security: Security,
     pub listeners: Vec<ListenerSpec>,
+    pub delivery: DeliveryPolicy,
+    /// The message store and its directory; `None`: persistent messages stay in memory.
+    pub store: Option<(StoreSettings, PathBuf)>,
 }
 
 impl BrokerSetup {
@@ -56,6 +62,8 @@ impl BrokerSetup {
                     tls: None,
                 })
                 .collect(),
+            delivery: DeliveryPolicy::default(),
+            store: None,
         }
     }
 }
@@ -63,7 +71,25 @@ impl BrokerSetup {
 impl Broker {
     /// Binds every listen address, then starts accepting. Must run inside a tokio runtime.
     pub async fn start(setup: BrokerSetup) -> Result<Broker, ListenError> {
-        let engine = Engine::new(setup.settings, setup.limits, setup.security);
+        // Recover before listening: no client sees the broker until its queues are back.
+        let (store, recovery) = match &setup.store {
+            Some((settings, dir)) => {
+                let (store, recovery) = Store::open(settings, dir)?;
+                tracing::info!(dir = %dir.display(), fsync = settings.fsync, "message store open");
+                (Some(store), Some(recovery))
+            }
+            None => (None, None),
+        };
+        let engine = Engine::new(
+            setup.settings,
+            setup.limits,
+            setup.security,
+            setup.delivery,
+            store.clone(),
+        );
+        if let Some(r) = recovery {
+            engine.restore(r);
+        }
         let mut bound = Vec::new();
         for l in &setup.listeners {
             bound.push((server::bind(&l.addr).await?, l.tls.clone()));
@@ -133,6 +159,10 @@ impl Broker {
         {
             tracing::warn!("some connections did not close within {grace:?}");
         }
+        // Everything the clients did is in; make it durable and mark the shutdown clean.
+        if let Some(store) = &self.handle.engine.store {
+            store.close();
+        }
     }
 }
 
@@ -184,5 +214,14 @@ impl BrokerHandle {
 
     pub fn limits(&self) -> &super::Limits {
         &self.engine.limits
+    }
+
+    /// How full the message store is (`None`: no store).
+    pub fn store_usage(&self) -> Option<StoreUsage> {
+        self.engine.store.as_ref().map(|s| s.usage())
+    }
+
+    pub fn durable_subscriptions(&self) -> Vec<DurableSnapshot> {
+        self.engine.durables()
     }
 }

@@ -88,9 +88,9 @@ impl LocalClient {
     ) -> Result<(), LocalError> {
         let d = Destination::parse(destination)?;
         let d = Destination::new(d.kind, Engine::temp_name(self.conn, d.kind, &d.name));
-        Ok(self
-            .engine
-            .send_hooked(self.conn, d, headers, body.into(), on_consumed)?)
+        self.engine
+            .send_hooked(self.conn, d, headers, body.into(), on_consumed)?;
+        Ok(())
     }
 
     pub fn subscribe(
@@ -119,7 +119,8 @@ impl LocalClient {
 
     /// ACK (or NACK) a delivery by its `ack` token (client ack modes).
     pub fn ack(&self, token: &str, nack: bool) -> Result<(), LocalError> {
-        Ok(self.engine.ack(self.conn, token, None, nack)?)
+        self.engine.ack(self.conn, token, None, nack)?;
+        Ok(())
     }
 
     /// ACKs several deliveries under one engine lock; returns the tokens that were not held.
@@ -141,6 +142,7 @@ impl LocalClient {
         Ok(self.engine.subscribe(
             self.conn,
             SubscribeRequest {
+                durable: None,
                 id: Some(id.to_string()),
                 pattern,
                 selector,
@@ -184,7 +186,7 @@ impl LocalClient {
                         subscription: d.subscription,
                         message: d.message,
                         ack: d.ack,
-                        redelivered: d.redelivered,
+                        redelivered: d.redeliveries > 0,
                     })
                 }
                 Outgoing::Frame(_) | Outgoing::Close => continue,

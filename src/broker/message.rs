@@ -54,6 +54,10 @@ impl Message {
 /// Headers a bridge adds to a forwarded message; see `bridge::wire`.
 pub const PATH_HEADER: &str = "shoal-path";
 pub const HOPS_HEADER: &str = "shoal-hops";
+/// How many times a redelivered message was delivered before (with `redelivered:true`).
+pub const REDELIVERY_COUNT_HEADER: &str = "redelivery-count";
+/// Where a dead-lettered or expired message was first sent.
+pub const ORIGINAL_DESTINATION_HEADER: &str = "original-destination";
 
 /// Frame-level headers that are not part of the message itself.
 pub const FRAME_ONLY_HEADERS: &[&str] = &[
@@ -65,6 +69,7 @@ pub const FRAME_ONLY_HEADERS: &[&str] = &[
     "subscription",
     "ack",
     "redelivered",
+    REDELIVERY_COUNT_HEADER,
 ];
 
 impl Message {
@@ -78,6 +83,34 @@ impl Message {
                 .iter()
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.as_str()),
+        }
+    }
+
+    /// This message re-sent to `to` (a dead-letter or expiry queue): same id, headers and
+    /// body, plus where it was first sent; no bridge hook (it is this broker's now).
+    pub fn moved_to(&self, to: &Destination) -> Message {
+        let mut headers = self.headers.clone();
+        if !headers
+            .iter()
+            .any(|(k, _)| k == ORIGINAL_DESTINATION_HEADER)
+        {
+            headers.push((
+                ORIGINAL_DESTINATION_HEADER.to_string(),
+                self.destination_header.clone(),
+            ));
+        }
+        Message {
+            id: self.id.clone(),
+            destination: to.clone(),
+            destination_header: to.to_string(),
+            headers,
+            body: self.body.clone(),
+            expires: self.expires,
+            priority: self.priority,
+            persistent: self.persistent,
+            hops: self.hops,
+            path: self.path.clone(),
+            on_consumed: None,
         }
     }
 

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod auth;
 pub mod destination;
+pub mod durable;
 pub mod engine;
 pub mod events;
 pub mod flow;
@@ -20,10 +21,11 @@ pub mod session;
 pub mod settings;
 pub mod snapshot;
 pub mod state;
+pub mod store;
 pub mod subscription;
 pub mod tls;
 pub mod writer;
 
 pub use handle::{Broker, BrokerHandle};
-pub use settings::{BrokerSettings, Limits, SlowConsumerPolicy};
+pub use settings::{BrokerSettings, DeliveryPolicy, ExpiredPolicy, Limits, SlowConsumerPolicy};
 pub use snapshot::{BrokerSnapshot, DestinationSnapshot};

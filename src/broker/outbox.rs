@@ -22,7 +22,8 @@ pub struct Delivery {
     /// The `ack` header (1.2) for client acknowledgement modes.
     pub ack: Option<String>,
     pub message: Arc<Message>,
-    pub redelivered: bool,
+    /// Earlier deliveries of this message that were not acknowledged (see `Queued`).
+    pub redeliveries: u32,
 }
 
 #[derive(Debug)]

@@ -1,23 +1,49 @@
 //! A queue destination's waiting messages, with their byte total kept up to date so that the
-//! byte limit (and the TUI's "bytes pending") costs nothing to read.
+//! byte limits (per queue, and the broker's memory limit summed over every queue) and the
+//! TUI's "bytes pending" cost nothing to read.
 
 use super::message::Message;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 #[derive(Debug)]
 pub struct Queued {
     pub message: Arc<Message>,
-    pub redelivered: bool,
+    /// Times the message went back to a queue unconsumed (NACK, consumer gone); > 0 means
+    /// `redelivered:true`. Past the delivery policy's maximum it goes to the dead-letter queue.
+    pub redeliveries: u32,
+    /// The message's id in the store, when it is journaled (persistent, on a durable queue).
+    pub store_id: Option<u64>,
+}
+
+impl Queued {
+    pub fn new(message: Arc<Message>) -> Queued {
+        Queued {
+            message,
+            redeliveries: 0,
+            store_id: None,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
 pub struct MessageQueue {
     items: VecDeque<Queued>,
     bytes: usize,
+    /// Body bytes waiting in every queue of the broker (shared by all its queues).
+    total: Arc<AtomicUsize>,
 }
 
 impl MessageQueue {
+    pub fn new(total: Arc<AtomicUsize>) -> MessageQueue {
+        MessageQueue {
+            items: VecDeque::new(),
+            bytes: 0,
+            total,
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.items.len()
     }
@@ -35,36 +61,58 @@ impl MessageQueue {
         self.items.get(i)
     }
 
+    fn grew(&mut self, n: usize) {
+        self.bytes += n;
+        self.total.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn shrank(&mut self, n: usize) {
+        self.bytes -= n;
+        self.total.fetch_sub(n, Ordering::Relaxed);
+    }
+
     pub fn push_back(&mut self, q: Queued) {
-        self.bytes += q.message.body.len();
+        self.grew(q.message.body.len());
         self.items.push_back(q);
     }
 
     /// Redeliveries go back in front, ahead of newer messages.
     pub fn push_front(&mut self, q: Queued) {
-        self.bytes += q.message.body.len();
+        self.grew(q.message.body.len());
         self.items.push_front(q);
     }
 
     pub fn remove(&mut self, i: usize) -> Option<Queued> {
         let q = self.items.remove(i)?;
-        self.bytes -= q.message.body.len();
+        self.shrank(q.message.body.len());
         Some(q)
     }
 
-    /// Drops expired messages; returns how many.
-    pub fn drop_expired(&mut self, now_ms: u64) -> usize {
-        let before = self.items.len();
-        let mut freed = 0;
-        self.items.retain(|q| {
-            let keep = !q.message.is_expired(now_ms);
-            if !keep {
-                freed += q.message.body.len();
-                q.message.consumed();
-            }
-            keep
-        });
-        self.bytes -= freed;
-        before - self.items.len()
+    /// Takes out every expired message.
+    pub fn take_expired(&mut self, now_ms: u64) -> Vec<Queued> {
+        if !self.items.iter().any(|q| q.message.is_expired(now_ms)) {
+            return Vec::new();
+        }
+        let (expired, kept): (VecDeque<Queued>, VecDeque<Queued>) = std::mem::take(&mut self.items)
+            .into_iter()
+            .partition(|q| q.message.is_expired(now_ms));
+        self.items = kept;
+        let freed: usize = expired.iter().map(|q| q.message.body.len()).sum();
+        self.shrank(freed);
+        expired.into()
+    }
+
+    /// Takes out everything (a durable subscription removed).
+    pub fn drain(&mut self) -> Vec<Queued> {
+        let all: Vec<Queued> = std::mem::take(&mut self.items).into();
+        let freed = self.bytes;
+        self.shrank(freed);
+        all
+    }
+}
+
+impl Drop for MessageQueue {
+    fn drop(&mut self) {
+        self.total.fetch_sub(self.bytes, Ordering::Relaxed);
     }
 }

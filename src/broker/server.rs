@@ -31,6 +31,8 @@ pub enum ListenError {
         "invalid listen address {0:?}: use HOST:PORT, tcp://HOST:PORT or stomp+ssl://HOST:PORT"
     )]
     BadAddress(String),
+    #[error(transparent)]
+    Store(#[from] super::store::StoreError),
     #[error("{0} is a stomp+ssl:// listener but the config has no [tls] table")]
     NoTls(String),
 }

@@ -16,7 +16,7 @@ use super::subscription::{AckMode, ConnId};
 use super::writer;
 use crate::stomp::{Command, Decoder, Frame, Version};
 use bytes::BytesMut;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,6 +87,11 @@ struct Session {
     transactions: HashMap<String, Vec<TxOp>>,
     /// How long the client may stay silent before it is considered dead.
     read_timeout: Option<Duration>,
+    /// The highest store sequence the frame being handled appended (see `store`).
+    ticket: u64,
+    /// RECEIPTs waiting for the store to make their frame's effects durable, in order, each
+    /// with the sequence it waits for. Later receipts queue behind earlier ones.
+    receipts: VecDeque<(u64, Frame)>,
 }
 
 /// Serves one accepted connection until it ends.
@@ -119,7 +124,10 @@ where
         transactions: HashMap::new(),
         read_timeout: Some(Duration::from_millis(limits.connect_timeout_ms)),
         peer: peer.clone(),
+        ticket: 0,
+        receipts: VecDeque::new(),
     };
+    let mut durable = engine.store.as_ref().map(|s| s.watch_durable());
     let mut decoder = Decoder::new(limits.frame_limits());
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let reason = 'conn: loop {
@@ -133,6 +141,7 @@ where
                         }
                     }
                     Ok(Next::Disconnect) => {
+                        session.flush_receipts(durable.as_mut()).await;
                         outbox.close_with(None);
                         break 'conn "client disconnected".to_string();
                     }
@@ -145,17 +154,27 @@ where
                 }
             }
         }
+        session.release_receipts();
         if buf.capacity() - buf.len() < 16 * 1024 {
             buf.reserve(64 * 1024);
         }
         let read = reader.read_buf(&mut buf);
+        let read_timeout = session.read_timeout;
+        let waiting = !session.receipts.is_empty();
         let n = tokio::select! {
             r = async {
-                match session.read_timeout {
+                match read_timeout {
                     Some(t) => tokio::time::timeout(t, read).await.map_err(|_| ()),
                     None => Ok(read.await),
                 }
             } => r,
+            // Receipts waiting for the store: send them as soon as it catches up.
+            _ = async {
+                let rx = durable.as_mut().expect("waiting implies a store");
+                if rx.changed().await.is_err() {
+                    std::future::pending::<()>().await; // store closed: nothing more comes
+                }
+            }, if waiting => continue 'conn,
             _ = done.cancelled() => break 'conn "connection closed by broker".to_string(),
             _ = shutdown.cancelled() => {
                 outbox.close_with(Some(Frame::error("broker shutting down", "the broker is shutting down; reconnect to another broker or later")));
@@ -236,10 +255,14 @@ impl Session {
         let Ok(dest) = self.destination(frame) else {
             return; // `handle` reports the bad destination
         };
+        let persistent = frame.get("persistent").is_some_and(|p| p.trim() == "true");
         let wait = Duration::from_millis(self.engine.limits.producer_wait_ms);
         let deadline = tokio::time::Instant::now() + wait;
         let mut logged = false;
-        while !self.engine.has_room_for(&dest, frame.body.len()) {
+        while !self
+            .engine
+            .has_room_for(&dest, frame.body.len(), persistent)
+        {
             if tokio::time::Instant::now() >= deadline {
                 return;
             }
@@ -256,6 +279,7 @@ impl Session {
             return Err(Fatal::new("not connected", "CONNECT first"));
         };
         let receipt = frame.get("receipt").map(str::to_string);
+        self.ticket = 0;
         let next = match frame.command {
             Command::Connect | Command::Stomp => {
                 return Err(Fatal::new(
@@ -311,10 +335,41 @@ impl Session {
             }
         };
         if let Some(r) = receipt {
-            self.outbox
-                .push_frame(Frame::new(Command::Receipt).header("receipt-id", r));
+            let receipt = Frame::new(Command::Receipt).header("receipt-id", r);
+            let durable = self.engine.store.as_ref().map_or(0, |s| s.durable_seq());
+            if self.receipts.is_empty() && self.ticket <= durable {
+                self.outbox.push_frame(receipt);
+            } else {
+                self.receipts.push_back((self.ticket, receipt));
+            }
         }
         Ok(next)
+    }
+
+    /// Sends the waiting receipts whose effects the store has made durable.
+    fn release_receipts(&mut self) {
+        if self.receipts.is_empty() {
+            return;
+        }
+        let durable = self
+            .engine
+            .store
+            .as_ref()
+            .map_or(u64::MAX, |s| s.durable_seq());
+        while self.receipts.front().is_some_and(|(t, _)| *t <= durable) {
+            let (_, f) = self.receipts.pop_front().expect("front exists");
+            self.outbox.push_frame(f);
+        }
+    }
+
+    /// Before DISCONNECT's close: wait (bounded) until every waiting receipt can go.
+    async fn flush_receipts(&mut self, durable: Option<&mut tokio::sync::watch::Receiver<u64>>) {
+        self.release_receipts();
+        let (Some(rx), Some(&(last, _))) = (durable, self.receipts.back()) else {
+            return;
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|d| *d >= last)).await;
+        self.release_receipts();
     }
 
     /// Buffers the frame when it names a transaction, else applies it now.
@@ -369,6 +424,9 @@ impl Session {
             s.heartbeat_receive_ms.max(cx)
         };
         let principal = self.authenticate(frame).await?;
+        if let Some(id) = frame.get("client-id").filter(|id| !id.is_empty()) {
+            self.engine.set_client_id(self.conn, id);
+        }
         let s = &self.engine.settings;
         let idle = self.engine.limits.idle_timeout_secs;
         self.read_timeout = if expect_every > 0 {
@@ -445,6 +503,7 @@ impl Session {
         let raw = required(frame, "destination")?;
         let d = Destination::parse(raw)
             .map_err(|e| Fatal::new(format!("invalid destination {raw:?}"), e.to_string()))?;
+        reserved(d.kind, &d.name, raw)?;
         Ok(Destination::new(
             d.kind,
             Engine::temp_name(self.conn, d.kind, &d.name),
@@ -453,15 +512,19 @@ impl Session {
 
     fn send(&mut self, frame: Frame) -> Result<(), Fatal> {
         let dest = self.destination(&frame)?;
-        self.engine
+        let ticket = self
+            .engine
             .send(self.conn, dest, frame.headers, frame.body)
-            .map_err(|e| Fatal::new(e.to_string(), "SEND refused"))
+            .map_err(|e| Fatal::new(e.to_string(), "SEND refused"))?;
+        self.ticket = self.ticket.max(ticket);
+        Ok(())
     }
 
     fn subscribe(&mut self, frame: &Frame, version: Version) -> Result<Next, Fatal> {
         let raw = required(frame, "destination")?;
         let mut pattern = DestPattern::parse(raw)
             .map_err(|e| Fatal::new(format!("invalid destination {raw:?}"), e.to_string()))?;
+        reserved(pattern.kind, &pattern.pattern, raw)?;
         if pattern.kind.is_temp() {
             let internal = Engine::temp_name(self.conn, pattern.kind, &pattern.pattern);
             pattern = DestPattern::parse(&format!("{}{}", pattern.kind.prefix(), internal))
@@ -507,6 +570,7 @@ impl Session {
                     prefetch,
                     priority: 0,
                     network: None,
+                    durable: durable_name(frame).map(str::to_string),
                 },
             )
             .map_err(|e| Fatal::new(e.to_string(), "SUBSCRIBE refused"))?;
@@ -537,6 +601,15 @@ impl Session {
                 ))
             }
         };
+        if let Some(name) = durable_name(frame) {
+            let held = frame.get("id").map(|_| key.as_str());
+            let ticket = self
+                .engine
+                .unsubscribe_durable(self.conn, held, name)
+                .map_err(|e| Fatal::new(e.to_string(), "UNSUBSCRIBE refused"))?;
+            self.ticket = self.ticket.max(ticket);
+            return Ok(Next::Continue);
+        }
         self.engine
             .unsubscribe(self.conn, &key)
             .map_err(|e| Fatal::new(e.to_string(), "UNSUBSCRIBE refused"))?;
@@ -558,9 +631,11 @@ impl Session {
         let subscription = (version == Version::V1_1)
             .then(|| frame.get("subscription"))
             .flatten();
-        self.engine
+        let ticket = self
+            .engine
             .ack(self.conn, id, subscription, nack)
             .map_err(|e| Fatal::new(e.to_string(), format!("{what} refused")))?;
+        self.ticket = self.ticket.max(ticket);
         Ok(Next::Continue)
     }
 
@@ -594,6 +669,26 @@ impl Session {
         }
         Ok(Next::Continue)
     }
+}
+
+/// The durable subscription a SUBSCRIBE or UNSUBSCRIBE names (ActiveMQ's header, or the
+/// one STOMP clients such as stomp.py's `durable-subscription-name` use).
+fn durable_name(frame: &Frame) -> Option<&str> {
+    frame
+        .get("activemq.subscriptionName")
+        .or_else(|| frame.get("durable-subscription-name"))
+        .filter(|n| !n.is_empty())
+}
+
+/// Refuses the engine's reserved destinations (durable subscriptions' queues).
+fn reserved(kind: super::destination::DestKind, name: &str, raw: &str) -> Result<(), Fatal> {
+    if super::durable::is_reserved(kind, name) {
+        return Err(Fatal::new(
+            format!("destination {raw:?} is reserved"),
+            "queues named shoal.durable.… hold durable subscriptions' messages; subscribe to the topic with a durable subscription name instead",
+        ));
+    }
+    Ok(())
 }
 
 fn required<'f>(frame: &'f Frame, name: &str) -> Result<&'f str, Fatal> {

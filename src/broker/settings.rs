@@ -73,6 +73,11 @@ pub struct Limits {
     /// (its connection stops being read) up to `producer_wait_ms`, then gets an ERROR.
     pub max_queue_messages: usize,
     pub max_queue_bytes: usize,
+    /// Body bytes waiting in all queues together (the broker's memory limit); a SEND that
+    /// would pass it waits and is refused like one to a full queue.
+    pub max_memory_bytes: usize,
+    /// How long a producer to a full queue (or a full broker or store) waits before its
+    /// ERROR; 0 refuses at once.
     pub producer_wait_ms: u64,
     /// Body bytes delivered to one connection and not yet acknowledged (client ack modes);
     /// beyond it, queue messages wait for other consumers or for ACKs.
@@ -100,6 +105,7 @@ impl Default for Limits {
             outbox_bytes: 32 * 1024 * 1024,
             max_queue_messages: 1_000_000,
             max_queue_bytes: 256 * 1024 * 1024,
+            max_memory_bytes: 1024 * 1024 * 1024,
             producer_wait_ms: 10_000,
             max_unacked_bytes: 64 * 1024 * 1024,
             max_subscriptions_per_connection: 10_000,
@@ -117,6 +123,39 @@ impl Limits {
             max_body_bytes: self.max_body_bytes,
             max_headers: self.max_headers,
             max_header_line: self.max_header_line,
+        }
+    }
+}
+
+/// What happens to queue messages that cannot be delivered: the `[delivery]` table.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryPolicy {
+    /// Returns to the queue (NACK, or a consumer that went without acknowledging) before a
+    /// message is moved to its dead-letter queue; -1: never (ActiveMQ's default is 6).
+    pub max_redeliveries: i64,
+    /// Dead letters of `/queue/NAME` go to `/queue/<prefix>NAME`.
+    pub dead_letter_prefix: String,
+    /// Expired queue messages: "drop" them, or move them to `expiry_queue`.
+    pub expired: ExpiredPolicy,
+    pub expiry_queue: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExpiredPolicy {
+    #[default]
+    Drop,
+    Queue,
+}
+
+impl Default for DeliveryPolicy {
+    fn default() -> Self {
+        DeliveryPolicy {
+            max_redeliveries: 6,
+            dead_letter_prefix: "DLQ.".into(),
+            expired: ExpiredPolicy::Drop,
+            expiry_queue: "ExpiryQueue".into(),
         }
     }
 }

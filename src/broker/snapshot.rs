@@ -1,8 +1,10 @@
 //! Read-only copies of engine state for the TUI, bridges, tests and the stats stream.
 //! Taking one locks the engine briefly and copies; readers then take their time without it.
 
+use super::durable::DurableSnapshot;
 use super::engine::Engine;
 use super::state::DestStats;
+use super::store::StoreUsage;
 use super::subscription::ConnId;
 use serde::Serialize;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -18,6 +20,12 @@ pub struct BrokerSnapshot {
     pub rate_out: f64,
     pub connections: Vec<ConnectionSnapshot>,
     pub destinations: Vec<DestinationSnapshot>,
+    /// Body bytes waiting in all queues, and the broker's limit for them.
+    pub queued_bytes: usize,
+    pub max_memory_bytes: usize,
+    /// The message store's usage (`None`: no store).
+    pub store: Option<StoreUsage>,
+    pub durables: Vec<DurableSnapshot>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -168,6 +176,10 @@ impl Engine {
             rate_out: core.totals.rate_out,
             connections,
             destinations,
+            queued_bytes: core.queued_total.load(std::sync::atomic::Ordering::Relaxed),
+            max_memory_bytes: self.limits.max_memory_bytes,
+            store: self.store.as_ref().map(|s| s.usage()),
+            durables: Engine::durables_of(&core),
         }
     }
 }

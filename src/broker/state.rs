@@ -7,15 +7,21 @@
 
 use super::auth::{Acl, Principal};
 use super::destination::Destination;
+use super::destination::{DestKind, DestPattern};
 use super::events::BrokerEvent;
 use super::message::Message;
 use super::outbox::{Delivery, Outbox};
 use super::queue::{MessageQueue, Queued};
+use super::selector::Selector;
 use super::settings::{BrokerSettings, SlowConsumerPolicy};
+use super::settings::{DeliveryPolicy, ExpiredPolicy};
+use super::store::durable::DurableRecord;
+use super::store::Store;
 use super::subscription::{AckMode, ConnId, SubKey, Subscription, Unacked};
 use crate::stomp::{Frame, Version};
 use rustc_hash::FxHashMap as HashMap;
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 use tokio::sync::broadcast;
@@ -61,6 +67,8 @@ pub(super) struct Conn {
     pub max_unacked_bytes: usize,
     /// Some delivery waited for unacked-bytes credit: the next ACK wakes every subscription.
     pub bytes_blocked: bool,
+    /// CONNECT's `client-id`: names the connection's durable subscriptions.
+    pub client_id: Option<String>,
 }
 
 impl Conn {
@@ -77,6 +85,7 @@ impl Conn {
             unacked_bytes: 0,
             max_unacked_bytes: usize::MAX,
             bytes_blocked: false,
+            client_id: None,
         }
     }
 }
@@ -113,6 +122,17 @@ pub(super) struct Dest {
 #[derive(Default)]
 pub(super) struct Core {
     pub conns: HashMap<ConnId, Conn>,
+    /// Body bytes waiting in all queues (the memory limit), shared with every `MessageQueue`.
+    pub queued_total: Arc<AtomicUsize>,
+    pub store: Option<Arc<Store>>,
+    /// The highest store sequence appended by the engine call in progress: the caller's
+    /// RECEIPT waits until it is durable. Reset at the start of each such call.
+    pub ticket: u64,
+    pub policy: DeliveryPolicy,
+    /// Messages bound for another queue (dead letters, expired, durable subscribers' copies),
+    /// delivered by `Engine::settle` at the end of the engine call that produced them.
+    pub moves: VecDeque<(Destination, Queued)>,
+    pub durables: HashMap<String, Durable>,
     pub subs: HashMap<SubKey, Subscription>,
     /// Subscriptions with wildcards, matched against destinations created later.
     pub wildcard_subs: Vec<SubKey>,
@@ -130,6 +150,17 @@ pub struct Totals {
     prev_in: u64,
     prev_out: u64,
     last_sample: Option<Instant>,
+}
+
+/// A durable topic subscription: its topic, and the internal queue that holds its messages
+/// whether or not its subscriber is connected.
+pub(super) struct Durable {
+    pub record: DurableRecord,
+    pub pattern: DestPattern,
+    pub selector: Option<Selector>,
+    pub queue: Destination,
+    /// The subscription consuming it now, if its client is connected.
+    pub active: Option<SubKey>,
 }
 
 enum Offer {
@@ -169,7 +200,7 @@ impl Core {
             Dest {
                 subscribers,
                 rr: 0,
-                queue: MessageQueue::default(),
+                queue: MessageQueue::new(self.queued_total.clone()),
                 producers: HashSet::new(),
                 stats: DestStats::default(),
                 last_active: Instant::now(),
@@ -233,7 +264,8 @@ impl Core {
         &mut self,
         key: SubKey,
         message: &Arc<Message>,
-        redelivered: bool,
+        redeliveries: u32,
+        store_id: Option<u64>,
         from_queue: Option<&Destination>,
     ) -> Offer {
         let Some(sub) = self.subs.get_mut(&key) else {
@@ -256,7 +288,7 @@ impl Core {
             subscription: sub.id.clone(),
             ack: needs_ack.then(|| sub.ack_token(message)),
             message: message.clone(),
-            redelivered,
+            redeliveries,
         };
         if conn.outbox.try_push(delivery).is_err() {
             return Offer::Busy;
@@ -268,7 +300,12 @@ impl Core {
             sub.unacked.push_back(Unacked {
                 message: message.clone(),
                 from_queue: from_queue.cloned(),
+                store_id,
+                redeliveries,
             });
+        }
+        if let (Some(id), Some(store), 0) = (store_id, &self.store, redeliveries) {
+            store.delivered(id); // after a restart, redelivered:true
         }
         self.totals.msgs_out += 1;
         Offer::Taken
@@ -305,13 +342,13 @@ impl Core {
             let d = self.dests.get_mut(dest).expect("exists");
             let Some(q) = d.queue.get(i) else { break };
             if q.message.is_expired(now) {
-                if let Some(q) = d.queue.remove(i) {
-                    q.message.consumed();
-                }
                 d.stats.expired += 1;
+                if let Some(q) = d.queue.remove(i) {
+                    self.expire(dest, q);
+                }
                 continue;
             }
-            let (message, redelivered) = (q.message.clone(), q.redelivered);
+            let (message, redeliveries, store_id) = (q.message.clone(), q.redeliveries, q.store_id);
             let mut taken: Option<SubKey> = None;
             let mut level = hi;
             'levels: while taken.is_none() && level >= lo {
@@ -326,14 +363,16 @@ impl Core {
                         Some(sub) if sub.priority != level => continue,
                         Some(sub) if !sub.has_credit() => true,
                         Some(sub) if !sub.accepts(&message) => continue,
-                        Some(_) => match self.offer(key, &message, redelivered, Some(dest)) {
-                            Offer::Taken => {
-                                rr = (idx + 1) % n;
-                                taken = Some(key);
-                                break 'levels;
+                        Some(_) => {
+                            match self.offer(key, &message, redeliveries, store_id, Some(dest)) {
+                                Offer::Taken => {
+                                    rr = (idx + 1) % n;
+                                    taken = Some(key);
+                                    break 'levels;
+                                }
+                                Offer::Busy => true,
                             }
-                            Offer::Busy => true,
-                        },
+                        }
                     };
                     if busy {
                         if closed.is_empty() {
@@ -356,7 +395,7 @@ impl Core {
                 d.stats.bytes_out += message.body.len() as u64;
                 if auto {
                     d.stats.dequeued += 1;
-                    message.consumed();
+                    self.consumed(&message, store_id);
                 }
             } else {
                 i += 1; // nobody open wants this one (selectors): look further down the queue
@@ -407,7 +446,7 @@ impl Core {
             if !sub.accepts(&message) {
                 continue;
             }
-            match self.offer(key, &message, false, None) {
+            match self.offer(key, &message, 0, None, None) {
                 Offer::Taken => delivered += 1,
                 Offer::Busy => {
                     dropped += 1;
@@ -433,6 +472,68 @@ impl Core {
             d.stats.dropped += dropped;
             d.stats.bytes_out += delivered * message.body.len() as u64;
         }
+        // Durable subscribers get their copy whether connected or not (through their queue).
+        for durable in self.durables.values() {
+            let wants = durable.pattern.matches(dest)
+                && durable
+                    .selector
+                    .as_ref()
+                    .is_none_or(|s| s.matches(&|name| message.header(name)));
+            if wants {
+                self.moves
+                    .push_back((durable.queue.clone(), Queued::new(message.clone())));
+            }
+        }
+    }
+
+    /// A queue message is consumed (acknowledged, auto-acked, expired, moved): tell whoever
+    /// handed it to us (a bridge) and take it out of the store.
+    pub fn consumed(&mut self, message: &Message, store_id: Option<u64>) {
+        message.consumed();
+        if let (Some(id), Some(store)) = (store_id, &self.store) {
+            self.ticket = self.ticket.max(store.remove(id));
+        }
+    }
+
+    /// Journals a message entering the queue `dest` if it is persistent and ours to keep: a
+    /// message that came over a bridge stays the upstream broker's until consumed here.
+    pub fn journal(&mut self, dest: &Destination, q: &mut Queued) {
+        if q.store_id.is_some()
+            || dest.kind != DestKind::Queue
+            || !q.message.persistent
+            || q.message.on_consumed.is_some()
+        {
+            return;
+        }
+        if let Some(store) = &self.store {
+            let (id, seq) = store.add(dest, &q.message, q.redeliveries);
+            q.store_id = Some(id);
+            self.ticket = self.ticket.max(seq);
+        }
+    }
+
+    /// An expired queue message: dropped, or moved to the expiry queue, by policy.
+    pub fn expire(&mut self, dest: &Destination, q: Queued) {
+        let p = &self.policy;
+        if p.expired == ExpiredPolicy::Queue && dest.name != p.expiry_queue {
+            let to = Destination::new(DestKind::Queue, p.expiry_queue.clone());
+            let mut moved = q.message.moved_to(&to);
+            moved.expires = 0; // or it would expire again, there
+            self.moves.push_back((to, Queued::new(Arc::new(moved))));
+        }
+        self.consumed(&q.message, q.store_id);
+    }
+
+    /// The dead-letter queue for messages of `queue`, unless they are in one already.
+    fn dead_letter_queue(&self, queue: &Destination) -> Option<Destination> {
+        let p = &self.policy;
+        if queue.kind != DestKind::Queue || queue.name.starts_with(&p.dead_letter_prefix) {
+            return None;
+        }
+        Some(Destination::new(
+            DestKind::Queue,
+            format!("{}{}", p.dead_letter_prefix, queue.name),
+        ))
     }
 
     /// Returns unacknowledged queue messages to the front of their queues, in their original
@@ -449,10 +550,22 @@ impl Core {
         let mut touched: Vec<Destination> = Vec::new();
         for u in unacked.into_iter().rev() {
             let Some(q) = u.from_queue else { continue };
+            let redeliveries = u.redeliveries + 1;
+            let limit = self.policy.max_redeliveries;
+            if limit >= 0 && redeliveries as i64 > limit {
+                if let Some(dlq) = self.dead_letter_queue(&q) {
+                    let moved = u.message.moved_to(&dlq);
+                    tracing::info!(message = %u.message.id, from = %q, to = %dlq, redeliveries = u.redeliveries, "dead-lettered after too many redeliveries");
+                    self.moves.push_back((dlq, Queued::new(Arc::new(moved))));
+                    self.consumed(&u.message, u.store_id);
+                    continue;
+                }
+            }
             if let Some(d) = self.dests.get_mut(&q) {
                 d.queue.push_front(Queued {
                     message: u.message,
-                    redelivered: true,
+                    redeliveries,
+                    store_id: u.store_id,
                 });
                 if !touched.contains(&q) {
                     touched.push(q);

@@ -46,6 +46,10 @@ pub struct Unacked {
     /// Redelivery goes back to this queue; `None` for topic messages (which are not redelivered
     /// to other subscribers: each already got its own copy).
     pub from_queue: Option<Destination>,
+    /// The message's store id (journaled queue messages), removed from the store on ACK.
+    pub store_id: Option<u64>,
+    /// Unacknowledged deliveries before this one.
+    pub redeliveries: u32,
 }
 
 /// Marks a bridge's subscription: what it receives is forwarded to `peer`, so a message that
@@ -79,6 +83,8 @@ pub struct Subscription {
     /// subscriptions sit below local consumers, so queue messages prefer local consumers.
     pub priority: i32,
     pub network: Option<NetworkSub>,
+    /// The durable subscription (`client-id:name`) this subscription consumes, if any.
+    pub durable: Option<String>,
 }
 
 impl Subscription {

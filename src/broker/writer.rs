@@ -4,6 +4,7 @@
 //! `write_all`: under load a single syscall carries hundreds of MESSAGE frames.
 
 use super::engine::Engine;
+use super::message::REDELIVERY_COUNT_HEADER;
 use super::outbox::{Delivery, Outbox, Outgoing};
 use super::subscription::ConnId;
 use crate::stomp::codec::{encode, put_header, put_header_num};
@@ -30,8 +31,9 @@ pub fn encode_delivery(out: &mut BytesMut, d: &Delivery, version: Version) {
             put_header(out, "ack", ack, version, true);
         }
     }
-    if d.redelivered {
+    if d.redeliveries > 0 {
         out.put_slice(b"redelivered:true\n");
+        put_header_num(out, REDELIVERY_COUNT_HEADER, d.redeliveries as u64);
     }
     for (k, v) in &m.headers {
         put_header(out, k, v, version, true);

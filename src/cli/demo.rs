@@ -43,7 +43,7 @@ type DemoBroker = super::hosted::HostedBroker;
 async fn start_broker(name: &str, extra: &str) -> anyhow::Result<DemoBroker> {
     let text = format!(
         "listen = [\"127.0.0.1:0\"]\n[broker]\nname = \"{name}\"\n[auth]\nanonymous = true\n\
-         [cluster]\nlisten = [\"127.0.0.1:0\"]\n{extra}"
+         [cluster]\nlisten = [\"127.0.0.1:0\"]\n[store]\nenabled = false\n{extra}"
     );
     DemoBroker::start(&Config::parse(&text, std::path::Path::new("demo.toml"))?).await
 }
@@ -131,7 +131,7 @@ fn traffic(hub: &DemoBroker, edges: &[&DemoBroker], stop: &CancellationToken) {
                         (n % 17) as f64 / 10.0
                     ),
                 );
-                if n % 5 == 0 {
+                if n.is_multiple_of(5) {
                     let _ = p.send("/queue/demo.jobs", Vec::new(), format!("job {n} from {dc}"));
                 }
             }

@@ -8,8 +8,9 @@ pub mod security;
 
 use crate::broker::handle::BrokerSetup;
 use crate::broker::server::{parse_listen, ListenerSpec};
+use crate::broker::store::StoreSettings;
 use crate::broker::tls::TlsSettings;
-use crate::broker::{BrokerSettings, Limits};
+use crate::broker::{BrokerSettings, DeliveryPolicy, Limits};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -47,6 +48,10 @@ pub struct Config {
     pub cluster: Option<ClusterSettings>,
     #[serde(default, rename = "bridge", skip_serializing_if = "Vec::is_empty")]
     pub bridges: Vec<BridgeConfig>,
+    #[serde(default)]
+    pub store: StoreSettings,
+    #[serde(default)]
+    pub delivery: DeliveryPolicy,
     /// The file this was read from (relative paths inside resolve against its folder).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -262,11 +267,29 @@ impl Config {
                 tls: if wants_tls { tls.clone() } else { None },
             });
         }
+        let store = if self.store.enabled {
+            let dir = match &self.store.dir {
+                Some(d) => security::resolve(src, d),
+                None => StoreSettings::default_dir().ok_or_else(|| {
+                    invalid("[store]: no data directory for this user; set [store] dir".into())
+                })?,
+            };
+            Some((self.store.clone(), dir))
+        } else {
+            None
+        };
+        if self.delivery.dead_letter_prefix.is_empty() {
+            return Err(invalid(
+                "[delivery] dead_letter_prefix must not be empty".into(),
+            ));
+        }
         Ok(BrokerSetup {
             settings: self.broker.clone(),
             limits: self.limits.clone(),
             security: security::build_security(&self.auth, &self.users, &self.acls, src)?,
             listeners,
+            delivery: self.delivery.clone(),
+            store,
         })
     }
 

@@ -93,7 +93,11 @@ fn member(id: &str, via: Option<&str>, i: u64) -> Member {
         },
         agents: vec!["discovery".into(), "rpcutil".into()],
         since: NOW - 86_400 + i * 60,
-        last_seen: if i % 11 == 0 { NOW - 900 } else { NOW - i },
+        last_seen: if i.is_multiple_of(11) {
+            NOW - 900
+        } else {
+            NOW - i
+        },
     }
 }
 

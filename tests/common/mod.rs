@@ -169,6 +169,18 @@ impl Broker {
         let _ = self.child.wait();
     }
 
+    /// Kills the broker (SIGKILL) and hands back its directory, to start it again there.
+    pub fn crash_keep_dir(mut self) -> TempDir {
+        self.kill();
+        std::mem::replace(&mut self.dir, TempDir::new("spent"))
+    }
+
+    /// Stops the broker gracefully (SIGTERM) and hands back its directory.
+    pub fn stop_keep_dir(mut self) -> TempDir {
+        assert!(self.terminate().success(), "broker did not exit cleanly");
+        std::mem::replace(&mut self.dir, TempDir::new("spent"))
+    }
+
     /// Sends SIGTERM and waits (bounded) for the process to exit.
     pub fn terminate(&mut self) -> ExitStatus {
         let _ = Process::new("kill")
@@ -269,6 +281,18 @@ impl Stomp {
             _ => Version::V1_0,
         };
         s.decoder.version = s.version;
+        s
+    }
+
+    /// Connects (1.2) with extra CONNECT headers (a `client-id`, say).
+    pub fn connect_with(addr: &str, headers: &[(&str, &str)]) -> Stomp {
+        let mut s = Stomp::open(addr);
+        let mut h = vec![("accept-version", "1.2"), ("host", "/")];
+        h.extend_from_slice(headers);
+        s.send(&frame("CONNECT", &h, b""));
+        s.expect(Command::Connected);
+        s.version = Version::V1_2;
+        s.decoder.version = Version::V1_2;
         s
     }
 
