@@ -12,7 +12,7 @@ trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$dir"' EXIT
 
 start() { # name client-port cluster-port [peer-cluster-port]
   local cfg="$dir/$1.toml"
-  printf '[auth]\nanonymous = true\n[cluster]\nlisten = ["127.0.0.1:%s"]\n' "$3" >"$cfg"
+  printf '[auth]\nanonymous = true\n[cluster]\nlisten = ["127.0.0.1:%s"]\n[store]\ndir = "%s/%s.store"\n' "$3" "$dir" "$1" >"$cfg"
   if [ -n "${4:-}" ]; then
     printf '[[bridge]]\nname = "%s-up"\nuri = "static:(tcp://127.0.0.1:%s)"\nduplex = true\nnetwork_ttl = 2\nqueue_window = %s\n' "$1" "$4" "${WINDOW:-1000}" >>"$cfg"
   fi

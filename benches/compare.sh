@@ -20,7 +20,7 @@ if [[ " $BROKERS " == *" rabbitmq "* || " $BROKERS " == *" activemq "* ]]; then
 fi
 
 dir=$(mktemp -d)
-printf "[auth]\nanonymous = true\n" >"$dir/open.toml"
+printf '[auth]\nanonymous = true\n[store]\ndir = "%s/store"\n' "$dir" >"$dir/open.toml"
 $BIN broker --config "$dir/open.toml" --listen 127.0.0.1:$SHOAL_PORT --name bench 2>"$dir/shoal.log" &
 SHOAL_PID=$!
 trap 'kill $SHOAL_PID 2>/dev/null; rm -rf "$dir"' EXIT

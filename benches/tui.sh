@@ -9,7 +9,7 @@ secs=${1:-30}
 bin=$PWD/target/release/shoal
 work=$(mktemp -d)
 trap 'tmux kill-session -t shoal-bench-tui 2>/dev/null || true; rm -rf "$work"' EXIT
-printf 'listen = ["127.0.0.1:0"]\n[auth]\nanonymous = true\n' >"$work/broker.toml"
+printf 'listen = ["127.0.0.1:0"]\n[auth]\nanonymous = true\n[store]\ndir = "%s/store"\n' "$work" >"$work/broker.toml"
 
 measure() {
   local label=$1; shift

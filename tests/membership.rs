@@ -40,7 +40,7 @@ async fn membership_follows_local_and_bridged_nodes() {
     }
     let config = Config::parse(
         "listen = [\"127.0.0.1:0\"]\n[broker]\nname = \"hub\"\n[auth]\nanonymous = true\n\
-         [cluster]\nlisten = [\"127.0.0.1:0\"]\n",
+         [cluster]\nlisten = [\"127.0.0.1:0\"]\n[store]\nenabled = false\n",
         std::path::Path::new("hub.toml"),
     )
     .unwrap();

@@ -18,6 +18,7 @@ fn first_run_writes_a_private_config_with_an_admin_and_nobody_else_gets_in() {
         .args(["broker", "--listen", "127.0.0.1:0"])
         .env("HOME", home.path())
         .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_DATA_HOME")
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stderr(Stdio::piped())

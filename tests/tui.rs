@@ -109,6 +109,7 @@ fn hosted_tui_shows_its_broker_and_a_fleet_and_pings_it() {
             ("HOME", &home),
             ("LANG", "C.UTF-8"),
             ("XDG_STATE_HOME", &home),
+            ("XDG_DATA_HOME", &home),
         ],
     );
     let s = t.wait_for("bastion (embedded)");
@@ -195,6 +196,7 @@ fn attached_tui_reads_the_stats_stream_and_controls_bridges() {
             ("HOME", &home),
             ("LANG", "C.UTF-8"),
             ("XDG_STATE_HOME", &home),
+            ("XDG_DATA_HOME", &home),
             ("NO_COLOR", "1"),
         ],
     );
@@ -242,7 +244,11 @@ fn read_only_refuses_actions() {
     let t = Tmux::start(
         "ro",
         &[shoal(), "tui", "--attach", &b.addr, "--readonly", "--ascii"],
-        &[("HOME", &home), ("XDG_STATE_HOME", &home)],
+        &[
+            ("HOME", &home),
+            ("XDG_STATE_HOME", &home),
+            ("XDG_DATA_HOME", &home),
+        ],
     );
     let s = t.wait_for("nowhere");
     assert!(s.contains("read-only lonely"), "{s}");
@@ -314,6 +320,7 @@ fn demo_brings_every_pane_to_life() {
         .arg(dir.path())
         .env("HOME", dir.path())
         .env("XDG_STATE_HOME", dir.path())
+        .env("XDG_DATA_HOME", dir.path())
         .output()
         .unwrap();
     assert!(
@@ -360,6 +367,7 @@ fn demo_in_a_terminal_end_to_end() {
             ("HOME", &home),
             ("LANG", "C.UTF-8"),
             ("XDG_STATE_HOME", &home),
+            ("XDG_DATA_HOME", &home),
         ],
     );
     let s = t.wait_for("bridges 2/3 up");

@@ -24,6 +24,10 @@ pub struct QueueArgs {
     /// Send with `persistent:true`.
     #[arg(long)]
     pub persistent: bool,
+    /// Ask a RECEIPT for every SEND and keep at most this many unconfirmed per producer
+    /// (0: no receipts). With `--persistent`, a receipt means the message is on disk.
+    #[arg(long, default_value_t = 0)]
+    pub window: usize,
     /// Give up when nothing arrives for this many seconds.
     #[arg(long, default_value_t = 15)]
     pub stall_secs: u64,
@@ -54,7 +58,7 @@ pub async fn run(b: &BenchArgs, a: &QueueArgs) -> anyhow::Result<bool> {
     let start = Instant::now();
     let mut producers = Vec::new();
     for p in 0..a.producers {
-        let (r, mut w) = b.connect().await?;
+        let (mut r, mut w) = b.connect().await?;
         let mut head = format!(
             "SEND\ndestination:{dest}\ncontent-length:{}\n",
             a.size.max(payload::HEADER)
@@ -62,12 +66,38 @@ pub async fn run(b: &BenchArgs, a: &QueueArgs) -> anyhow::Result<bool> {
         if a.persistent {
             head.push_str("persistent:true\n");
         }
-        head.push('\n');
-        let size = a.size;
+        let (size, window) = (a.size, a.window);
+        // Receipts free window slots as they come back.
+        let credit = Arc::new(tokio::sync::Semaphore::new(window));
+        let confirmed = Arc::new(AtomicU64::new(0));
+        let (c, n) = (credit.clone(), confirmed.clone());
+        let receipts = tokio::spawn(async move {
+            while let Ok(f) = r.next_message().await {
+                if f.command == Command::Receipt {
+                    n.fetch_add(1, Ordering::Relaxed);
+                    c.add_permits(1);
+                }
+            }
+        });
         producers.push(tokio::spawn(async move {
-            let _keep = r;
             for seq in 0..per {
-                w.push_bytes(head.as_bytes());
+                if window > 0 {
+                    let permit = match credit.try_acquire() {
+                        Ok(p) => p,
+                        Err(_) => {
+                            w.flush().await?; // what is buffered must go before we wait
+                            credit.acquire().await?
+                        }
+                    };
+                    permit.forget();
+                    w.push_bytes(head.as_bytes());
+                    w.push_bytes(b"receipt:r");
+                    w.push_bytes(itoa::Buffer::new().format(seq).as_bytes());
+                    w.push_bytes(b"\n\n");
+                } else {
+                    w.push_bytes(head.as_bytes());
+                    w.push_bytes(b"\n");
+                }
                 w.push_bytes(&payload::make(p as u64, seq, size));
                 w.push_bytes(b"\0");
                 if w.buffered() >= 64 * 1024 {
@@ -75,6 +105,11 @@ pub async fn run(b: &BenchArgs, a: &QueueArgs) -> anyhow::Result<bool> {
                 }
             }
             w.flush().await?;
+            // Every SEND confirmed (or the run stalls and fails its count).
+            while window > 0 && confirmed.load(Ordering::Relaxed) < per {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            receipts.abort();
             anyhow::Ok(w)
         }));
     }
@@ -113,12 +148,13 @@ pub async fn run(b: &BenchArgs, a: &QueueArgs) -> anyhow::Result<bool> {
     let t = tally.lock();
     let lost = total - t.received;
     println!(
-        "queue label={} producers={} consumers={} size={} persistent={} messages={} seconds={:.3} rate={:.0} msg/s lost={} duplicates={}",
+        "queue label={} producers={} consumers={} size={} persistent={} window={} messages={} seconds={:.3} rate={:.0} msg/s lost={} duplicates={}",
         b.label,
         a.producers,
         a.consumers,
         a.size,
         a.persistent,
+        a.window,
         total,
         secs,
         t.received as f64 / secs,

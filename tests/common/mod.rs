@@ -104,6 +104,7 @@ impl Broker {
             .args(args)
             .env("RUST_LOG", "info")
             .env("HOME", dir.path())
+            .env("XDG_DATA_HOME", dir.path().join(".local/share"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -383,3 +383,127 @@ fn next_record(data: &[u8], from: usize) -> Option<usize> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn dir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("shoal-journal-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn add(j: &mut Journal, id: u64, body: &[u8]) {
+        let m = StoredMessage {
+            store_id: id,
+            queue: "q".into(),
+            message_id: format!("ID:{id}"),
+            destination: "/queue/q".into(),
+            headers: vec![],
+            body: Bytes::copy_from_slice(body),
+            expires: 0,
+            priority: 4,
+            redeliveries: 0,
+        };
+        let mut buf = Vec::new();
+        record::encode_add(&mut buf, &AddRef::of(&m));
+        j.added(id, buf.len());
+        j.write(&buf, false).unwrap();
+    }
+
+    fn remove(j: &mut Journal, id: u64) {
+        let mut buf = Vec::new();
+        record::encode_remove(&mut buf, id);
+        j.removed(id);
+        j.write(&buf, false).unwrap();
+    }
+
+    fn ids(r: &[Recovered]) -> Vec<u64> {
+        r.iter().map(|m| m.message.store_id).collect()
+    }
+
+    #[test]
+    fn removes_and_deliveries_survive_reopening() {
+        let d = dir("reopen");
+        let (mut j, r, _) = Journal::open(&d, 1 << 20).unwrap();
+        assert!(r.is_empty());
+        for id in 1..=5 {
+            add(&mut j, id, b"x");
+        }
+        remove(&mut j, 2);
+        let mut buf = Vec::new();
+        record::encode_delivered(&mut buf, 4);
+        j.delivered(4);
+        j.write(&buf, true).unwrap();
+        drop(j);
+        let (_, r, report) = Journal::open(&d, 1 << 20).unwrap();
+        assert_eq!(ids(&r), vec![1, 3, 4, 5]);
+        assert!(r.iter().all(|m| m.delivered == (m.message.store_id == 4)));
+        assert_eq!(report.records, 7);
+        assert!(report.skipped.is_empty() && report.torn_tail == 0);
+    }
+
+    #[test]
+    fn consumed_segments_are_deleted_and_sparse_ones_compacted() {
+        let d = dir("compact");
+        let body = vec![7u8; 1000];
+        let (mut j, _, _) = Journal::open(&d, 8 * 1024).unwrap();
+        // ~8 records per segment; 40 messages spread over several segments.
+        for id in 1..=40 {
+            add(&mut j, id, &body);
+            j.maintain().unwrap();
+        }
+        let before = j.segment_count();
+        assert!(before >= 4, "{before} segments");
+        // Consume everything but one message in the first segment and one later on.
+        for id in 2..=40 {
+            if id != 30 {
+                remove(&mut j, id);
+            }
+        }
+        j.maintain().unwrap();
+        assert!(
+            j.segment_count() <= 2,
+            "{} segments left",
+            j.segment_count()
+        );
+        assert_eq!(j.live_messages(), 2);
+        drop(j);
+        let (j, r, _) = Journal::open(&d, 8 * 1024).unwrap();
+        assert_eq!(ids(&r), vec![1, 30]);
+        assert!(r.iter().all(|m| m.message.body[..] == body[..]));
+        assert!(j.disk_bytes() < 8 * 1024 * 2);
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_and_appends_continue_after_it() {
+        let d = dir("torn");
+        let (mut j, _, _) = Journal::open(&d, 1 << 20).unwrap();
+        add(&mut j, 1, b"one");
+        add(&mut j, 2, b"two");
+        drop(j);
+        let seg = segment_path(&d, 1);
+        let len = std::fs::metadata(&seg).unwrap().len();
+        let f = OpenOptions::new().write(true).open(&seg).unwrap();
+        f.set_len(len - 3).unwrap();
+        let (mut j, r, report) = Journal::open(&d, 1 << 20).unwrap();
+        assert_eq!(ids(&r), vec![1]);
+        assert!(report.torn_tail > 0);
+        add(&mut j, 3, b"three");
+        drop(j);
+        let (_, r, report) = Journal::open(&d, 1 << 20).unwrap();
+        assert_eq!(ids(&r), vec![1, 3]);
+        assert_eq!(report.torn_tail, 0);
+    }
+
+    #[test]
+    fn a_segment_of_another_format_is_refused() {
+        let d = dir("format");
+        std::fs::write(segment_path(&d, 1), b"SHOALJ9\nwhatever").unwrap();
+        let err = Journal::open(&d, 1 << 20).err().expect("refused");
+        assert!(err.to_string().contains("format 1"), "{err}");
+    }
+}
