@@ -606,3 +606,75 @@ fn memory_and_disk_limits_refuse_with_a_clear_error_and_keep_what_was_accepted()
     }
     assert_eq!(c.expect_body(), "in memory");
 }
+
+/// Receipts of persistent SENDs wait for the store, and later receipts queue behind them;
+/// the connection keeps being served meanwhile. (A crash test alone cannot show this: the
+/// writer is too quick for a SIGKILL to land between a premature receipt and the write.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_wait_until_the_store_has_the_message() {
+    use shoal::broker::handle::BrokerSetup;
+    use shoal::broker::store::StoreSettings;
+    let dir = TempDir::new("held");
+    let mut setup = BrokerSetup::open(&["127.0.0.1:0"]);
+    setup.store = Some((StoreSettings::default(), dir.path().join("store")));
+    let broker = shoal::broker::Broker::start(setup).await.unwrap();
+    let addr = broker.local_addrs()[0].to_string();
+    let store = broker.handle().store().expect("a store");
+    let held = store.hold_writer();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let client = std::thread::spawn(move || {
+        let mut s = Stomp::connect(&addr);
+        s.send(&frame(
+            "SEND",
+            &[
+                ("destination", "/queue/held"),
+                ("persistent", "true"),
+                ("receipt", "r1"),
+            ],
+            b"on disk",
+        ));
+        s.send(&frame(
+            "SEND",
+            &[("destination", "/queue/held"), ("receipt", "r2")],
+            b"in memory",
+        ));
+        // Served meanwhile: a subscription gets both messages before either receipt.
+        s.send(&frame(
+            "SUBSCRIBE",
+            &[("id", "c"), ("destination", "/queue/held")],
+            b"",
+        ));
+        let mut seen = Vec::new();
+        while let Some(f) = s.recv_within(Duration::from_millis(500)) {
+            seen.push(match f.command {
+                Command::Receipt => f.get("receipt-id").unwrap().to_string(),
+                _ => String::from_utf8_lossy(&f.body).into_owned(),
+            });
+        }
+        tx.send(seen.clone()).unwrap();
+        // Released: the receipts, in order.
+        for _ in 0..2 {
+            seen.push(
+                s.expect(Command::Receipt)
+                    .get("receipt-id")
+                    .unwrap()
+                    .to_string(),
+            );
+        }
+        seen
+    });
+    let before = tokio::task::spawn_blocking(move || rx.recv().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        before,
+        ["on disk", "in memory"],
+        "nothing receipted before the write"
+    );
+    drop(held);
+    let all = tokio::task::spawn_blocking(move || client.join().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(all, ["on disk", "in memory", "r1", "r2"]);
+    broker.shutdown(Duration::from_secs(2)).await;
+}

@@ -401,3 +401,55 @@ fn unacked_bytes_per_connection_are_bounded() {
     other.subscribe("o", "/queue/heavy", &[]);
     assert_eq!(other.expect(Command::Message).body[0], b'3');
 }
+
+#[test]
+fn a_durable_subscription_gets_only_what_its_user_may_read_even_across_a_restart() {
+    let broker = Broker::start_with(&seed_config("[store]\ndir = \"store\"\n"), &[]);
+    // The QA admin's durable subscription to everything: accepted (it can read QA topics).
+    let login = |b: &Broker, user: &str, pass: &str| {
+        Stomp::connect_with(
+            &b.addr,
+            &[
+                ("login", user),
+                ("passcode", pass),
+                ("client-id", "qa-audit"),
+            ],
+        )
+    };
+    let mut q = login(&broker, "qaadmin", "muppetsfromspace");
+    q.subscribe(
+        "all",
+        "/topic/>",
+        &[("activemq.subscriptionName", "everything")],
+    );
+    q.request(frame("DISCONNECT", &[], b""));
+    // While it is offline (and across a restart) QA and production both publish.
+    let mut admin = Stomp::login(&broker.addr, "admin", "root-secret").unwrap();
+    // An admin's wildcard queue consumer never sees a durable subscription's queue.
+    admin.subscribe("snoop", "/queue/>", &[]);
+    let mut prod = Stomp::login(&broker.addr, "prodadmin", "poobatron").unwrap();
+    prod.send_sync(
+        "/topic/prodcollective.discovery.agent",
+        &[("persistent", "true")],
+        b"prod secret",
+    );
+    let mut qa2 = Stomp::login(&broker.addr, "qaadmin", "muppetsfromspace").unwrap();
+    qa2.send_sync(
+        "/topic/qacollective.discovery.agent",
+        &[("persistent", "true")],
+        b"qa ping",
+    );
+    admin.expect_nothing();
+    drop((admin, prod, qa2));
+    let dir = broker.stop_keep_dir();
+    let cfg = dir.path().join("broker.toml");
+    let broker = Broker::start_in(dir, &cfg, &[]);
+    let mut q = login(&broker, "qaadmin", "muppetsfromspace");
+    q.subscribe(
+        "all",
+        "/topic/>",
+        &[("activemq.subscriptionName", "everything")],
+    );
+    assert_eq!(q.expect_body(), "qa ping");
+    q.expect_nothing();
+}

@@ -69,18 +69,25 @@ impl Engine {
             .and_then(|c| c.client_id.clone())
             .ok_or(EngineError::DurableWithoutClientId)?;
         let key = key_of(&client_id, name);
+        let principal = core.conns.get(&conn).and_then(|c| c.principal.clone());
         let record = DurableRecord {
             client_id: client_id.clone(),
             name: name.to_string(),
             destination: req.pattern.to_string(),
             selector: req.selector.as_ref().map(|s| s.source().to_string()),
+            user: principal.as_ref().map(|p| p.user.clone()),
         };
         if let Some(d) = core.durables.get(&key) {
             if d.active.is_some() {
                 return Err(EngineError::DurableActive(key));
             }
             if d.record == record {
-                return Ok((key, d.queue.clone()));
+                let queue = d.queue.clone();
+                if let Some(d) = core.durables.get_mut(&key) {
+                    d.principal = principal; // the user's current groups
+                    d.orphaned = false;
+                }
+                return Ok((key, queue));
             }
             tracing::info!(durable = %key, "durable subscription changed topic or selector: starting afresh");
             self.drop_durable(core, &key);
@@ -98,6 +105,8 @@ impl Engine {
                 selector: req.selector.clone(),
                 queue: queue.clone(),
                 active: None,
+                principal,
+                orphaned: false,
             },
         );
         self.save_durables(core);
@@ -163,6 +172,27 @@ impl Engine {
         }
     }
 
+    /// Whether the topic may feed `message` to the durable subscription whose queue is
+    /// `queue`: its owner must be allowed to read the message's destination.
+    pub(super) fn durable_may_read(
+        &self,
+        core: &Core,
+        queue: &Destination,
+        message: &Message,
+    ) -> bool {
+        core.durables
+            .values()
+            .find(|d| &d.queue == queue)
+            .is_none_or(|d| {
+                !d.orphaned
+                    && d.principal.as_ref().is_none_or(|p| {
+                        self.security
+                            .acl
+                            .allows(p, super::auth::Action::Read, &message.destination)
+                    })
+            })
+    }
+
     pub fn durables(&self) -> Vec<DurableSnapshot> {
         Engine::durables_of(&self.core.lock())
     }
@@ -210,6 +240,14 @@ impl Engine {
                 format!("{DURABLE_PREFIX}{}.{}", r.client_id, r.name),
             );
             core.ensure_dest(&queue, &self.events, &self.security.acl);
+            let principal = r
+                .user
+                .as_deref()
+                .and_then(|u| self.security.auth.principal_of(u));
+            let orphaned = r.user.is_some() && principal.is_none();
+            if orphaned {
+                tracing::warn!(client_id = %r.client_id, name = %r.name, user = ?r.user, "durable subscription of a user that no longer exists: it receives nothing until that user subscribes again");
+            }
             core.durables.insert(
                 key_of(&r.client_id, &r.name),
                 Durable {
@@ -218,6 +256,8 @@ impl Engine {
                     selector,
                     queue,
                     active: None,
+                    principal,
+                    orphaned,
                 },
             );
         }

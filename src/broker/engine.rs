@@ -300,6 +300,11 @@ impl Engine {
     pub(super) fn settle(&self, core: &mut Core) {
         let now = now_ms();
         while let Some((dest, mut q)) = core.moves.pop_front() {
+            if super::durable::is_reserved(dest.kind, &dest.name)
+                && !self.durable_may_read(core, &dest, &q.message)
+            {
+                continue;
+            }
             core.ensure_dest(&dest, &self.events, &self.security.acl);
             core.journal(&dest, &mut q);
             let d = core.dests.get_mut(&dest).expect("just ensured");

@@ -216,6 +216,11 @@ impl BrokerHandle {
         &self.engine.limits
     }
 
+    /// The message store, if the broker has one.
+    pub fn store(&self) -> Option<Arc<Store>> {
+        self.engine.store.clone()
+    }
+
     /// How full the message store is (`None`: no store).
     pub fn store_usage(&self) -> Option<StoreUsage> {
         self.engine.store.as_ref().map(|s| s.usage())

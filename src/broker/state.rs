@@ -161,6 +161,11 @@ pub(super) struct Durable {
     pub queue: Destination,
     /// The subscription consuming it now, if its client is connected.
     pub active: Option<SubKey>,
+    /// Whose it is: the topic feeds it only what this principal may read (`None`: the
+    /// broker's own in-process clients).
+    pub principal: Option<Arc<Principal>>,
+    /// Its user no longer exists (after a restart with another config): it gets nothing.
+    pub orphaned: bool,
 }
 
 enum Offer {
@@ -190,6 +195,12 @@ impl Core {
                     .is_some_and(|s| s.pattern.matches(dest) && s.may_read(acl, dest))
             })
             .collect();
+        // A durable subscription's queue is its subscriber's alone: no wildcard takes from it.
+        let subscribers = if super::durable::is_reserved(dest.kind, &dest.name) {
+            Vec::new()
+        } else {
+            subscribers
+        };
         for k in &subscribers {
             if let Some(s) = self.subs.get_mut(k) {
                 s.attached.push(dest.clone());
@@ -234,7 +245,10 @@ impl Core {
             sub.attached.push(d);
         } else {
             for (d, dest) in self.dests.iter_mut() {
-                if sub.pattern.matches(d) && sub.may_read(acl, d) {
+                if sub.pattern.matches(d)
+                    && sub.may_read(acl, d)
+                    && !super::durable::is_reserved(d.kind, &d.name)
+                {
                     dest.subscribers.push(key);
                     sub.attached.push(d.clone());
                 }

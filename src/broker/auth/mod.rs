@@ -152,6 +152,15 @@ impl Authenticator {
         }
     }
 
+    /// The principal a user logs in as (the anonymous one under its name), for checks made
+    /// on a user's behalf while it is not connected (durable subscriptions after a restart).
+    pub fn principal_of(&self, user: &str) -> Option<Arc<Principal>> {
+        match self.users.get(user) {
+            Some(u) => Some(self.principal(u)),
+            None => self.anonymous.clone().filter(|a| a.user == user),
+        }
+    }
+
     fn principal(&self, u: &UserRecord) -> Arc<Principal> {
         Arc::new(Principal {
             user: u.name.clone(),

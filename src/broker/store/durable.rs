@@ -17,6 +17,9 @@ pub struct DurableRecord {
     /// The topic (pattern) subscribed to, e.g. `/topic/orders.>`.
     pub destination: String,
     pub selector: Option<String>,
+    /// The user that made it: what it may read is checked as this user, also while offline.
+    #[serde(default)]
+    pub user: Option<String>,
 }
 
 pub fn load(dir: &Path) -> std::io::Result<Vec<DurableRecord>> {

@@ -137,6 +137,8 @@ struct Shared {
     appended: AtomicU64,
     full: AtomicBool,
     error: Mutex<Option<String>>,
+    /// Held by the writer while it writes a batch; `hold_writer` lets a test stop it there.
+    gate: Mutex<()>,
 }
 
 /// The broker's message store; see the module docs.
@@ -208,6 +210,7 @@ impl Store {
             appended: AtomicU64::new(0),
             full: AtomicBool::new(false),
             error: Mutex::new(None),
+            gate: Mutex::new(()),
         });
         let (s, fsync, max) = (shared.clone(), settings.fsync, settings.max_disk_bytes);
         let thread = std::thread::Builder::new()
@@ -271,6 +274,13 @@ impl Store {
     /// Journals that a message was handed to a consumer (its redelivered flag after a restart).
     pub fn delivered(&self, store_id: u64) {
         self.push(Op::Delivered(store_id));
+    }
+
+    /// Stops the writer before its next write until the guard is dropped: appends go on,
+    /// nothing becomes durable. For tests of what waits for durability.
+    #[doc(hidden)]
+    pub fn hold_writer(&self) -> parking_lot::MutexGuard<'_, ()> {
+        self.shared.gate.lock()
     }
 
     /// The highest sequence that is durable.
@@ -349,6 +359,7 @@ fn writer(mut journal: Journal, shared: Arc<Shared>, fsync: bool, max_disk: u64)
             std::mem::swap(&mut ops, &mut p.ops);
             (p.seq, p.closing)
         };
+        let _gate = shared.gate.lock();
         buf.clear();
         for op in ops.drain(..) {
             match op {
