@@ -620,9 +620,8 @@ async fn receipts_wait_until_the_store_has_the_message() {
     let broker = shoal::broker::Broker::start(setup).await.unwrap();
     let addr = broker.local_addrs()[0].to_string();
     let store = broker.handle().store().expect("a store");
-    let held = store.hold_writer();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let client = std::thread::spawn(move || {
+    let (before, all) = tokio::task::spawn_blocking(move || {
+        let held = store.hold_writer();
         let mut s = Stomp::connect(&addr);
         s.send(&frame(
             "SEND",
@@ -651,7 +650,8 @@ async fn receipts_wait_until_the_store_has_the_message() {
                 _ => String::from_utf8_lossy(&f.body).into_owned(),
             });
         }
-        tx.send(seen.clone()).unwrap();
+        let before = seen.clone();
+        drop(held);
         // Released: the receipts, in order.
         for _ in 0..2 {
             seen.push(
@@ -661,20 +661,15 @@ async fn receipts_wait_until_the_store_has_the_message() {
                     .to_string(),
             );
         }
-        seen
-    });
-    let before = tokio::task::spawn_blocking(move || rx.recv().unwrap())
-        .await
-        .unwrap();
+        (before, seen)
+    })
+    .await
+    .unwrap();
     assert_eq!(
         before,
         ["on disk", "in memory"],
         "nothing receipted before the write"
     );
-    drop(held);
-    let all = tokio::task::spawn_blocking(move || client.join().unwrap())
-        .await
-        .unwrap();
     assert_eq!(all, ["on disk", "in memory", "r1", "r2"]);
     broker.shutdown(Duration::from_secs(2)).await;
 }
