@@ -673,3 +673,66 @@ async fn receipts_wait_until_the_store_has_the_message() {
     assert_eq!(all, ["on disk", "in memory", "r1", "r2"]);
     broker.shutdown(Duration::from_secs(2)).await;
 }
+
+/// A queue message waiting on A for a consumer behind a bridge outlives both the peer's
+/// outage and a SIGKILL of A itself: it is in A's store until the far consumer has it.
+#[test]
+fn queue_messages_waiting_for_a_bridged_consumer_survive_the_peer_outage_and_a_crash() {
+    let port_b = free_port();
+    let b_config =
+        format!("{OPEN}[cluster]\nlisten = [\"127.0.0.1:{port_b}\"]\n[store]\nenabled = false\n");
+    let start_b = || {
+        let b = Broker::start_with(&b_config, &["--name", "FAR"]);
+        assert!(b.wait_log("listening for bridges"), "{}", b.log());
+        b
+    };
+    let a_config = format!(
+        "{STORED}[[bridge]]\nname = \"A-FAR\"\nuri = \"static:(tcp://127.0.0.1:{port_b})\"\nduplex = true\ninitial_reconnect_delay_ms = 50\nmax_reconnect_delay_ms = 200\n"
+    );
+    let dir = new_dir(&a_config);
+    let cfg = dir.path().join("broker.toml");
+    let b = start_b();
+    let a = Broker::start_in(dir, &cfg, &["--name", "NEAR"]);
+    assert!(a.wait_log("bridge connected bridge=A-FAR"), "{}", a.log());
+    // Demand from B reaches A: probes flow.
+    let mut far = Stomp::connect(&b.addr);
+    far.subscribe("c", "/queue/far", &[]);
+    let mut p = Stomp::connect(&a.addr);
+    assert!(
+        eventually(|| {
+            p.send_sync("/queue/far", &[("probe", "1")], b"probe");
+            far.recv_within(Duration::from_millis(100)).is_some()
+        }),
+        "no route from A to B"
+    );
+    while far.recv_within(Duration::from_millis(300)).is_some() {}
+    // B goes down; A takes 50 persistent messages for the queue, then A crashes.
+    drop(far);
+    drop(b);
+    for i in 0..50 {
+        p.send_sync(
+            "/queue/far",
+            &[("persistent", "true")],
+            format!("w{i}").as_bytes(),
+        );
+    }
+    drop(p);
+    let dir = a.crash_keep_dir();
+    // Both come back; B's consumer gets every message exactly once.
+    let b = start_b();
+    let a = Broker::start_in(dir, &cfg, &["--name", "NEAR"]);
+    assert!(a.log().contains("messages=50"), "{}", a.log());
+    assert!(a.wait_log("bridge connected bridge=A-FAR"), "{}", a.log());
+    let mut far = Stomp::connect(&b.addr);
+    far.subscribe("c", "/queue/far", &[]);
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    while let Some(f) = far.recv_within(Duration::from_secs(2)) {
+        if f.get("probe").is_none() {
+            *seen
+                .entry(String::from_utf8_lossy(&f.body).into_owned())
+                .or_insert(0) += 1;
+        }
+    }
+    let expected: HashMap<String, usize> = (0..50).map(|i| (format!("w{i}"), 1)).collect();
+    assert_eq!(seen, expected);
+}
