@@ -3,7 +3,8 @@
 //! Mapped: `broker@brokerName`; STOMP `transportConnector`s (client listeners) and the OpenWire
 //! one (the cluster port, as the seed uses 6166); `networkConnector`s with their TTLs, duplex,
 //! conduit/priority flags, credentials and destination filters; `simpleAuthenticationPlugin`
-//! users (their plaintext passwords become argon2 hashes) and groups; `authorizationEntry`s.
+//! users (their plaintext passwords become argon2 hashes) and groups; `authorizationEntry`s;
+//! `broker@persistent`, KahaDB's journal file size and `systemUsage` memory and store limits.
 //! Everything else is listed as not mapped, so nothing is dropped silently — old configs that
 //! no longer start on current ActiveMQ (e.g. `destroyApplicationContextOnStop`) convert all the
 //! same.
@@ -292,7 +293,10 @@ pub fn convert(xml: &str) -> Result<Imported, String> {
     {
         out.not_mapped.push("tempDestinationAuthorizationEntry: temporary destinations are private to their connection in shoal; add temp-queue:// ACL entries if others must write to them".into());
     }
+    convert_storage(broker, &mut out);
     let mapped = [
+        "persistenceAdapter",
+        "systemUsage",
         "transportConnectors",
         "transportConnector",
         "networkConnectors",
@@ -321,6 +325,76 @@ pub fn convert(xml: &str) -> Result<Imported, String> {
         }
     }
     Ok(out)
+}
+
+/// ActiveMQ sizes: `64 mb`, `100 gb`, `32mb`, `1024` (bytes), binary multiples.
+fn size_bytes(v: &str) -> Option<u64> {
+    let v = v.trim().to_ascii_lowercase();
+    let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let n: u64 = v[..digits].parse().ok()?;
+    let mult = match v[digits..].trim() {
+        "" | "b" => 1,
+        "kb" => 1 << 10,
+        "mb" => 1 << 20,
+        "gb" => 1 << 30,
+        "tb" => 1 << 40,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+/// `broker@persistent`, `persistenceAdapter` and `systemUsage` → `[store]` and `[limits]`.
+fn convert_storage(broker: roxmltree::Node, out: &mut Imported) {
+    let usage_limit = |name: &str| {
+        broker
+            .descendants()
+            .find(|n| n.tag_name().name() == name && n.attribute("limit").is_some())
+            .and_then(|n| n.attribute("limit"))
+    };
+    let mut store = Vec::new();
+    if bool_attr(broker, "persistent") == Some(false) {
+        store.push("enabled = false".to_string());
+    }
+    if let Some(k) = broker
+        .descendants()
+        .find(|n| n.tag_name().name() == "kahaDB")
+    {
+        out.not_mapped.push("persistenceAdapter kahaDB: shoal keeps persistent messages in its own journal ([store] dir, default ~/.local/share/shoal/store); messages in KahaDB are not migrated, so drain the queues before switching".into());
+        if let Some(b) = k.attribute("journalMaxFileLength").and_then(size_bytes) {
+            store.push(format!("segment_bytes = {b}"));
+        }
+    } else if broker
+        .descendants()
+        .any(|n| n.tag_name().name() == "persistenceAdapter")
+    {
+        out.not_mapped
+            .push("persistenceAdapter (not kahaDB): shoal uses its own journal ([store])".into());
+    }
+    let mut limits = Vec::new();
+    for (usage, key, table) in [
+        ("storeUsage", "max_disk_bytes", &mut store),
+        ("memoryUsage", "max_memory_bytes", &mut limits),
+    ] {
+        if let Some(v) = usage_limit(usage) {
+            match size_bytes(v) {
+                Some(b) => table.push(format!("{key} = {b}")),
+                None => out
+                    .not_mapped
+                    .push(format!("{usage} limit {v:?}: not a size")),
+            }
+        }
+    }
+    if usage_limit("tempUsage").is_some() {
+        out.not_mapped.push(
+            "tempUsage: shoal keeps non-persistent messages in memory only (bounded by [limits])"
+                .into(),
+        );
+    }
+    for (table, lines) in [("store", store), ("limits", limits)] {
+        if !lines.is_empty() {
+            let _ = writeln!(out.toml, "\n[{table}]\n{}", lines.join("\n"));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -374,6 +448,31 @@ mod tests {
             "{:?}",
             out.not_mapped
         );
+    }
+
+    #[test]
+    fn storage_settings_convert() {
+        let xml = r#"<beans><broker xmlns="http://activemq.apache.org/schema/core" brokerName="b" persistent="false">
+          <persistenceAdapter><kahaDB directory="/var/lib/activemq/kahadb" journalMaxFileLength="32mb"/></persistenceAdapter>
+          <systemUsage><systemUsage>
+            <memoryUsage><memoryUsage limit="64 mb"/></memoryUsage>
+            <storeUsage><storeUsage limit="100 gb"/></storeUsage>
+            <tempUsage><tempUsage limit="50 gb"/></tempUsage>
+          </systemUsage></systemUsage>
+        </broker></beans>"#;
+        let out = convert(xml).unwrap();
+        let c = crate::config::Config::parse(&out.toml, std::path::Path::new("i.toml"))
+            .expect(&out.toml);
+        assert!(!c.store.enabled);
+        assert_eq!(c.store.segment_bytes, 32 << 20);
+        assert_eq!(c.store.max_disk_bytes, 100 << 30);
+        assert_eq!(c.limits.max_memory_bytes, 64 << 20);
+        let said = out.not_mapped.join("\n");
+        assert!(said.contains("KahaDB are not migrated"), "{said}");
+        assert!(said.contains("tempUsage"), "{said}");
+        assert!(!said.contains("<systemUsage>"), "{said}");
+        assert_eq!(size_bytes("1024"), Some(1024));
+        assert_eq!(size_bytes("12 parsecs"), None);
     }
 
     #[test]
