@@ -9,7 +9,12 @@ use std::time::{Duration, Instant};
 
 /// A broker named `name` with a cluster listener and bridges to `peers` (name, cluster addr).
 fn node(name: &str, peers: &[(&str, &str)], extra: &str) -> Broker {
-    let mut cfg = format!("{OPEN}[cluster]\nlisten = [\"127.0.0.1:0\"]\n");
+    node_with(name, peers, extra, "")
+}
+
+/// `node`, with more config (tables) for the broker itself.
+fn node_with(name: &str, peers: &[(&str, &str)], extra: &str, own: &str) -> Broker {
+    let mut cfg = format!("{OPEN}{own}[cluster]\nlisten = [\"127.0.0.1:0\"]\n");
     for (peer, addr) in peers {
         cfg.push_str(&format!(
             "[[bridge]]\nname = \"{name}-{peer}\"\nuri = \"static:(tcp://{addr})\"\n{extra}\n"
@@ -235,7 +240,9 @@ fn two_duplex_links_between_the_same_pair_deliver_once() {
 
 #[test]
 fn queue_messages_cross_brokers_once_and_survive_a_killed_broker() {
-    let a = node("QA", &[], "");
+    // No redeliveries allowed on A: messages a dead bridge returns must not count as such
+    // (they would be dead-lettered instead of reaching C).
+    let a = node_with("QA", &[], "", "[delivery]\nmax_redeliveries = 0\n");
     let mut b = node(
         "QB",
         &[("QA", &a.cluster[0])],

@@ -282,16 +282,14 @@ impl Engine {
                 persistent: true,
                 on_consumed: None,
             };
-            let mut redeliveries = m.redeliveries;
-            if rec.delivered || recovery.crashed {
-                redeliveries = redeliveries.max(1);
-            }
+            let redelivered = rec.delivered || recovery.crashed || m.redeliveries > 0;
             core.ensure_dest(&queue, &self.events, &self.security.acl);
             let d = core.dests.get_mut(&queue).expect("just ensured");
             d.stats.enqueued += 1;
             d.queue.push_back(Queued {
                 message: Arc::new(message),
-                redeliveries,
+                redelivered,
+                redeliveries: m.redeliveries,
                 store_id: Some(m.store_id),
             });
         }

@@ -470,7 +470,9 @@ impl Engine {
             }
             let unacked: Vec<_> = sub.unacked.drain(..).collect();
             core.release_unacked(conn, &unacked);
-            core.requeue(unacked, now_ms());
+            // A bridge's link going down says nothing about the messages: not a redelivery
+            // that counts towards the dead-letter queue (a flapping WAN link would fill it).
+            core.requeue(unacked, now_ms(), sub.network.is_none());
             self.settle(core);
             self.emit(BrokerEvent::SubscriptionRemoved {
                 conn,
@@ -553,10 +555,13 @@ impl Engine {
                 AckMode::Client => sub.unacked.drain(..=pos).collect(),
                 _ => sub.unacked.remove(pos).into_iter().collect(),
             };
+            // A bridge NACKs what its peer could not take (its demand went): not the message's
+            // fault, so not a redelivery that counts towards the dead-letter queue.
+            let counts = sub.network.is_none();
             let now = now_ms();
             core.release_unacked(conn, &taken);
             if nack {
-                core.requeue(taken, now);
+                core.requeue(taken, now, counts);
             } else {
                 for u in &taken {
                     if let Some(q) = &u.from_queue {

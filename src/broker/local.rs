@@ -186,7 +186,7 @@ impl LocalClient {
                         subscription: d.subscription,
                         message: d.message,
                         ack: d.ack,
-                        redelivered: d.redeliveries > 0,
+                        redelivered: d.redelivered,
                     })
                 }
                 Outgoing::Frame(_) | Outgoing::Close => continue,

@@ -22,7 +22,8 @@ pub struct Delivery {
     /// The `ack` header (1.2) for client acknowledgement modes.
     pub ack: Option<String>,
     pub message: Arc<Message>,
-    /// Earlier deliveries of this message that were not acknowledged (see `Queued`).
+    /// See `Queued`: `redelivered:true`, and `redelivery-count` when it is above 0.
+    pub redelivered: bool,
     pub redeliveries: u32,
 }
 

@@ -10,8 +10,11 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub struct Queued {
     pub message: Arc<Message>,
-    /// Times the message went back to a queue unconsumed (NACK, consumer gone); > 0 means
-    /// `redelivered:true`. Past the delivery policy's maximum it goes to the dead-letter queue.
+    /// It may have been delivered before (`redelivered:true`): it went back to its queue, or
+    /// was recovered after a restart.
+    pub redelivered: bool,
+    /// Times it went back to its queue unconsumed because of its consumer (NACK, consumer
+    /// gone; not a bridge's link failing). Past the policy's maximum: the dead-letter queue.
     pub redeliveries: u32,
     /// The message's id in the store, when it is journaled (persistent, on a durable queue).
     pub store_id: Option<u64>,
@@ -21,6 +24,7 @@ impl Queued {
     pub fn new(message: Arc<Message>) -> Queued {
         Queued {
             message,
+            redelivered: false,
             redeliveries: 0,
             store_id: None,
         }

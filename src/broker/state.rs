@@ -278,6 +278,7 @@ impl Core {
         &mut self,
         key: SubKey,
         message: &Arc<Message>,
+        redelivered: bool,
         redeliveries: u32,
         store_id: Option<u64>,
         from_queue: Option<&Destination>,
@@ -302,6 +303,7 @@ impl Core {
             subscription: sub.id.clone(),
             ack: needs_ack.then(|| sub.ack_token(message)),
             message: message.clone(),
+            redelivered,
             redeliveries,
         };
         if conn.outbox.try_push(delivery).is_err() {
@@ -315,10 +317,11 @@ impl Core {
                 message: message.clone(),
                 from_queue: from_queue.cloned(),
                 store_id,
+                redelivered,
                 redeliveries,
             });
         }
-        if let (Some(id), Some(store), 0) = (store_id, &self.store, redeliveries) {
+        if let (Some(id), Some(store), false) = (store_id, &self.store, redelivered) {
             store.delivered(id); // after a restart, redelivered:true
         }
         self.totals.msgs_out += 1;
@@ -362,7 +365,8 @@ impl Core {
                 }
                 continue;
             }
-            let (message, redeliveries, store_id) = (q.message.clone(), q.redeliveries, q.store_id);
+            let (message, redelivered, redeliveries, store_id) =
+                (q.message.clone(), q.redelivered, q.redeliveries, q.store_id);
             let mut taken: Option<SubKey> = None;
             let mut level = hi;
             'levels: while taken.is_none() && level >= lo {
@@ -378,7 +382,14 @@ impl Core {
                         Some(sub) if !sub.has_credit() => true,
                         Some(sub) if !sub.accepts(&message) => continue,
                         Some(_) => {
-                            match self.offer(key, &message, redeliveries, store_id, Some(dest)) {
+                            match self.offer(
+                                key,
+                                &message,
+                                redelivered,
+                                redeliveries,
+                                store_id,
+                                Some(dest),
+                            ) {
                                 Offer::Taken => {
                                     rr = (idx + 1) % n;
                                     taken = Some(key);
@@ -460,7 +471,7 @@ impl Core {
             if !sub.accepts(&message) {
                 continue;
             }
-            match self.offer(key, &message, 0, None, None) {
+            match self.offer(key, &message, false, 0, None, None) {
                 Offer::Taken => delivered += 1,
                 Offer::Busy => {
                     dropped += 1;
@@ -550,8 +561,6 @@ impl Core {
         ))
     }
 
-    /// Returns unacknowledged queue messages to the front of their queues, in their original
-    /// order, marked redelivered; topic messages are dropped.
     /// Gives back the unacked-bytes credit of messages acknowledged or returned by `conn`.
     pub fn release_unacked(&mut self, conn: ConnId, taken: &[Unacked]) {
         if let Some(c) = self.conns.get_mut(&conn) {
@@ -560,13 +569,16 @@ impl Core {
         }
     }
 
-    pub fn requeue(&mut self, unacked: Vec<Unacked>, now: u64) {
+    /// Returns unacknowledged queue messages to the front of their queues, in their original
+    /// order, marked redelivered (past `max_redeliveries`, to the dead-letter queue); topic
+    /// messages are dropped. `counts`: the return counts towards `max_redeliveries`.
+    pub fn requeue(&mut self, unacked: Vec<Unacked>, now: u64, counts: bool) {
         let mut touched: Vec<Destination> = Vec::new();
         for u in unacked.into_iter().rev() {
             let Some(q) = u.from_queue else { continue };
-            let redeliveries = u.redeliveries + 1;
+            let redeliveries = u.redeliveries + counts as u32;
             let limit = self.policy.max_redeliveries;
-            if limit >= 0 && redeliveries as i64 > limit {
+            if counts && limit >= 0 && redeliveries as i64 > limit {
                 if let Some(dlq) = self.dead_letter_queue(&q) {
                     let moved = u.message.moved_to(&dlq);
                     tracing::info!(message = %u.message.id, from = %q, to = %dlq, redeliveries = u.redeliveries, "dead-lettered after too many redeliveries");
@@ -578,6 +590,7 @@ impl Core {
             if let Some(d) = self.dests.get_mut(&q) {
                 d.queue.push_front(Queued {
                     message: u.message,
+                    redelivered: true,
                     redeliveries,
                     store_id: u.store_id,
                 });

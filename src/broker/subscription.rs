@@ -48,7 +48,8 @@ pub struct Unacked {
     pub from_queue: Option<Destination>,
     /// The message's store id (journaled queue messages), removed from the store on ACK.
     pub store_id: Option<u64>,
-    /// Unacknowledged deliveries before this one.
+    /// See `Queued`.
+    pub redelivered: bool,
     pub redeliveries: u32,
 }
 

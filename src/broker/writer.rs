@@ -31,8 +31,10 @@ pub fn encode_delivery(out: &mut BytesMut, d: &Delivery, version: Version) {
             put_header(out, "ack", ack, version, true);
         }
     }
-    if d.redeliveries > 0 {
+    if d.redelivered {
         out.put_slice(b"redelivered:true\n");
+    }
+    if d.redeliveries > 0 {
         put_header_num(out, REDELIVERY_COUNT_HEADER, d.redeliveries as u64);
     }
     for (k, v) in &m.headers {

@@ -45,12 +45,6 @@ pub struct RecoveryReport {
     pub torn_tail: u64,
 }
 
-impl RecoveryReport {
-    pub fn skipped_bytes(&self) -> u64 {
-        self.skipped.iter().map(|s| s.2).sum()
-    }
-}
-
 /// A recovered message and whether it had been handed to a consumer before the restart.
 #[derive(Debug)]
 pub struct Recovered {

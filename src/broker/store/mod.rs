@@ -235,10 +235,6 @@ impl Store {
         ))
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     fn push(&self, op: Op) -> u64 {
         let mut p = self.shared.pending.lock();
         p.seq += 1;

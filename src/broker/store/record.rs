@@ -150,7 +150,7 @@ pub fn encode_add(out: &mut Vec<u8>, m: &AddRef) {
     finish(out, start);
 }
 
-pub fn encode_id(out: &mut Vec<u8>, kind: u8, id: u64) {
+fn encode_id(out: &mut Vec<u8>, kind: u8, id: u64) {
     let start = begin(out, kind);
     out.extend_from_slice(&id.to_le_bytes());
     finish(out, start);
