@@ -229,6 +229,13 @@ fn drain(
 }
 
 fn check(ledger: &Ledger, rounds: usize) {
+    let again = ledger.seen.values().filter(|n| **n > 1).count();
+    eprintln!(
+        "{rounds} crashes: {} receipted, {} delivered, {} ACKs confirmed, {again} delivered again (flagged redelivered)",
+        ledger.receipted.len(),
+        ledger.seen.len(),
+        ledger.ack_confirmed.len()
+    );
     assert!(ledger.violations.is_empty(), "{:#?}", ledger.violations);
     assert!(
         ledger.receipted.len() > 100 * rounds / 2,
@@ -260,13 +267,18 @@ fn receipted_queue_messages_survive_sigkill_exactly_once() {
     for round in 0..rounds {
         let broker = start(dir);
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let p = producer(
-            &broker.addr,
-            "/queue/crash",
-            next.clone(),
-            ledger.clone(),
-            stop.clone(),
-        );
+        // Two producers pipelining at once, so crashes land amid interleaved batches.
+        let producers: Vec<_> = (0..2)
+            .map(|_| {
+                producer(
+                    &broker.addr,
+                    "/queue/crash",
+                    next.clone(),
+                    ledger.clone(),
+                    stop.clone(),
+                )
+            })
+            .collect();
         // Every other round a consumer works through the stream as it arrives.
         let c = (round % 2 == 0)
             .then(|| consumer(&broker.addr, "/queue/crash", &[], &[], &ledger).unwrap());
@@ -274,7 +286,9 @@ fn receipted_queue_messages_survive_sigkill_exactly_once() {
         std::thread::sleep(Duration::from_millis(wait));
         dir = broker.crash_keep_dir();
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        p.join().unwrap();
+        for p in producers {
+            p.join().unwrap();
+        }
         if let Some((_pipe, reader, _)) = c {
             reader.join().unwrap();
         }
