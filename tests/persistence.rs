@@ -403,6 +403,11 @@ fn a_damaged_store_loses_only_the_damaged_records() {
         .map(|e| e.unwrap().path())
         .find(|p| p.to_string_lossy().ends_with(".log"))
         .expect("a journal segment");
+    // The store is private to the broker's user.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir.path().join("store")), 0o700);
+    assert_eq!(mode(&segment), 0o600);
     let mut data = std::fs::read(&segment).unwrap();
     // Flip a byte inside message-0040's record, and tear the last record in half.
     let at = data.windows(12).position(|w| w == b"message-0040").unwrap();

@@ -65,6 +65,8 @@ fn first_run_writes_a_private_config_with_an_admin_and_nobody_else_gets_in() {
     let out = Command::new(env!("CARGO_BIN_EXE_shoal"))
         .args(["doctor", "--config"])
         .arg(&config)
+        .env("HOME", home.path())
+        .env_remove("XDG_DATA_HOME")
         .output()
         .unwrap();
     let report = String::from_utf8_lossy(&out.stdout);
@@ -117,9 +119,13 @@ fn doctor(dir: &TempDir, config: &str) -> (i32, String) {
 }
 
 fn doctor_at(cfg: &std::path::Path) -> (i32, String) {
+    // The config's folder as HOME: the default store dir is looked at there, not in ours.
+    let home = cfg.parent().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_shoal"))
         .args(["doctor", "--config"])
         .arg(cfg)
+        .env("HOME", home)
+        .env_remove("XDG_DATA_HOME")
         .output()
         .unwrap();
     (
@@ -156,7 +162,16 @@ admin = ["qa"]
 [[acl]]
 destination = "queue://prodcollective.>"
 read = ["prood"]
+[store]
+dir = "store"
+fsync = false
 "#;
+    std::fs::create_dir(dir.path().join("store")).unwrap();
+    std::fs::set_permissions(
+        dir.path().join("store"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     let (code, report) = doctor(&dir, bad);
     assert_eq!(code, 1, "{report}");
     for needle in [
@@ -167,6 +182,8 @@ read = ["prood"]
         "ERROR  port 6163 listens beyond loopback without TLS",
         "WARN   user qanode is not an admin but may write to topic://qacollective.>",
         "WARN   acl queue://prodcollective.>: no user is in any of its groups",
+        "WARN   [store] fsync = false",
+        "store is open to group or others (mode bits 055)",
         "$ipt -P INPUT   DROP",
         "--dport 6163 -j ACCEPT # stomp",
         "--dport 6164 -j ACCEPT # stomp+ssl",

@@ -19,7 +19,47 @@ pub fn all(c: &Config) -> Vec<Finding> {
     collective_writers(c, &mut out);
     unusable_acls(c, &mut out);
     bridges(c, &mut out);
+    store(c, &mut out);
     out
+}
+
+/// The message store: on, synced, private.
+fn store(c: &Config, out: &mut Vec<Finding>) {
+    let s = &c.store;
+    if !s.enabled {
+        out.push(finding(
+            Severity::Warning,
+            "[store] enabled = false: persistent messages are kept in memory only; a crash or restart loses them".into(),
+        ));
+        return;
+    }
+    if !s.fsync {
+        out.push(finding(
+            Severity::Warning,
+            "[store] fsync = false: receipts go out before the disk has the message; a machine crash (not a broker crash) can lose receipted messages".into(),
+        ));
+    }
+    let dir = match &s.dir {
+        Some(d) => resolve(c.source.as_deref(), d),
+        None => match crate::broker::store::StoreSettings::default_dir() {
+            Some(d) => d,
+            None => return,
+        },
+    };
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(m) = std::fs::metadata(&dir) {
+        let mode = m.permissions().mode() & 0o077;
+        if mode != 0 {
+            out.push(finding(
+                Severity::Error,
+                format!(
+                    "message store {} is open to group or others (mode bits {mode:03o}): messages are readable there; run: chmod 700 {}",
+                    dir.display(),
+                    dir.display()
+                ),
+            ));
+        }
+    }
 }
 
 fn plaintext_passwords(c: &Config, out: &mut Vec<Finding>) {

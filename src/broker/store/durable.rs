@@ -37,7 +37,13 @@ pub fn load(dir: &Path) -> std::io::Result<Vec<DurableRecord>> {
 
 pub fn save(dir: &Path, all: &[DurableRecord]) -> std::io::Result<()> {
     let tmp = dir.join(format!("{FILE}.tmp"));
-    let mut f = std::fs::File::create(&tmp)?;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::File::options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
     f.write_all(&serde_json::to_vec_pretty(all).map_err(std::io::Error::other)?)?;
     f.sync_all()?;
     std::fs::rename(&tmp, dir.join(FILE))?;

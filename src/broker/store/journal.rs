@@ -354,7 +354,12 @@ fn segment_path(dir: &Path, n: u32) -> PathBuf {
 
 fn open_segment(dir: &Path, n: u32) -> io::Result<File> {
     let path = segment_path(dir, n);
-    let mut f = OpenOptions::new().create(true).append(true).open(&path)?;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&path)?;
     if f.metadata()?.len() == 0 {
         f.write_all(SEGMENT_HEADER)?;
         f.sync_all()?;
