@@ -5,9 +5,15 @@
 #
 #   benches/compare.sh            # all brokers (installs and starts the peers via peers.sh)
 #   BROKERS=shoal benches/compare.sh
+#   benches/compare.sh durable    # durable queues: every SEND persistent with a RECEIPT, each
+#                                 # producer keeping at most WINDOW unconfirmed; shoal with its
+#                                 # store (fsync on) in a fresh directory
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+SUITE=${1:-messaging}
+N_DURABLE=${N_DURABLE:-100000}
+WINDOW=${WINDOW:-1000}
 BROKERS=${BROKERS:-"shoal rabbitmq activemq"}
 SHOAL_PORT=${SHOAL_PORT:-16163}
 N_QUEUE=${N_QUEUE:-200000}
@@ -47,7 +53,16 @@ run() {
   timeout 600 $BIN bench $(args_for "$1") "${@:2}" || echo "FAILED: $1 ${*:2}"
 }
 
-echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(uname -r)"
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(uname -r), $SUITE"
+if [ "$SUITE" = durable ]; then
+  for b in $BROKERS; do
+    for scenario in "-p 1 -c 1 -s 256 -n $N_DURABLE" "-p 4 -c 4 -s 256 -n $N_DURABLE" \
+      "-p 1 -c 1 -s 4096 -n $((N_DURABLE / 4))" "-p 4 -c 4 -s 4096 -n $((N_DURABLE / 4))"; do
+      run "$b" queue $scenario --persistent --window "$WINDOW"
+    done
+  done
+  exit 0
+fi
 for b in $BROKERS; do
   run "$b" queue -p 1 -c 1 -s 256 -n "$N_QUEUE"
   run "$b" queue -p 4 -c 4 -s 256 -n "$N_QUEUE"

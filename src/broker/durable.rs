@@ -26,6 +26,14 @@ pub fn is_reserved(kind: DestKind, name: &str) -> bool {
     kind == DestKind::Queue && name.starts_with(DURABLE_PREFIX)
 }
 
+/// CONNECT's `client-id` of `conn`: durable subscriptions are named within it.
+fn client_id_of(core: &Core, conn: ConnId) -> Result<String, EngineError> {
+    core.conns
+        .get(&conn)
+        .and_then(|c| c.client_id.clone())
+        .ok_or(EngineError::DurableWithoutClientId)
+}
+
 fn key_of(client_id: &str, name: &str) -> String {
     format!("{client_id}:{name}")
 }
@@ -63,11 +71,7 @@ impl Engine {
         if req.pattern.kind != DestKind::Topic {
             return Err(EngineError::DurableNotTopic(req.pattern.to_string()));
         }
-        let client_id = core
-            .conns
-            .get(&conn)
-            .and_then(|c| c.client_id.clone())
-            .ok_or(EngineError::DurableWithoutClientId)?;
+        let client_id = client_id_of(core, conn)?;
         let key = key_of(&client_id, name);
         let principal = core.conns.get(&conn).and_then(|c| c.principal.clone());
         let record = DurableRecord {
@@ -135,12 +139,7 @@ impl Engine {
         let mut guard = self.core.lock();
         let core = &mut *guard;
         core.ticket = 0;
-        let client_id = core
-            .conns
-            .get(&conn)
-            .and_then(|c| c.client_id.clone())
-            .ok_or(EngineError::DurableWithoutClientId)?;
-        let key = key_of(&client_id, name);
+        let key = key_of(&client_id_of(core, conn)?, name);
         match core.durables.get(&key) {
             None => return Err(EngineError::NoSuchDurable(key)),
             Some(d) if d.active.is_some() => return Err(EngineError::DurableActive(key)),
