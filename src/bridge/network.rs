@@ -12,7 +12,7 @@ use crate::broker::events::BrokerEvent;
 use crate::broker::subscription::ConnId;
 use crate::broker::BrokerHandle;
 use parking_lot::Mutex;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc};
 
@@ -118,7 +118,9 @@ impl Inner {
 /// de-duplication window. Hashing keeps the hot path free of allocations; two independent
 /// 64-bit keyed hashes make a false "duplicate" in a 200 000-entry window vanishingly unlikely.
 struct RecentIds {
-    set: HashSet<u128>,
+    /// The ids are fingerprints already: FxHash (not SipHash) is plenty, and several times
+    /// cheaper on this per-message path.
+    set: rustc_hash::FxHashSet<u128>,
     order: VecDeque<u128>,
     cap: usize,
 }
@@ -179,7 +181,7 @@ impl Network {
             handle,
             inner: Mutex::new(Inner::default()),
             recent: Mutex::new(RecentIds {
-                set: HashSet::new(),
+                set: Default::default(),
                 order: VecDeque::new(),
                 cap: 200_000,
             }),

@@ -41,15 +41,25 @@ pub fn put_unescaped(out: &mut BytesMut, s: &str) {
     );
 }
 
+/// Whether `s` holds a byte that `version` escapes. Every header of every MESSAGE passes
+/// here, nearly always with nothing to escape: the loop has no early exit and no branches, so
+/// the compiler turns it into SIMD compares (a short-circuiting `any` ran byte by byte, ~7 %
+/// of a broker's profile on the bridge path).
+fn needs_escape(s: &[u8], version: Version) -> bool {
+    let (mut special, mut cr) = (false, false);
+    for &b in s {
+        special |= (b == b'\n') | (b == b':') | (b == b'\\');
+        cr |= b == b'\r';
+    }
+    special || (cr && version == Version::V1_2)
+}
+
 /// Appends `s` escaped for `version`.
 pub fn escape_into(out: &mut BytesMut, s: &str, version: Version) {
     if version == Version::V1_0 {
         return put_unescaped(out, s);
     }
-    let needs = version > Version::V1_0
-        && s.bytes()
-            .any(|b| matches!(b, b'\n' | b':' | b'\\') || (b == b'\r' && version == Version::V1_2));
-    if !needs {
+    if !needs_escape(s.as_bytes(), version) {
         out.put_slice(s.as_bytes());
         return;
     }
