@@ -6,8 +6,9 @@
 //! that never block (see `outbox`). On two cores this beats a router task with channels: no
 //! hand-off, no extra wake-up per message.
 
-use super::auth::{Action, Principal, Security};
+use super::auth::{Principal, Security};
 use super::destination::{DestKind, DestPattern, Destination};
+pub use super::error::EngineError;
 use super::events::BrokerEvent;
 use super::message::{
     now_ms, ConsumedHook, Message, MessageIds, FRAME_ONLY_HEADERS, HOPS_HEADER, PATH_HEADER,
@@ -24,61 +25,7 @@ use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
-use thiserror::Error;
 use tokio::sync::broadcast;
-
-/// Why the engine refused a client's request; the text becomes an ERROR frame's `message`.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum EngineError {
-    #[error("subscription id {0:?} is already in use on this connection")]
-    DuplicateSubscription(String),
-    #[error("no subscription {0:?} on this connection")]
-    NoSuchSubscription(String),
-    #[error("ACK/NACK for unknown message id {0:?} (not delivered to this connection, or already acknowledged)")]
-    UnknownAck(String),
-    #[error("queue {destination} is full ({messages} messages, {bytes} bytes; limits {max_messages} messages, {max_bytes} bytes); message refused")]
-    QueueFull {
-        destination: String,
-        messages: usize,
-        bytes: usize,
-        max_messages: usize,
-        max_bytes: usize,
-    },
-    #[error("{destination} cannot take the message: the broker's queues hold {used} bytes (max_memory_bytes {max}); message refused")]
-    MemoryFull {
-        destination: String,
-        used: usize,
-        max: usize,
-    },
-    #[error("{destination} cannot take the persistent message: the message store holds {used} bytes (max_disk_bytes {max}); message refused")]
-    StoreFull {
-        destination: String,
-        used: u64,
-        max: u64,
-    },
-    #[error("durable subscription {0:?} is already active on another connection")]
-    DurableActive(String),
-    #[error("a durable subscription needs a client-id header on CONNECT")]
-    DurableWithoutClientId,
-    #[error("durable subscriptions are for topics, not {0}")]
-    DurableNotTopic(String),
-    #[error("no durable subscription {0:?}")]
-    NoSuchDurable(String),
-    #[error("{0} is a temporary destination of another connection")]
-    TempNotOwned(String),
-    #[error("temporary destination {0} no longer exists")]
-    TempGone(String),
-    #[error("more than {0} subscriptions on one connection")]
-    TooManySubscriptions(usize),
-    #[error("connection is closed")]
-    ConnectionClosed,
-    #[error("access denied: {user} may not {action} {destination}")]
-    Denied {
-        user: String,
-        action: Action,
-        destination: String,
-    },
-}
 
 /// A SUBSCRIBE as the engine needs it (parsing and validation are the session's job).
 #[derive(Debug)]

@@ -10,13 +10,14 @@ use super::destination::{DestPattern, Destination};
 use super::engine::{Engine, SubscribeRequest};
 use super::events::BrokerEvent;
 use super::outbox::Outbox;
+use super::receipts::Receipts;
 use super::selector::Selector;
 use super::state::ConnInfo;
 use super::subscription::{AckMode, ConnId};
 use super::writer;
 use crate::stomp::{Command, Decoder, Frame, Version};
 use bytes::BytesMut;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,11 +88,9 @@ struct Session {
     transactions: HashMap<String, Vec<TxOp>>,
     /// How long the client may stay silent before it is considered dead.
     read_timeout: Option<Duration>,
-    /// The highest store sequence the frame being handled appended (see `store`).
+    /// The highest store sequence the frame being handled appended (see `receipts`).
     ticket: u64,
-    /// RECEIPTs waiting for the store to make their frame's effects durable, in order, each
-    /// with the sequence it waits for. Later receipts queue behind earlier ones.
-    receipts: VecDeque<(u64, Frame)>,
+    receipts: Receipts,
 }
 
 /// Serves one accepted connection until it ends.
@@ -125,9 +124,8 @@ where
         read_timeout: Some(Duration::from_millis(limits.connect_timeout_ms)),
         peer: peer.clone(),
         ticket: 0,
-        receipts: VecDeque::new(),
+        receipts: Receipts::new(engine.store.clone()),
     };
-    let mut durable = engine.store.as_ref().map(|s| s.watch_durable());
     let mut decoder = Decoder::new(limits.frame_limits());
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let reason = 'conn: loop {
@@ -141,7 +139,7 @@ where
                         }
                     }
                     Ok(Next::Disconnect) => {
-                        session.flush_receipts(durable.as_mut()).await;
+                        session.receipts.flush(&outbox).await;
                         outbox.close_with(None);
                         break 'conn "client disconnected".to_string();
                     }
@@ -154,13 +152,13 @@ where
                 }
             }
         }
-        session.release_receipts();
+        session.receipts.release(&outbox);
         if buf.capacity() - buf.len() < 16 * 1024 {
             buf.reserve(64 * 1024);
         }
         let read = reader.read_buf(&mut buf);
         let read_timeout = session.read_timeout;
-        let waiting = !session.receipts.is_empty();
+        let waiting = session.receipts.is_waiting();
         let n = tokio::select! {
             r = async {
                 match read_timeout {
@@ -169,12 +167,7 @@ where
                 }
             } => r,
             // Receipts waiting for the store: send them as soon as it catches up.
-            _ = async {
-                let rx = durable.as_mut().expect("waiting implies a store");
-                if rx.changed().await.is_err() {
-                    std::future::pending::<()>().await; // store closed: nothing more comes
-                }
-            }, if waiting => continue 'conn,
+            _ = session.receipts.store_moved(), if waiting => continue 'conn,
             _ = done.cancelled() => break 'conn "connection closed by broker".to_string(),
             _ = shutdown.cancelled() => {
                 outbox.close_with(Some(Frame::error("broker shutting down", "the broker is shutting down; reconnect to another broker or later")));
@@ -336,40 +329,9 @@ impl Session {
         };
         if let Some(r) = receipt {
             let receipt = Frame::new(Command::Receipt).header("receipt-id", r);
-            let durable = self.engine.store.as_ref().map_or(0, |s| s.durable_seq());
-            if self.receipts.is_empty() && self.ticket <= durable {
-                self.outbox.push_frame(receipt);
-            } else {
-                self.receipts.push_back((self.ticket, receipt));
-            }
+            self.receipts.send(&self.outbox, self.ticket, receipt);
         }
         Ok(next)
-    }
-
-    /// Sends the waiting receipts whose effects the store has made durable.
-    fn release_receipts(&mut self) {
-        if self.receipts.is_empty() {
-            return;
-        }
-        let durable = self
-            .engine
-            .store
-            .as_ref()
-            .map_or(u64::MAX, |s| s.durable_seq());
-        while self.receipts.front().is_some_and(|(t, _)| *t <= durable) {
-            let (_, f) = self.receipts.pop_front().expect("front exists");
-            self.outbox.push_frame(f);
-        }
-    }
-
-    /// Before DISCONNECT's close: wait (bounded) until every waiting receipt can go.
-    async fn flush_receipts(&mut self, durable: Option<&mut tokio::sync::watch::Receiver<u64>>) {
-        self.release_receipts();
-        let (Some(rx), Some(&(last, _))) = (durable, self.receipts.back()) else {
-            return;
-        };
-        let _ = tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|d| *d >= last)).await;
-        self.release_receipts();
     }
 
     /// Buffers the frame when it names a transaction, else applies it now.
