@@ -755,3 +755,42 @@ fn queue_messages_waiting_for_a_bridged_consumer_survive_the_peer_outage_and_a_c
     let expected: HashMap<String, usize> = (0..50).map(|i| (format!("w{i}"), 1)).collect();
     assert_eq!(seen, expected);
 }
+
+/// A COMMIT's receipt covers the transaction's persistent SENDs; an aborted one leaves nothing.
+#[test]
+fn committed_transactions_survive_a_crash_and_aborted_ones_leave_nothing() {
+    let broker = start(new_dir(STORED));
+    let mut s = Stomp::connect(&broker.addr);
+    s.send(&frame("BEGIN", &[("transaction", "t1")], b""));
+    for i in 0..3 {
+        s.send(&frame(
+            "SEND",
+            &[
+                ("destination", "/queue/tx"),
+                ("persistent", "true"),
+                ("transaction", "t1"),
+            ],
+            format!("kept-{i}").as_bytes(),
+        ));
+    }
+    s.request(frame("COMMIT", &[("transaction", "t1")], b""));
+    s.send(&frame("BEGIN", &[("transaction", "t2")], b""));
+    s.send(&frame(
+        "SEND",
+        &[
+            ("destination", "/queue/tx"),
+            ("persistent", "true"),
+            ("transaction", "t2"),
+        ],
+        b"aborted",
+    ));
+    s.request(frame("ABORT", &[("transaction", "t2")], b""));
+    let dir = broker.crash_keep_dir();
+    let broker = start(dir);
+    let mut c = Stomp::connect(&broker.addr);
+    c.subscribe("c", "/queue/tx", &[]);
+    for i in 0..3 {
+        assert_eq!(c.expect_body(), format!("kept-{i}"));
+    }
+    c.expect_nothing();
+}
