@@ -321,8 +321,12 @@ impl Core {
                 redeliveries,
             });
         }
-        if let (Some(id), Some(store), false) = (store_id, &self.store, redelivered) {
-            store.delivered(id); // after a restart, redelivered:true
+        // After a restart it comes back redelivered:true. Auto-ack deliveries are consumed at
+        // once (a Remove follows), so they need no such record.
+        if let (true, Some(id), Some(store), false) =
+            (needs_ack, store_id, &self.store, redelivered)
+        {
+            store.delivered(id);
         }
         self.totals.msgs_out += 1;
         Offer::Taken
