@@ -28,6 +28,12 @@ pub struct BrokerSummary {
     pub msgs_out: u64,
     pub rate_in: f64,
     pub rate_out: f64,
+    /// Body bytes waiting in all queues.
+    #[serde(default)]
+    pub queued_bytes: u64,
+    /// The message store's usage, when the broker has one.
+    #[serde(default)]
+    pub store: Option<crate::broker::store::StoreUsage>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -62,6 +68,8 @@ impl StatsSources {
                 msgs_out: s.msgs_out,
                 rate_in: s.rate_in,
                 rate_out: s.rate_out,
+                queued_bytes: s.queued_bytes as u64,
+                store: s.store,
             },
             destinations: s.destinations,
             bridges: self

@@ -114,6 +114,17 @@ fn state() -> App {
             msgs_out: 180_000_000,
             rate_in: 1_250.0,
             rate_out: 2_900.0,
+            queued_bytes: 3_400_000,
+            store: Some(crate::broker::store::StoreUsage {
+                dir: "/var/lib/shoal/store".into(),
+                segments: 2,
+                disk_bytes: 71_000_000,
+                max_disk_bytes: 10 << 30,
+                live_messages: 12_400,
+                appended_bytes: 900_000_000,
+                fsyncs: 41_000,
+                error: None,
+            }),
         },
         destinations: Vec::new(),
         bridges: vec![

@@ -88,12 +88,32 @@ fn table(
     };
     let view = &app.tables[i];
     let data = view.apply(rows::rows_for(app, pane));
-    let title = title_for(pane, view, data.len());
+    let title = title_for(app, pane, view, data.len());
     render_rows(f, theme, area, view, &data, headers, widths, title);
 }
 
-fn title_for(pane: Pane, view: &TableView, n: usize) -> String {
+fn title_for(app: &App, pane: Pane, view: &TableView, n: usize) -> String {
     let mut t = format!(" {} ({n}) ", pane.title());
+    if pane == Pane::Traffic {
+        // What the broker holds: queued bytes (the memory limit) and the store on disk.
+        let b = &app.report.broker;
+        if b.queued_bytes > 0 {
+            t.push_str(&format!(
+                "queued {}B ",
+                rows::human_count(b.queued_bytes as f64)
+            ));
+        }
+        if let Some(s) = &b.store {
+            match &s.error {
+                Some(_) => t.push_str("store FAILING "),
+                None => t.push_str(&format!(
+                    "store {}B {} msgs ",
+                    rows::human_count(s.disk_bytes as f64),
+                    rows::human_count(s.live_messages as f64)
+                )),
+            }
+        }
+    }
     if !view.filter_text.is_empty() {
         t.push_str(&format!("filter /{}/ ", view.filter_text));
     }
