@@ -343,6 +343,27 @@ fn demo_brings_every_pane_to_life() {
     );
     let traffic = read("traffic.txt");
     assert!(traffic.contains("/topic/demo.metrics"), "{traffic}");
+    // Every view also as an image, with the theme's colours and the same words.
+    for view in [
+        "bridges",
+        "traffic",
+        "collectives",
+        "ping",
+        "bridge-detail",
+        "help",
+    ] {
+        let svg = read(&format!("{view}.svg"));
+        assert!(
+            svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+            "{view}.svg"
+        );
+        assert!(svg.contains(">shoal</text>"), "{view}.svg lacks the header");
+    }
+    let svg = read("bridges.svg");
+    assert!(
+        svg.contains(">hub-south</text>") && svg.contains("#00cd00"),
+        "{svg}"
+    );
     assert!(read("bridge-detail.txt").contains("last error"));
     assert!(read("help.txt").contains("keymap:"));
 }

@@ -234,23 +234,32 @@ async fn snapshot(
         }
     }
     stop.cancel();
+    // Each view as text (diffable, greppable) and as an SVG image (colours included).
+    let write = |app: &App, name: &str| -> anyhow::Result<()> {
+        let buf = crate::tui::ui::render_buffer(app, &theme, w, h);
+        std::fs::write(
+            dir.join(format!("{name}.txt")),
+            crate::tui::ui::text_of(&buf),
+        )?;
+        std::fs::write(
+            dir.join(format!("{name}.svg")),
+            crate::tui::ui::svg::render(&buf),
+        )?;
+        Ok(())
+    };
     for pane in crate::tui::app::PANES {
         app.pane = pane;
-        let text = crate::tui::ui::render_text(&app, &theme, w, h);
-        std::fs::write(dir.join(format!("{}.txt", pane.context())), text)?;
+        write(&app, pane.context())?;
     }
     app.pane = Pane::Bridges;
     app.bridge_detail = Some("hub-south".into());
-    std::fs::write(
-        dir.join("bridge-detail.txt"),
-        crate::tui::ui::render_text(&app, &theme, w, h),
-    )?;
+    write(&app, "bridge-detail")?;
     app.bridge_detail = None;
     app.help_scroll = Some(0);
-    std::fs::write(
-        dir.join("help.txt"),
-        crate::tui::ui::render_text(&app, &theme, w, h),
-    )?;
-    println!("wrote {} pane snapshots to {}", 6, dir.display());
+    write(&app, "help")?;
+    println!(
+        "wrote 6 pane snapshots (.txt and .svg) to {}",
+        dir.display()
+    );
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! event line, and a hint bar built from the live keymap; overlays for help and questions.
 
 mod panes;
+pub mod svg;
 pub mod theme;
 
 use super::app::{App, Mode, PANES};
@@ -236,12 +237,22 @@ fn help(f: &mut Frame, app: &App, theme: &Theme, area: Rect, scroll: usize) {
     );
 }
 
-/// Renders to text (tests, screenshots): one string per line.
-pub fn render_text(app: &App, theme: &Theme, width: u16, height: u16) -> String {
+/// Renders into an off-screen buffer of `width`×`height` cells.
+pub fn render_buffer(app: &App, theme: &Theme, width: u16, height: u16) -> ratatui::buffer::Buffer {
     let backend = ratatui::backend::TestBackend::new(width, height);
     let mut term = ratatui::Terminal::new(backend).expect("test backend");
     term.draw(|f| draw(f, app, theme)).expect("draw");
-    let buf = term.backend().buffer().clone();
+    term.backend().buffer().clone()
+}
+
+/// Renders to text (tests, screenshots): one string per line.
+pub fn render_text(app: &App, theme: &Theme, width: u16, height: u16) -> String {
+    text_of(&render_buffer(app, theme, width, height))
+}
+
+/// A buffer's characters, one line per row, trailing blanks trimmed.
+pub fn text_of(buf: &ratatui::buffer::Buffer) -> String {
+    let (width, height) = (buf.area.width, buf.area.height);
     let mut out = String::new();
     for y in 0..height {
         let mut line = String::new();
