@@ -192,10 +192,6 @@ impl Engine {
             })
     }
 
-    pub fn durables(&self) -> Vec<DurableSnapshot> {
-        Engine::durables_of(&self.core.lock())
-    }
-
     pub(super) fn durables_of(core: &Core) -> Vec<DurableSnapshot> {
         let mut v: Vec<DurableSnapshot> = core
             .durables

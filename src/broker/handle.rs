@@ -4,7 +4,6 @@
 //! and read snapshots, follow the event stream, or open in-process clients.
 
 use super::auth::{Principal, Security};
-use super::durable::DurableSnapshot;
 use super::engine::Engine;
 use super::events::BrokerEvent;
 use super::local::LocalClient;
@@ -12,7 +11,7 @@ use super::server::{self, ListenError, ListenerSpec};
 use super::settings::{BrokerSettings, DeliveryPolicy, Limits};
 use super::snapshot::BrokerSnapshot;
 use super::snapshot::SubscriptionInfo;
-use super::store::{Store, StoreSettings, StoreUsage};
+use super::store::{Store, StoreSettings};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -219,14 +218,5 @@ impl BrokerHandle {
     /// The message store, if the broker has one.
     pub fn store(&self) -> Option<Arc<Store>> {
         self.engine.store.clone()
-    }
-
-    /// How full the message store is (`None`: no store).
-    pub fn store_usage(&self) -> Option<StoreUsage> {
-        self.engine.store.as_ref().map(|s| s.usage())
-    }
-
-    pub fn durable_subscriptions(&self) -> Vec<DurableSnapshot> {
-        self.engine.durables()
     }
 }
