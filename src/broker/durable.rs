@@ -34,6 +34,14 @@ fn client_id_of(core: &Core, conn: ConnId) -> Result<String, EngineError> {
         .ok_or(EngineError::DurableWithoutClientId)
 }
 
+/// The reserved queue that holds a durable subscription's messages.
+fn queue_of(client_id: &str, name: &str) -> Destination {
+    Destination::new(
+        DestKind::Queue,
+        format!("{DURABLE_PREFIX}{client_id}.{name}"),
+    )
+}
+
 fn key_of(client_id: &str, name: &str) -> String {
     format!("{client_id}:{name}")
 }
@@ -96,10 +104,7 @@ impl Engine {
             tracing::info!(durable = %key, "durable subscription changed topic or selector: starting afresh");
             self.drop_durable(core, &key);
         }
-        let queue = Destination::new(
-            DestKind::Queue,
-            format!("{DURABLE_PREFIX}{client_id}.{name}"),
-        );
+        let queue = queue_of(&client_id, name);
         core.ensure_dest(&queue, &self.events, &self.security.acl);
         core.durables.insert(
             key.clone(),
@@ -230,10 +235,7 @@ impl Engine {
                     continue;
                 }
             };
-            let queue = Destination::new(
-                DestKind::Queue,
-                format!("{DURABLE_PREFIX}{}.{}", r.client_id, r.name),
-            );
+            let queue = queue_of(&r.client_id, &r.name);
             core.ensure_dest(&queue, &self.events, &self.security.acl);
             let principal = r
                 .user

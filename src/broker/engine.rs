@@ -11,7 +11,8 @@ use super::destination::{DestKind, DestPattern, Destination};
 pub use super::error::EngineError;
 use super::events::BrokerEvent;
 use super::message::{
-    now_ms, ConsumedHook, Message, MessageIds, FRAME_ONLY_HEADERS, HOPS_HEADER, PATH_HEADER,
+    is_true, now_ms, ConsumedHook, Message, MessageIds, FRAME_ONLY_HEADERS, HOPS_HEADER,
+    PATH_HEADER,
 };
 use super::outbox::Outbox;
 use super::queue::Queued;
@@ -208,9 +209,8 @@ impl Engine {
         let total = core.queued_total.load(Ordering::Relaxed);
         let dest = core.dests.get_mut(dest_key).expect("just ensured");
         let size = message.body.len();
-        if dest_key.kind.is_queue() && !self.has_room(&dest.queue, size, message.persistent, total)
-        {
-            return Err(self.queue_full(dest_key, &dest.queue, size, total));
+        if dest_key.kind.is_queue() {
+            self.check_room(dest_key, &dest.queue, size, message.persistent, total)?;
         }
         dest.stats.enqueued += 1;
         dest.stats.bytes_in += message.body.len() as u64;
@@ -286,7 +286,7 @@ impl Engine {
                     priority = v.trim().parse().unwrap_or(4).min(9);
                 }
                 "expires" => expires = v.trim().parse().unwrap_or(0),
-                "persistent" => persistent = v.trim() == "true",
+                "persistent" => persistent = is_true(&v),
                 HOPS_HEADER => hops = v.trim().parse().unwrap_or(0),
                 PATH_HEADER => path = Some(v.clone()),
                 _ => {}

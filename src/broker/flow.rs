@@ -11,55 +11,55 @@ use super::queue::MessageQueue;
 use std::sync::atomic::Ordering;
 
 impl Engine {
-    /// Whether a message of `incoming` body bytes fits in `q` now, with `total` body bytes
-    /// waiting broker-wide.
-    pub(super) fn has_room(
+    /// The limit a message of `incoming` body bytes would break in a queue holding `len`
+    /// messages and `bytes` body bytes, with `total` body bytes waiting broker-wide — as the
+    /// ERROR the producer gets — or `None` when it fits. The one place the limits are read.
+    fn limit_hit(
         &self,
-        q: &MessageQueue,
+        dest: &Destination,
+        (len, bytes): (usize, usize),
         incoming: usize,
         persistent: bool,
         total: usize,
-    ) -> bool {
+    ) -> Option<EngineError> {
         let l = &self.limits;
-        q.len() < l.max_queue_messages
-            && (q.is_empty() || q.bytes() + incoming <= l.max_queue_bytes)
-            && (total == 0 || total + incoming <= l.max_memory_bytes)
-            && !(persistent && self.store.as_ref().is_some_and(|s| s.is_full()))
+        if len >= l.max_queue_messages || (len > 0 && bytes + incoming > l.max_queue_bytes) {
+            return Some(EngineError::QueueFull {
+                destination: dest.to_string(),
+                messages: len,
+                bytes,
+                max_messages: l.max_queue_messages,
+                max_bytes: l.max_queue_bytes,
+            });
+        }
+        if total > 0 && total + incoming > l.max_memory_bytes {
+            return Some(EngineError::MemoryFull {
+                destination: dest.to_string(),
+                used: total,
+                max: l.max_memory_bytes,
+            });
+        }
+        let store = self.store.as_ref().filter(|s| persistent && s.is_full())?;
+        let u = store.usage();
+        Some(EngineError::StoreFull {
+            destination: dest.to_string(),
+            used: u.disk_bytes,
+            max: u.max_disk_bytes,
+        })
     }
 
-    /// The ERROR for a SEND that did not fit: which limit it hit.
-    pub(super) fn queue_full(
+    /// `Err` with the limit a SEND of `incoming` bytes to the queue `dest` (holding `q`) hits.
+    pub(super) fn check_room(
         &self,
         dest: &Destination,
         q: &MessageQueue,
         incoming: usize,
+        persistent: bool,
         total: usize,
-    ) -> EngineError {
-        let l = &self.limits;
-        if q.len() < l.max_queue_messages
-            && (q.is_empty() || q.bytes() + incoming <= l.max_queue_bytes)
-        {
-            if total + incoming > l.max_memory_bytes {
-                return EngineError::MemoryFull {
-                    destination: dest.to_string(),
-                    used: total,
-                    max: l.max_memory_bytes,
-                };
-            }
-            if let Some(u) = self.store.as_ref().map(|s| s.usage()) {
-                return EngineError::StoreFull {
-                    destination: dest.to_string(),
-                    used: u.disk_bytes,
-                    max: u.max_disk_bytes,
-                };
-            }
-        }
-        EngineError::QueueFull {
-            destination: dest.to_string(),
-            messages: q.len(),
-            bytes: q.bytes(),
-            max_messages: l.max_queue_messages,
-            max_bytes: l.max_queue_bytes,
+    ) -> Result<(), EngineError> {
+        match self.limit_hit(dest, (q.len(), q.bytes()), incoming, persistent, total) {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
     }
 
@@ -71,9 +71,11 @@ impl Engine {
         }
         let core = self.core.lock();
         let total = core.queued_total.load(Ordering::Relaxed);
-        match core.dests.get(dest) {
-            Some(d) => self.has_room(&d.queue, incoming, persistent, total),
-            None => self.has_room(&MessageQueue::default(), incoming, persistent, total),
-        }
+        let held = core
+            .dests
+            .get(dest)
+            .map_or((0, 0), |d| (d.queue.len(), d.queue.bytes()));
+        self.limit_hit(dest, held, incoming, persistent, total)
+            .is_none()
     }
 }

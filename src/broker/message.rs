@@ -163,6 +163,11 @@ impl MessageIds {
     }
 }
 
+/// A boolean header (`persistent:true`): STOMP clients write `true`, with stray spaces at most.
+pub fn is_true(v: &str) -> bool {
+    v.trim() == "true"
+}
+
 pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -248,7 +248,7 @@ impl Session {
         let Ok(dest) = self.destination(frame) else {
             return; // `handle` reports the bad destination
         };
-        let persistent = frame.get("persistent").is_some_and(|p| p.trim() == "true");
+        let persistent = frame.get("persistent").is_some_and(super::message::is_true);
         let wait = Duration::from_millis(self.engine.limits.producer_wait_ms);
         let deadline = tokio::time::Instant::now() + wait;
         let mut logged = false;

@@ -185,21 +185,19 @@ impl Core {
         if self.dests.contains_key(dest) {
             return;
         }
-        let subscribers: Vec<SubKey> = self
-            .wildcard_subs
-            .iter()
-            .copied()
-            .filter(|k| {
-                self.subs
-                    .get(k)
-                    .is_some_and(|s| s.pattern.matches(dest) && s.may_read(acl, dest))
-            })
-            .collect();
         // A durable subscription's queue is its subscriber's alone: no wildcard takes from it.
-        let subscribers = if super::durable::is_reserved(dest.kind, &dest.name) {
+        let subscribers: Vec<SubKey> = if super::durable::is_reserved(dest.kind, &dest.name) {
             Vec::new()
         } else {
-            subscribers
+            self.wildcard_subs
+                .iter()
+                .copied()
+                .filter(|k| {
+                    self.subs
+                        .get(k)
+                        .is_some_and(|s| s.pattern.matches(dest) && s.may_read(acl, dest))
+                })
+                .collect()
         };
         for k in &subscribers {
             if let Some(s) = self.subs.get_mut(k) {
