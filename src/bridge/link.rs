@@ -15,7 +15,7 @@ use super::status::{BridgeState, SharedStatus};
 use super::wire::{self, origin, PING_PREFIX};
 use crate::broker::auth::Principal;
 use crate::broker::local::{LocalClient, Received, SubscribeOptions};
-use crate::broker::message::{ConsumedHook, HOPS_HEADER, PATH_HEADER};
+use crate::broker::message::{ConsumedHook, ConsumedSink, HOPS_HEADER, PATH_HEADER};
 use crate::broker::subscription::{AckMode, NetworkSub};
 use crate::stomp::codec::encode;
 use crate::stomp::{Command, Decoder, Frame, FrameLimits, Version};
@@ -24,7 +24,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// How one side of a link behaves.
@@ -102,15 +101,35 @@ struct Link {
     pending: rustc_hash::FxHashMap<u64, String>,
     /// Receipts owed to the peer, sent as one frame per write (`receipt-id: 1,2,3`): one
     /// RECEIPT per queue message was the bridge's largest per-message cost.
-    receipts_out: Vec<String>,
+    receipts_out: Vec<u64>,
     next_receipt: u64,
     /// Queue messages the peer refused: given back to the queue a little later.
     refused: Vec<(Instant, String)>,
     pings: HashMap<String, Instant>,
     last_heard: Instant,
     link_id: u64,
-    /// Receipts for forwarded queue messages, sent once they are consumed here.
-    consumed_tx: mpsc::UnboundedSender<String>,
+    /// Receipts for forwarded queue messages, owed once they are consumed here.
+    consumed: Arc<ConsumedReceipts>,
+}
+
+/// The receipts of forwarded queue messages consumed here, collected from whichever task
+/// consumed them until the link's task sends them. The link is woken once per batch (when the
+/// list stops being empty), not once per message.
+#[derive(Default)]
+struct ConsumedReceipts {
+    owed: parking_lot::Mutex<Vec<u64>>,
+    wake: tokio::sync::Notify,
+}
+
+impl ConsumedSink for ConsumedReceipts {
+    fn consumed(&self, token: u64) {
+        let mut owed = self.owed.lock();
+        owed.push(token);
+        if owed.len() == 1 {
+            drop(owed);
+            self.wake.notify_one();
+        }
+    }
 }
 
 /// Runs the link until it fails or `stop` fires; returns why it ended.
@@ -157,12 +176,11 @@ where
         pings: HashMap::new(),
         last_heard: Instant::now(),
         link_id: reg.id,
-        consumed_tx: mpsc::unbounded_channel().0,
+        consumed: Default::default(),
         s,
     };
     link.subscribe_statics();
-    let (consumed_tx, mut consumed_rx) = mpsc::unbounded_channel();
-    link.consumed_tx = consumed_tx;
+    let consumed = link.consumed.clone();
     let mut decoder = link_decoder();
     let mut buf = leftover;
     let mut tick = tokio::time::interval(link.s.heartbeat);
@@ -194,11 +212,9 @@ where
         // like a dead link to one side or the other.
         tokio::select! {
             _ = stop.cancelled() => break "stopped".to_string(),
-            Some(r) = consumed_rx.recv() => {
-                link.answer(Some(r), None);
-                while let Ok(r) = consumed_rx.try_recv() {
-                    link.answer(Some(r), None);
-                }
+            _ = consumed.wake.notified() => {
+                let owed = std::mem::take(&mut *consumed.owed.lock());
+                link.receipts_out.extend(owed);
             }
             cmd = reg.commands.recv() => match cmd {
                 Some(LinkCmd::Close { reason }) => break reason,
@@ -489,7 +505,8 @@ impl Link {
 
     /// A message the peer forwarded: de-duplicate, publish here with this broker on its path.
     fn on_message(&mut self, f: Frame) {
-        let receipt = f.get("receipt").map(str::to_string);
+        // Our peers number their receipts (see `forward`).
+        let receipt: Option<u64> = f.get("receipt").and_then(|r| r.parse().ok());
         let Some(dest) = f.get("destination").map(str::to_string) else {
             return;
         };
@@ -523,13 +540,11 @@ impl Link {
         }
         // A queue message is acknowledged upstream once it is consumed here (end to end):
         // if this broker dies first, the sender still holds it and delivers it elsewhere.
-        let hook = match (&receipt, queue) {
-            (Some(r), true) => {
-                let (tx, r) = (self.consumed_tx.clone(), r.clone());
-                Some(ConsumedHook(Arc::new(move || {
-                    let _ = tx.send(r.clone());
-                })))
-            }
+        let hook = match (receipt, queue) {
+            (Some(token), true) => Some(ConsumedHook {
+                sink: self.consumed.clone(),
+                token,
+            }),
             _ => None,
         };
         let hooked = hook.is_some();
@@ -546,13 +561,13 @@ impl Link {
         }
     }
 
-    fn answer(&mut self, receipt: Option<String>, refusal: Option<String>) {
+    fn answer(&mut self, receipt: Option<u64>, refusal: Option<String>) {
         let Some(r) = receipt else { return };
         match refusal {
             None => self.receipts_out.push(r),
             Some(why) => encode(
                 &Frame::new(Command::Nack)
-                    .header("receipt-id", r)
+                    .header("receipt-id", r.to_string())
                     .header("message", why),
                 Version::V1_2,
                 &mut self.out,
@@ -562,9 +577,17 @@ impl Link {
 
     /// Encodes the receipts owed, up to 256 ids per frame.
     fn flush_receipts(&mut self) {
+        use bytes::BufMut;
         for chunk in self.receipts_out.chunks(256) {
-            let f = Frame::new(Command::Receipt).header("receipt-id", chunk.join(","));
-            encode(&f, Version::V1_2, &mut self.out);
+            self.out.put_slice(b"RECEIPT\nreceipt-id:");
+            for (i, r) in chunk.iter().enumerate() {
+                if i > 0 {
+                    self.out.put_u8(b',');
+                }
+                self.out
+                    .put_slice(itoa::Buffer::new().format(*r).as_bytes());
+            }
+            self.out.put_slice(b"\n\n\0");
         }
         self.receipts_out.clear();
     }

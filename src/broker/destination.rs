@@ -69,7 +69,11 @@ impl Destination {
                 if name.is_empty() {
                     return Err(DestinationError::Empty(s.into()));
                 }
-                if name.split('.').any(str::is_empty) {
+                let b = name.as_bytes();
+                if b[0] == b'.'
+                    || b[b.len() - 1] == b'.'
+                    || memchr::memmem::find(b, b"..").is_some()
+                {
                     return Err(DestinationError::EmptyElement(s.into()));
                 }
                 return Ok((kind, name));
@@ -82,7 +86,10 @@ impl Destination {
     /// wildcards, but that turns one mistyped destination into a broadcast to the fleet).
     pub fn parse(s: &str) -> Result<Destination, DestinationError> {
         let (kind, name) = Destination::split(s)?;
-        if name.split('.').any(|e| e == "*" || e == ">") {
+        // Every SEND passes here: look for the characters before splitting into elements.
+        if memchr::memchr2(b'*', b'>', name.as_bytes()).is_some()
+            && name.split('.').any(|e| e == "*" || e == ">")
+        {
             return Err(DestinationError::WildcardNotAllowed(s.into()));
         }
         Ok(Destination {
@@ -96,6 +103,18 @@ impl Destination {
             kind,
             name: name.into(),
         }
+    }
+}
+
+impl Destination {
+    /// `/queue/name` and the like, rendered without the formatting machinery (once per
+    /// message).
+    pub fn render(&self) -> String {
+        let prefix = self.kind.prefix();
+        let mut s = String::with_capacity(prefix.len() + self.name.len());
+        s.push_str(prefix);
+        s.push_str(&self.name);
+        s
     }
 }
 

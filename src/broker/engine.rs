@@ -148,6 +148,16 @@ impl Engine {
         format!("{TEMP_PREFIX}{conn}.{name}")
     }
 
+    /// `d` with a temp destination's name made internal to `conn` (see `temp_name`);
+    /// anything else unchanged, without copying its name.
+    pub fn internal(conn: ConnId, d: Destination) -> Destination {
+        if !d.kind.is_temp() || d.name.starts_with(TEMP_PREFIX) {
+            return d;
+        }
+        let name = Engine::temp_name(conn, d.kind, &d.name);
+        Destination::new(d.kind, name)
+    }
+
     pub(super) fn temp_owner(name: &str) -> Option<ConnId> {
         name.strip_prefix(TEMP_PREFIX)?
             .split('.')
@@ -223,18 +233,20 @@ impl Engine {
             message.consumed();
             return Ok(0);
         }
-        let key = dest_key.clone();
+        // The message's own destination names it from here on (an Arc clone, not a copy).
+        let held = message.clone();
+        let key = &held.destination;
         if key.kind.is_queue() {
             let mut queued = Queued::new(message);
-            core.journal(&key, &mut queued);
+            core.journal(key, &mut queued);
             core.dests
-                .get_mut(&key)
+                .get_mut(key)
                 .expect("exists")
                 .queue
                 .push_back(queued);
-            core.dispatch_queue(&key, now);
+            core.dispatch_queue(key, now);
         } else {
-            core.publish_topic(&key, message, &self.settings);
+            core.publish_topic(key, message, &self.settings);
         }
         self.settle(core);
         Ok(core.ticket)
@@ -271,15 +283,20 @@ impl Engine {
         now: u64,
         on_consumed: Option<ConsumedHook>,
     ) -> Arc<Message> {
-        let mut kept: Vec<(String, String)> = Vec::with_capacity(headers.len() + 2);
+        // Filtered in place (kept headers move to the front): the frame's vector becomes the
+        // message's, and the frame-level headers dropped leave room for the two added.
+        let mut kept = headers;
         let (mut has_ts, mut has_prio) = (false, false);
         let (mut expires, mut priority, mut persistent) = (0u64, 4u8, false);
         let (mut hops, mut path) = (0u32, None);
-        for (k, v) in headers {
-            if FRAME_ONLY_HEADERS.contains(&k.as_str()) || kept.iter().any(|(x, _)| *x == k) {
+        let mut w = 0;
+        for r in 0..kept.len() {
+            let k = kept[r].0.as_str();
+            if FRAME_ONLY_HEADERS.contains(&k) || kept[..w].iter().any(|(x, _)| x == k) {
                 continue; // frame-level header, or a repeat (the first one wins)
             }
-            match k.as_str() {
+            let v = &kept[r].1;
+            match k {
                 "timestamp" => has_ts = true,
                 "priority" => {
                     has_prio = true;
@@ -291,8 +308,10 @@ impl Engine {
                 PATH_HEADER => path = Some(v.clone()),
                 _ => {}
             }
-            kept.push((k, v));
+            kept.swap(w, r);
+            w += 1;
         }
+        kept.truncate(w);
         if !has_prio {
             kept.push(("priority".into(), "4".into()));
         }
@@ -301,7 +320,7 @@ impl Engine {
         }
         Arc::new(Message {
             id: self.ids.next(),
-            destination_header: destination.to_string(),
+            destination_header: destination.render(),
             destination,
             headers: kept,
             body,

@@ -86,8 +86,7 @@ impl LocalClient {
         body: impl Into<Bytes>,
         on_consumed: Option<ConsumedHook>,
     ) -> Result<(), LocalError> {
-        let d = Destination::parse(destination)?;
-        let d = Destination::new(d.kind, Engine::temp_name(self.conn, d.kind, &d.name));
+        let d = Engine::internal(self.conn, Destination::parse(destination)?);
         self.engine
             .send_hooked(self.conn, d, headers, body.into(), on_consumed)?;
         Ok(())

@@ -466,10 +466,7 @@ impl Session {
         let d = Destination::parse(raw)
             .map_err(|e| Fatal::new(format!("invalid destination {raw:?}"), e.to_string()))?;
         reserved(d.kind, &d.name, raw)?;
-        Ok(Destination::new(
-            d.kind,
-            Engine::temp_name(self.conn, d.kind, &d.name),
-        ))
+        Ok(Engine::internal(self.conn, d))
     }
 
     fn send(&mut self, frame: Frame) -> Result<(), Fatal> {

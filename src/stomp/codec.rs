@@ -68,6 +68,9 @@ pub struct Decoder {
     pub version: Version,
     /// Bytes of the pending frame already known to contain no NUL (body scan resume point).
     scanned: usize,
+    /// Where each line of the pending frame starts and ends; kept to spare an allocation per
+    /// frame.
+    lines: Vec<(usize, usize)>,
 }
 
 impl Decoder {
@@ -76,6 +79,7 @@ impl Decoder {
             limits,
             version: Version::V1_0,
             scanned: 0,
+            lines: Vec::with_capacity(16),
         }
     }
 
@@ -104,10 +108,21 @@ impl Decoder {
         if buf.is_empty() {
             return Ok(None);
         }
-        let limits = self.limits;
         // Command and header lines.
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.clear();
+        let r = self.decode_lines(buf, &mut lines);
+        self.lines = lines;
+        r
+    }
+
+    fn decode_lines(
+        &mut self,
+        buf: &mut BytesMut,
+        lines: &mut Vec<(usize, usize)>,
+    ) -> Result<Option<Frame>, FrameError> {
+        let limits = self.limits;
         let mut pos = 0;
-        let mut lines: Vec<(usize, usize)> = Vec::with_capacity(8);
         loop {
             let rest = &buf[pos..];
             let Some(nl) = memchr(b'\n', rest) else {
@@ -247,7 +262,7 @@ impl Decoder {
 }
 
 fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&b| b == needle)
+    memchr::memchr(needle, hay)
 }
 
 /// Appends `frame` to `out` in wire form for `version`. A `content-length` header is added when
