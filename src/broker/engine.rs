@@ -303,7 +303,7 @@ impl Engine {
                     priority = v.trim().parse().unwrap_or(4).min(9);
                 }
                 "expires" => expires = v.trim().parse().unwrap_or(0),
-                "persistent" => persistent = is_true(&v),
+                "persistent" => persistent = is_true(v),
                 HOPS_HEADER => hops = v.trim().parse().unwrap_or(0),
                 PATH_HEADER => path = Some(v.clone()),
                 _ => {}
