@@ -104,7 +104,7 @@ impl StatsSources {
                     _ = stop.cancelled() => return,
                     _ = tick.tick() => {
                         let body = serde_json::to_vec(&self.report()).unwrap_or_default();
-                        if let Err(e) = publisher.send(STATS_TOPIC, Vec::new(), body) {
+                        if let Err(e) = publisher.send(STATS_TOPIC, crate::stomp::Headers::new(), body) {
                             tracing::debug!("stats: {e}");
                         }
                     }

@@ -159,7 +159,7 @@ async fn in_process_clients_talk_to_network_clients() {
     local
         .send(
             "/topic/mcollective.discovery.agent",
-            vec![("reply-to".into(), "/temp-queue/replies".into())],
+            vec![("reply-to", "/temp-queue/replies")],
             "ping",
         )
         .unwrap();
@@ -178,6 +178,8 @@ async fn in_process_clients_talk_to_network_clients() {
     assert!(local.try_recv().is_none());
     // Bad input from an embedder is an error value, not a panic.
     assert!(local.subscribe("bad", "/queue/x", Some("a = = 1")).is_err());
-    assert!(local.send("/nowhere/x", vec![], "x").is_err());
+    assert!(local
+        .send("/nowhere/x", shoal::stomp::Headers::new(), "x")
+        .is_err());
     broker.shutdown(Duration::from_secs(2)).await;
 }

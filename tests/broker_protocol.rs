@@ -110,7 +110,7 @@ fn header_escaping_per_version_and_first_repeated_header_wins() {
     s.expect(Command::Receipt);
     let m = v12.expect(Command::Message);
     assert_eq!(m.get("x-h"), Some("a:b\\c\nd"));
-    assert_eq!(m.headers.iter().filter(|(k, _)| k == "x-dup").count(), 1);
+    assert_eq!(m.headers.iter().filter(|(k, _)| *k == "x-dup").count(), 1);
     assert_eq!(m.get("x-dup"), Some("first"));
     // A 1.0 client cannot be sent a newline inside a header; it gets the value on one line,
     // unescaped otherwise.

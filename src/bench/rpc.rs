@@ -32,7 +32,7 @@ pub async fn run(b: &BenchArgs, a: &RpcArgs) -> anyhow::Result<bool> {
                 body.extend_from_slice(format!(":{i}").as_bytes());
                 w.push(
                     &Frame::new(Command::Send)
-                        .header("destination", to.to_string())
+                        .header("destination", to)
                         .with_body(body),
                 );
                 if w.flush().await.is_err() {

@@ -193,19 +193,17 @@ fn outbound(
     status: &SharedStatus,
 ) {
     let msg = &m.message;
-    let mut f = Frame::new(Command::Send).header("destination", msg.destination_header.clone());
+    let mut f = Frame::new(Command::Send).header("destination", &msg.destination_header);
     for (k, v) in &msg.headers {
         if k != PATH_HEADER && k != HOPS_HEADER {
-            f = f.header(k.clone(), v.clone());
+            f = f.header(k, v);
         }
     }
-    let path = match &msg.path {
+    let path = match msg.path() {
         Some(p) => format!("{p},{}", net.local),
         None => net.local.clone(),
     };
-    f = f
-        .header(PATH_HEADER, path)
-        .header(wire::ORIGIN, msg.id.clone());
+    f = f.header(PATH_HEADER, path).header(wire::ORIGIN, &msg.id);
     if let Some(token) = m.ack {
         *next += 1;
         pending.insert(*next, token);
@@ -246,12 +244,9 @@ fn inbound(
         .is_some_and(|p| p.split(',').any(|b| b == net.local));
     let body_len = f.body.len() as u64;
     if !echo {
-        let mut headers: Vec<(String, String)> = f
-            .headers
-            .into_iter()
-            .filter(|(k, _)| !DELIVERY_HEADERS.contains(&k.as_str()) && k != PATH_HEADER)
-            .collect();
-        headers.push((PATH_HEADER.to_string(), label.to_string()));
+        let mut headers = f.headers;
+        headers.retain(|_, k, _| !DELIVERY_HEADERS.contains(&k) && k != PATH_HEADER);
+        headers.push(PATH_HEADER, label);
         if let Err(e) = local.send(&dest, headers, f.body) {
             tracing::warn!(
                 bridge = label,

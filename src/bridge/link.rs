@@ -14,6 +14,7 @@ use super::network::{LinkCmd, Network};
 use super::status::{BridgeState, SharedStatus};
 use super::wire::{self, origin, PING_PREFIX};
 use crate::broker::auth::Principal;
+use crate::broker::destination::{DestKind, Destination};
 use crate::broker::local::{LocalClient, Received, SubscribeOptions};
 use crate::broker::message::{ConsumedHook, ConsumedSink, HOPS_HEADER, PATH_HEADER};
 use crate::broker::subscription::{AckMode, NetworkSub};
@@ -507,37 +508,46 @@ impl Link {
     fn on_message(&mut self, f: Frame) {
         // Our peers number their receipts (see `forward`).
         let receipt: Option<u64> = f.get("receipt").and_then(|r| r.parse().ok());
-        let Some(dest) = f.get("destination").map(str::to_string) else {
+        let Some(dest) = f.get("destination") else {
             return;
         };
-        let body_len = f.body.len() as u64;
-        let queue = dest.starts_with("/queue/");
-        let mut headers = f.headers;
-        let mut hops = 0;
-        for (k, v) in headers.iter_mut() {
-            if k == PATH_HEADER {
-                v.push(',');
-                v.push_str(&self.net.local);
-            } else if k == HOPS_HEADER {
-                hops = v.parse().unwrap_or(0);
+        let dest = match Destination::parse(dest) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(peer = %self.s.peer, "forwarded message refused: {e}");
+                return self.answer(receipt, Some(e.to_string()));
             }
+        };
+        let body_len = f.body.len() as u64;
+        let queue = dest.kind == DestKind::Queue;
+        let mut headers = f.headers;
+        let hops = headers
+            .get(HOPS_HEADER)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if let Some(i) = headers.position(PATH_HEADER) {
+            headers.append_value(i, ",");
+            headers.append_value(i, &self.net.local);
         }
         // A topic message is the same message whichever route it took; a queue message is
         // re-sent on the same route (same hops) only after a lost receipt.
-        let id = origin(&headers)
-            .map(|(broker, id)| self.net.fingerprints.of(broker, id, queue.then_some(hops)));
-        {
+        let sighting = origin(&headers)
+            .map(|(broker, id)| self.net.first_sighting(broker, id, queue.then_some(hops)));
+        let id = {
             let mut st = self.status.lock();
             st.traffic.msgs_in += 1;
             st.traffic.bytes_in += body_len;
-        }
-        if let Some(id) = id {
-            if !self.net.first_sighting(id) {
-                self.status.lock().traffic.duplicates_dropped += 1;
-                self.answer(receipt, None);
-                return;
+            match sighting {
+                Some((_, false)) => {
+                    st.traffic.duplicates_dropped += 1;
+                    drop(st);
+                    self.answer(receipt, None);
+                    return;
+                }
+                Some((key, true)) => Some(key),
+                None => None,
             }
-        }
+        };
         // A queue message is acknowledged upstream once it is consumed here (end to end):
         // if this broker dies first, the sender still holds it and delivers it elsewhere.
         let hook = match (receipt, queue) {
@@ -548,7 +558,7 @@ impl Link {
             _ => None,
         };
         let hooked = hook.is_some();
-        match self.local.send_hooked(&dest, headers, f.body, hook) {
+        match self.local.send_to(dest.clone(), headers, f.body, hook) {
             Ok(()) if hooked => {}
             Ok(()) => self.answer(receipt, None),
             Err(e) => {

@@ -2,8 +2,8 @@
 //! networkConnector, without its classic failure modes (see BRIDGE-PITFALLS in the docs).
 //!
 //! - `config`: `[cluster]` and `[[bridge]]`.
-//! - `network`: one per broker — links, the demand table (`demand`), duplicate suppression,
-//!   bridge status.
+//! - `network`: one per broker — links, the demand table (`demand`), duplicate suppression
+//!   (`dedup`), bridge status.
 //! - `link`: one live link — demand both ways, forwarding with receipts, heart-beats/RTT.
 //! - `dialer` (outgoing `[[bridge]]`s, failover and back-off) and `listener` (the cluster port).
 //! - `wire`/`handshake`: the link protocol (STOMP frames with `shoal-` headers).
@@ -16,6 +16,7 @@
 //! that broker is down, its messages wait there (persisted once persistence exists).
 
 pub mod config;
+pub mod dedup;
 pub mod demand;
 pub mod dialer;
 pub mod filter;

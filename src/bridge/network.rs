@@ -6,13 +6,14 @@
 //! command channel (advertise, withdraw). It watches the engine's event stream for local
 //! consumers coming and going, and re-reads the engine's subscriptions when it fell behind.
 
+use super::dedup::{SeenIds, SeenKey};
 use super::demand::{Advert, DemandKey, DemandTable, LinkId, LinkView, Source};
 use super::status::{BridgeSnapshot, SharedStatus};
 use crate::broker::events::BrokerEvent;
 use crate::broker::subscription::ConnId;
 use crate::broker::BrokerHandle;
 use parking_lot::Mutex;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc};
 
@@ -114,56 +115,11 @@ impl Inner {
     }
 }
 
-/// Fingerprints (128-bit keyed hashes) of message ids seen recently, bounded: the
-/// de-duplication window. Hashing keeps the hot path free of allocations; two independent
-/// 64-bit keyed hashes make a false "duplicate" in a 200 000-entry window vanishingly unlikely.
-struct RecentIds {
-    /// The ids are fingerprints already: FxHash (not SipHash) is plenty, and several times
-    /// cheaper on this per-message path.
-    set: rustc_hash::FxHashSet<u128>,
-    order: VecDeque<u128>,
-    cap: usize,
-}
-
-impl RecentIds {
-    /// Records `id`; false when it was already there.
-    fn insert(&mut self, id: u128) -> bool {
-        if !self.set.insert(id) {
-            return false;
-        }
-        if self.order.len() >= self.cap {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
-            }
-        }
-        self.order.push_back(id);
-        true
-    }
-}
-
-/// The network-wide identity of a message: its origin broker, its id there, and (for queue
-/// messages, which may legitimately come back by another route) the hops it has made.
-pub struct Fingerprinter {
-    a: std::collections::hash_map::RandomState,
-    b: std::collections::hash_map::RandomState,
-}
-
-impl Fingerprinter {
-    pub fn of(&self, origin_broker: &str, origin_id: &str, hops: Option<u32>) -> u128 {
-        use std::hash::BuildHasher;
-        let h = |state: &std::collections::hash_map::RandomState| {
-            state.hash_one((origin_broker, origin_id, hops))
-        };
-        (u128::from(h(&self.a)) << 64) | u128::from(h(&self.b))
-    }
-}
-
 pub struct Network {
     pub local: String,
     pub handle: BrokerHandle,
     inner: Mutex<Inner>,
-    recent: Mutex<RecentIds>,
-    pub fingerprints: Fingerprinter,
+    recent: Mutex<SeenIds>,
     statuses: Mutex<Vec<SharedStatus>>,
 }
 
@@ -180,15 +136,7 @@ impl Network {
             local: handle.name().to_string(),
             handle,
             inner: Mutex::new(Inner::default()),
-            recent: Mutex::new(RecentIds {
-                set: Default::default(),
-                order: VecDeque::new(),
-                cap: 200_000,
-            }),
-            fingerprints: Fingerprinter {
-                a: Default::default(),
-                b: Default::default(),
-            },
+            recent: Mutex::new(SeenIds::default()),
             statuses: Mutex::new(Vec::new()),
         });
         net.resync_local();
@@ -346,18 +294,23 @@ impl Network {
         sync_key(&mut g, &self.local, key);
     }
 
-    /// Whether a message with this network-wide id is new here (and remembers it).
-    pub fn first_sighting(&self, id: u128) -> bool {
-        self.recent.lock().insert(id)
+    /// Whether the message `origin_id` from `origin_broker` is new here (and remembers it);
+    /// queue messages are also named by their `hops` (see `SeenIds::key`).
+    pub fn first_sighting(
+        &self,
+        origin_broker: &str,
+        origin_id: &str,
+        hops: Option<u32>,
+    ) -> (SeenKey, bool) {
+        let mut r = self.recent.lock();
+        let key = r.key(origin_broker, origin_id, hops);
+        (key, r.insert(key))
     }
 
-    /// Forgets an id whose message could not be taken after all, so its redelivery is not
+    /// Forgets a message that could not be taken after all, so its redelivery is not
     /// mistaken for a duplicate.
-    pub fn forget(&self, id: u128) {
-        let mut r = self.recent.lock();
-        if r.set.remove(&id) {
-            r.order.retain(|x| *x != id);
-        }
+    pub fn forget(&self, key: SeenKey) {
+        self.recent.lock().forget(key);
     }
 
     fn local_added(&self, conn: ConnId, client_key: String, key: DemandKey) {

@@ -14,7 +14,7 @@
 
 use crate::broker::message::{Message, HOPS_HEADER, PATH_HEADER};
 use crate::stomp::codec::{put_header, put_header_num};
-use crate::stomp::Version;
+use crate::stomp::{Headers, Version};
 use bytes::{BufMut, BytesMut};
 
 pub const BROKER: &str = "shoal-broker";
@@ -39,7 +39,7 @@ pub fn encode_forward(out: &mut BytesMut, m: &Message, local: &str, receipt: Opt
     put_header(out, "destination", &m.destination_header, v, true);
     let mut origin_written = false;
     for (k, val) in &m.headers {
-        match k.as_str() {
+        match k {
             PATH_HEADER | HOPS_HEADER => continue,
             ORIGIN => origin_written = true,
             _ => {}
@@ -49,7 +49,7 @@ pub fn encode_forward(out: &mut BytesMut, m: &Message, local: &str, receipt: Opt
     if !origin_written {
         put_header(out, ORIGIN, &m.id, v, true);
     }
-    match &m.path {
+    match m.path() {
         Some(p) => put_header(out, PATH_HEADER, p, v, true),
         None => put_header(out, PATH_HEADER, local, v, true),
     }
@@ -64,8 +64,8 @@ pub fn encode_forward(out: &mut BytesMut, m: &Message, local: &str, receipt: Opt
 }
 
 /// The origin broker (first on the path) and origin id of a forwarded message.
-pub fn origin(headers: &[(String, String)]) -> Option<(&str, &str)> {
-    let id = headers.iter().find(|(k, _)| k == ORIGIN)?.1.as_str();
-    let path = headers.iter().find(|(k, _)| k == PATH_HEADER)?.1.as_str();
+pub fn origin(headers: &Headers) -> Option<(&str, &str)> {
+    let id = headers.get(ORIGIN)?;
+    let path = headers.get(PATH_HEADER)?;
     Some((path.split(',').next().unwrap_or(""), id))
 }

@@ -9,7 +9,7 @@
 
 use super::destination::{DestKind, DestPattern, Destination};
 use super::engine::{Engine, EngineError, SubscribeRequest};
-use super::message::{Message, HOPS_HEADER, PATH_HEADER};
+use super::message::{Message, HOPS_HEADER};
 use super::queue::Queued;
 use super::selector::Selector;
 use super::state::{Core, Durable};
@@ -263,15 +263,15 @@ impl Engine {
             let m = rec.message;
             let queue = Destination::new(DestKind::Queue, m.queue.clone());
             let destination = Destination::parse(&m.destination).unwrap_or_else(|_| queue.clone());
-            let header = |name: &str| m.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v);
             let message = Message {
                 id: m.message_id.clone(),
                 destination_header: m.destination.clone(),
                 destination,
-                hops: header(HOPS_HEADER)
+                hops: m
+                    .headers
+                    .get(HOPS_HEADER)
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(0),
-                path: header(PATH_HEADER).cloned(),
                 headers: m.headers,
                 body: m.body,
                 expires: m.expires,

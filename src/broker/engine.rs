@@ -12,7 +12,6 @@ pub use super::error::EngineError;
 use super::events::BrokerEvent;
 use super::message::{
     is_true, now_ms, ConsumedHook, Message, MessageIds, FRAME_ONLY_HEADERS, HOPS_HEADER,
-    PATH_HEADER,
 };
 use super::outbox::Outbox;
 use super::queue::Queued;
@@ -21,6 +20,7 @@ use super::settings::{BrokerSettings, DeliveryPolicy, Limits};
 use super::state::{Conn, ConnInfo, Core};
 use super::store::Store;
 use super::subscription::{AckMode, ConnId, NetworkSub, SubKey, Subscription};
+use crate::stomp::Headers;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,6 +45,8 @@ pub struct SubscribeRequest {
 
 pub struct Engine {
     pub(super) core: Mutex<Core>,
+    /// The core's queue totals, for checks that need no lock (see `flow`).
+    pub(super) queued: Arc<super::queue::QueuedTotals>,
     pub(super) events: broadcast::Sender<BrokerEvent>,
     pub settings: BrokerSettings,
     pub limits: Limits,
@@ -77,6 +79,7 @@ impl Engine {
             ..Core::default()
         };
         Arc::new(Engine {
+            queued: core.queued_total.clone(),
             ids: MessageIds::new(&settings.name),
             core: Mutex::new(core),
             store,
@@ -172,7 +175,7 @@ impl Engine {
         &self,
         conn: ConnId,
         destination: Destination,
-        headers: Vec<(String, String)>,
+        headers: Headers,
         body: Bytes,
     ) -> Result<u64, EngineError> {
         self.send_hooked(conn, destination, headers, body, None)
@@ -183,17 +186,17 @@ impl Engine {
         &self,
         conn: ConnId,
         destination: Destination,
-        mut headers: Vec<(String, String)>,
+        mut headers: Headers,
         body: Bytes,
         on_consumed: Option<ConsumedHook>,
     ) -> Result<u64, EngineError> {
         // A reply-to naming the sender's own temp destination must reach the sender, whoever
         // answers: give it the internal name (network sessions and local clients alike).
-        if let Some((_, v)) = headers.iter_mut().find(|(k, _)| k == "reply-to") {
-            if let Ok(d) = Destination::parse(v) {
-                if d.kind.is_temp() {
-                    *v = Destination::new(d.kind, Engine::temp_name(conn, d.kind, &d.name))
-                        .to_string();
+        if let Some(i) = headers.position("reply-to") {
+            if let Ok(d) = Destination::parse(headers.at(i).1) {
+                if d.kind.is_temp() && !d.name.starts_with(TEMP_PREFIX) {
+                    let internal = Engine::internal(conn, d).to_string();
+                    headers.set_value(i, &internal);
                 }
             }
         }
@@ -216,7 +219,7 @@ impl Engine {
         }
         self.authorize_send(core, conn, &message)?;
         core.ensure_dest(dest_key, &self.events, &self.security.acl);
-        let total = core.queued_total.load(Ordering::Relaxed);
+        let total = core.queued_total.bytes.load(Ordering::Relaxed);
         let dest = core.dests.get_mut(dest_key).expect("just ensured");
         let size = message.body.len();
         if dest_key.kind.is_queue() {
@@ -278,24 +281,25 @@ impl Engine {
     fn make_message(
         &self,
         destination: Destination,
-        headers: Vec<(String, String)>,
+        headers: Headers,
         body: Bytes,
         now: u64,
         on_consumed: Option<ConsumedHook>,
     ) -> Arc<Message> {
-        // Filtered in place (kept headers move to the front): the frame's vector becomes the
-        // message's, and the frame-level headers dropped leave room for the two added.
+        // Filtered in place: the frame's headers become the message's, and the frame-level
+        // headers dropped leave room for the two added.
         let mut kept = headers;
         let (mut has_ts, mut has_prio) = (false, false);
         let (mut expires, mut priority, mut persistent) = (0u64, 4u8, false);
-        let (mut hops, mut path) = (0u32, None);
-        let mut w = 0;
-        for r in 0..kept.len() {
-            let k = kept[r].0.as_str();
-            if FRAME_ONLY_HEADERS.contains(&k) || kept[..w].iter().any(|(x, _)| x == k) {
-                continue; // frame-level header, or a repeat (the first one wins)
+        let mut hops = 0u32;
+        let mut keep: smallvec::SmallVec<[bool; 16]> = smallvec::SmallVec::new();
+        for (i, (k, v)) in kept.iter().enumerate() {
+            // Frame-level headers go, and repeats (the first one wins).
+            let first = kept.iter().take(i).all(|(x, _)| x != k);
+            keep.push(first && !FRAME_ONLY_HEADERS.contains(&k));
+            if !keep[i] {
+                continue;
             }
-            let v = &kept[r].1;
             match k {
                 "timestamp" => has_ts = true,
                 "priority" => {
@@ -305,18 +309,17 @@ impl Engine {
                 "expires" => expires = v.trim().parse().unwrap_or(0),
                 "persistent" => persistent = is_true(v),
                 HOPS_HEADER => hops = v.trim().parse().unwrap_or(0),
-                PATH_HEADER => path = Some(v.clone()),
                 _ => {}
             }
-            kept.swap(w, r);
-            w += 1;
         }
-        kept.truncate(w);
+        if keep.iter().any(|k| !k) {
+            kept.retain(|i, _, _| keep[i]);
+        }
         if !has_prio {
-            kept.push(("priority".into(), "4".into()));
+            kept.push("priority", "4");
         }
         if !has_ts {
-            kept.push(("timestamp".into(), now.to_string()));
+            kept.push("timestamp", itoa::Buffer::new().format(now));
         }
         Arc::new(Message {
             id: self.ids.next(),
@@ -328,7 +331,6 @@ impl Engine {
             priority,
             persistent,
             hops,
-            path,
             on_consumed,
         })
     }
@@ -446,121 +448,6 @@ impl Engine {
                 destination: sub.pattern.to_string(),
             });
         }
-    }
-
-    /// ACK (or NACK) of `id`: the 1.2 `ack` token, or a 1.0/1.1 `message-id`, optionally
-    /// narrowed by the 1.1 `subscription` header.
-    pub fn ack(
-        &self,
-        conn: ConnId,
-        id: &str,
-        subscription: Option<&str>,
-        nack: bool,
-    ) -> Result<u64, EngineError> {
-        let mut guard = self.core.lock();
-        guard.ticket = 0;
-        self.ack_locked(&mut guard, conn, id, subscription, nack)?;
-        self.settle(&mut guard);
-        Ok(guard.ticket)
-    }
-
-    /// Several ACKs under one lock: a bridge link's batched receipts. Returns the ids that
-    /// were not acknowledged (unknown, or the connection is gone).
-    pub fn ack_many<'a>(
-        &self,
-        conn: ConnId,
-        ids: impl IntoIterator<Item = &'a str>,
-    ) -> Vec<String> {
-        let mut guard = self.core.lock();
-        let mut failed = Vec::new();
-        for id in ids {
-            if self.ack_locked(&mut guard, conn, id, None, false).is_err() {
-                failed.push(id.to_string());
-            }
-        }
-        self.settle(&mut guard);
-        failed
-    }
-
-    fn ack_locked(
-        &self,
-        core: &mut Core,
-        conn: ConnId,
-        id: &str,
-        subscription: Option<&str>,
-        nack: bool,
-    ) -> Result<(), EngineError> {
-        let c = core.conns.get(&conn).ok_or(EngineError::ConnectionClosed)?;
-        // Candidate subscriptions: named by the token, by the header, or all of the connection's.
-        let (by_token, message_id) = match id.split_once(':') {
-            Some((k, rest)) if k.bytes().all(|b| b.is_ascii_digit()) && !k.is_empty() => {
-                (k.parse::<SubKey>().ok(), rest)
-            }
-            _ => (None, id),
-        };
-        // The token's subscription, if it is this connection's (a map lookup: a bridge link's
-        // connection may hold thousands of subscriptions).
-        let by_token = by_token.filter(|k| core.subs.get(k).is_some_and(|s| s.conn == conn));
-        let candidates: Vec<SubKey> = if let Some(k) = by_token {
-            vec![k]
-        } else if let Some(s) = subscription {
-            c.subs.get(s).into_iter().copied().collect()
-        } else {
-            c.subs.values().copied().collect()
-        };
-        for key in candidates {
-            let Some(sub) = core.subs.get_mut(&key) else {
-                continue;
-            };
-            let pos = sub
-                .unacked
-                .iter()
-                .position(|u| u.message.id == message_id || u.message.id == id);
-            let Some(pos) = pos else { continue };
-            let taken: Vec<_> = match sub.ack {
-                AckMode::Client => sub.unacked.drain(..=pos).collect(),
-                _ => sub.unacked.remove(pos).into_iter().collect(),
-            };
-            // A bridge NACKs what its peer could not take (its demand went): not the message's
-            // fault, so not a redelivery that counts towards the dead-letter queue.
-            let counts = sub.network.is_none();
-            let now = now_ms();
-            core.release_unacked(conn, &taken);
-            if nack {
-                core.requeue(taken, now, counts);
-            } else {
-                for u in &taken {
-                    if let Some(q) = &u.from_queue {
-                        if let Some(d) = core.dests.get_mut(q) {
-                            d.stats.dequeued += 1;
-                        }
-                        core.consumed(&u.message, u.store_id);
-                    }
-                }
-            }
-            // The ACK freed prefetch credit on this subscription, and unacked-bytes credit on
-            // the whole connection: if that was what held deliveries back, every subscription
-            // of the connection may take more now.
-            let blocked = core
-                .conns
-                .get_mut(&conn)
-                .map(|c| std::mem::take(&mut c.bytes_blocked))
-                .unwrap_or(false);
-            if blocked {
-                let subs: Vec<SubKey> = core
-                    .conns
-                    .get(&conn)
-                    .map(|c| c.subs.values().copied().collect())
-                    .unwrap_or_default();
-                for k in subs {
-                    core.dispatch_for_sub(k);
-                }
-            } else {
-                core.dispatch_for_sub(key);
-            }
-            return Ok(());
-        }
-        Err(EngineError::UnknownAck(id.to_string()))
     }
 
     /// Called by a writer when its outbox, once full, has room again.

@@ -69,13 +69,28 @@ impl Engine {
         if !dest.kind.is_queue() {
             return true;
         }
+        if self.room_everywhere(incoming, persistent) {
+            return true;
+        }
         let core = self.core.lock();
-        let total = core.queued_total.load(Ordering::Relaxed);
+        let total = core.queued_total.bytes.load(Ordering::Relaxed);
         let held = core
             .dests
             .get(dest)
             .map_or((0, 0), |d| (d.queue.len(), d.queue.bytes()));
         self.limit_hit(dest, held, incoming, persistent, total)
             .is_none()
+    }
+
+    /// Whether a SEND of `incoming` body bytes fits in any queue, judged without the engine's
+    /// lock: when everything queued broker-wide is under every per-queue limit, no queue can
+    /// be full. The common case; the check runs before every queue SEND.
+    pub fn room_everywhere(&self, incoming: usize, persistent: bool) -> bool {
+        let l = &self.limits;
+        let bytes = self.queued.bytes.load(Ordering::Relaxed);
+        let messages = self.queued.messages.load(Ordering::Relaxed);
+        messages < l.max_queue_messages
+            && bytes + incoming <= l.max_queue_bytes.min(l.max_memory_bytes)
+            && (!persistent || self.store.as_ref().is_none_or(|s| !s.is_full()))
     }
 }

@@ -9,6 +9,7 @@ use super::selector::Selector;
 use super::state::ConnInfo;
 use super::subscription::{AckMode, ConnId, NetworkSub};
 use crate::broker::message::{ConsumedHook, Message};
+use crate::stomp::Headers;
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -72,7 +73,7 @@ impl LocalClient {
     pub fn send(
         &self,
         destination: &str,
-        headers: Vec<(String, String)>,
+        headers: impl Into<Headers>,
         body: impl Into<Bytes>,
     ) -> Result<(), LocalError> {
         self.send_hooked(destination, headers, body, None)
@@ -82,13 +83,25 @@ impl LocalClient {
     pub fn send_hooked(
         &self,
         destination: &str,
-        headers: Vec<(String, String)>,
+        headers: impl Into<Headers>,
         body: impl Into<Bytes>,
         on_consumed: Option<ConsumedHook>,
     ) -> Result<(), LocalError> {
-        let d = Engine::internal(self.conn, Destination::parse(destination)?);
+        let d = Destination::parse(destination)?;
+        self.send_to(d, headers, body, on_consumed)
+    }
+
+    /// `send_hooked` to a destination already parsed.
+    pub fn send_to(
+        &self,
+        destination: Destination,
+        headers: impl Into<Headers>,
+        body: impl Into<Bytes>,
+        on_consumed: Option<ConsumedHook>,
+    ) -> Result<(), LocalError> {
+        let d = Engine::internal(self.conn, destination);
         self.engine
-            .send_hooked(self.conn, d, headers, body.into(), on_consumed)?;
+            .send_hooked(self.conn, d, headers.into(), body.into(), on_consumed)?;
         Ok(())
     }
 

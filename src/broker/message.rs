@@ -2,6 +2,7 @@
 //! (`Arc<Message>`), so a topic fan-out to a thousand subscribers copies nothing but a pointer.
 
 use super::destination::Destination;
+use crate::stomp::Headers;
 use bytes::Bytes;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -16,7 +17,7 @@ pub struct Message {
     /// Headers carried through to consumers, in the sender's order: custom headers, reply-to,
     /// correlation-id, expires, priority, persistent, timestamp, content-type… Never the
     /// frame-level ones (destination, receipt, transaction, content-length, message-id).
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     pub body: Bytes,
     /// Milliseconds since the epoch after which the message must not be delivered; 0 = never.
     pub expires: u64,
@@ -24,9 +25,6 @@ pub struct Message {
     pub persistent: bool,
     /// Bridges crossed so far (`shoal-hops`), 0 for a message published here.
     pub hops: u32,
-    /// Brokers the message has been on, comma-separated (`shoal-path`); `None` for a message
-    /// published here. Bridges never forward a message to a broker on its path.
-    pub path: Option<String>,
     /// Called once when a queue message is consumed here (acknowledged, auto-acked on
     /// delivery, or expired): how a bridge learns it may acknowledge the message upstream.
     pub on_consumed: Option<ConsumedHook>,
@@ -92,8 +90,8 @@ impl Message {
             _ => self
                 .headers
                 .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str()),
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v),
         }
     }
 
@@ -101,14 +99,8 @@ impl Message {
     /// body, plus where it was first sent; no bridge hook (it is this broker's now).
     pub fn moved_to(&self, to: &Destination) -> Message {
         let mut headers = self.headers.clone();
-        if !headers
-            .iter()
-            .any(|(k, _)| k == ORIGINAL_DESTINATION_HEADER)
-        {
-            headers.push((
-                ORIGINAL_DESTINATION_HEADER.to_string(),
-                self.destination_header.clone(),
-            ));
+        if !headers.contains(ORIGINAL_DESTINATION_HEADER) {
+            headers.push(ORIGINAL_DESTINATION_HEADER, &self.destination_header);
         }
         Message {
             id: self.id.clone(),
@@ -120,15 +112,19 @@ impl Message {
             priority: self.priority,
             persistent: self.persistent,
             hops: self.hops,
-            path: self.path.clone(),
             on_consumed: None,
         }
     }
 
+    /// Brokers the message has been on, comma-separated (`shoal-path`); `None` for a message
+    /// published here. Bridges never forward a message to a broker on its path.
+    pub fn path(&self) -> Option<&str> {
+        self.headers.get(PATH_HEADER)
+    }
+
     /// Whether the message has already been on `broker`.
     pub fn been_on(&self, broker: &str) -> bool {
-        self.path
-            .as_deref()
+        self.path()
             .is_some_and(|p| p.split(',').any(|b| b == broker))
     }
 

@@ -4,6 +4,7 @@
 //! `engine`, which routes through `state` into per-connection `outbox`es drained by `writer`s.
 
 pub mod access;
+pub mod ack;
 pub mod auth;
 pub mod destination;
 pub mod durable;

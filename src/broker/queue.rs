@@ -31,16 +31,24 @@ impl Queued {
     }
 }
 
+/// What waits in all of a broker's queues together, shared by every queue and readable
+/// without the engine's lock.
+#[derive(Debug, Default)]
+pub struct QueuedTotals {
+    /// Body bytes (the memory limit).
+    pub bytes: AtomicUsize,
+    pub messages: AtomicUsize,
+}
+
 #[derive(Debug, Default)]
 pub struct MessageQueue {
     items: VecDeque<Queued>,
     bytes: usize,
-    /// Body bytes waiting in every queue of the broker (shared by all its queues).
-    total: Arc<AtomicUsize>,
+    total: Arc<QueuedTotals>,
 }
 
 impl MessageQueue {
-    pub fn new(total: Arc<AtomicUsize>) -> MessageQueue {
+    pub fn new(total: Arc<QueuedTotals>) -> MessageQueue {
         MessageQueue {
             items: VecDeque::new(),
             bytes: 0,
@@ -67,12 +75,15 @@ impl MessageQueue {
 
     fn grew(&mut self, n: usize) {
         self.bytes += n;
-        self.total.fetch_add(n, Ordering::Relaxed);
+        self.total.bytes.fetch_add(n, Ordering::Relaxed);
+        self.total.messages.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn shrank(&mut self, n: usize) {
+    /// `n` bytes in `count` messages left.
+    fn shrank(&mut self, n: usize, count: usize) {
         self.bytes -= n;
-        self.total.fetch_sub(n, Ordering::Relaxed);
+        self.total.bytes.fetch_sub(n, Ordering::Relaxed);
+        self.total.messages.fetch_sub(count, Ordering::Relaxed);
     }
 
     pub fn push_back(&mut self, q: Queued) {
@@ -88,7 +99,7 @@ impl MessageQueue {
 
     pub fn remove(&mut self, i: usize) -> Option<Queued> {
         let q = self.items.remove(i)?;
-        self.shrank(q.message.body.len());
+        self.shrank(q.message.body.len(), 1);
         Some(q)
     }
 
@@ -102,7 +113,7 @@ impl MessageQueue {
             .partition(|q| q.message.is_expired(now_ms));
         self.items = kept;
         let freed: usize = expired.iter().map(|q| q.message.body.len()).sum();
-        self.shrank(freed);
+        self.shrank(freed, expired.len());
         expired.into()
     }
 
@@ -110,13 +121,16 @@ impl MessageQueue {
     pub fn drain(&mut self) -> Vec<Queued> {
         let all: Vec<Queued> = std::mem::take(&mut self.items).into();
         let freed = self.bytes;
-        self.shrank(freed);
+        self.shrank(freed, all.len());
         all
     }
 }
 
 impl Drop for MessageQueue {
     fn drop(&mut self) {
-        self.total.fetch_sub(self.bytes, Ordering::Relaxed);
+        self.total.bytes.fetch_sub(self.bytes, Ordering::Relaxed);
+        self.total
+            .messages
+            .fetch_sub(self.items.len(), Ordering::Relaxed);
     }
 }

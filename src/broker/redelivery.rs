@@ -67,7 +67,9 @@ impl Core {
     pub fn requeue(&mut self, unacked: Vec<Unacked>, now: u64, counts: bool) {
         let mut touched: Vec<Destination> = Vec::new();
         for u in unacked.into_iter().rev() {
-            let Some(q) = u.from_queue else { continue };
+            let Some(q) = u.queue().cloned() else {
+                continue;
+            };
             let redeliveries = u.redeliveries + counts as u32;
             let limit = self.policy.max_redeliveries;
             if counts && limit >= 0 && redeliveries as i64 > limit {

@@ -245,23 +245,26 @@ impl Session {
         if !queue || self.engine.limits.producer_wait_ms == 0 {
             return;
         }
+        let persistent = frame.get("persistent").is_some_and(super::message::is_true);
+        if self.engine.room_everywhere(frame.body.len(), persistent) {
+            return;
+        }
         let Ok(dest) = self.destination(frame) else {
             return; // `handle` reports the bad destination
         };
-        let persistent = frame.get("persistent").is_some_and(super::message::is_true);
+        let room = || {
+            self.engine
+                .has_room_for(&dest, frame.body.len(), persistent)
+        };
+        if room() {
+            return;
+        }
+        tracing::debug!(conn = self.conn, %dest, "queue full: producer waits");
         let wait = Duration::from_millis(self.engine.limits.producer_wait_ms);
         let deadline = tokio::time::Instant::now() + wait;
-        let mut logged = false;
-        while !self
-            .engine
-            .has_room_for(&dest, frame.body.len(), persistent)
-        {
+        while !room() {
             if tokio::time::Instant::now() >= deadline {
                 return;
-            }
-            if !logged {
-                tracing::debug!(conn = self.conn, %dest, "queue full: producer waits");
-                logged = true;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

@@ -130,12 +130,7 @@ impl Engine {
                     .subscribers
                     .iter()
                     .filter_map(|k| core.subs.get(k))
-                    .map(|s| {
-                        s.unacked
-                            .iter()
-                            .filter(|u| u.from_queue.as_ref() == Some(d))
-                            .count()
-                    })
+                    .map(|s| s.unacked.iter().filter(|u| u.queue() == Some(d)).count())
                     .sum();
                 let DestStats {
                     enqueued,
@@ -176,7 +171,10 @@ impl Engine {
             rate_out: core.totals.rate_out,
             connections,
             destinations,
-            queued_bytes: core.queued_total.load(std::sync::atomic::Ordering::Relaxed),
+            queued_bytes: core
+                .queued_total
+                .bytes
+                .load(std::sync::atomic::Ordering::Relaxed),
             max_memory_bytes: self.limits.max_memory_bytes,
             store: self.store.as_ref().map(|s| s.usage()),
             durables: Engine::durables_of(&core),

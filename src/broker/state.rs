@@ -17,11 +17,10 @@ use super::settings::DeliveryPolicy;
 use super::settings::{BrokerSettings, SlowConsumerPolicy};
 use super::store::durable::DurableRecord;
 use super::store::Store;
-use super::subscription::{AckMode, ConnId, SubKey, Subscription, Unacked};
+use super::subscription::{AckMode, ConnId, FromQueue, SubKey, Subscription, Unacked};
 use crate::stomp::{Frame, Version};
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::{HashSet, VecDeque};
-use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 use tokio::sync::broadcast;
@@ -123,7 +122,7 @@ pub(super) struct Dest {
 pub(super) struct Core {
     pub conns: HashMap<ConnId, Conn>,
     /// Body bytes waiting in all queues (the memory limit), shared with every `MessageQueue`.
-    pub queued_total: Arc<AtomicUsize>,
+    pub queued_total: Arc<super::queue::QueuedTotals>,
     pub store: Option<Arc<Store>>,
     /// The highest store sequence appended by the engine call in progress: the caller's
     /// RECEIPT waits until it is durable. Reset at the start of each such call.
@@ -313,7 +312,11 @@ impl Core {
             conn.unacked_bytes += size;
             sub.unacked.push_back(Unacked {
                 message: message.clone(),
-                from_queue: from_queue.cloned(),
+                from_queue: match from_queue {
+                    None => FromQueue::Topic,
+                    Some(q) if *q == message.destination => FromQueue::Own,
+                    Some(q) => FromQueue::Other(q.clone()),
+                },
                 store_id,
                 redelivered,
                 redeliveries,

@@ -125,14 +125,18 @@ fn traffic(hub: &DemoBroker, edges: &[&DemoBroker], stop: &CancellationToken) {
             for (p, dc) in &producers {
                 let _ = p.send(
                     &format!("/topic/demo.metrics.{dc}"),
-                    Vec::new(),
+                    crate::stomp::Headers::new(),
                     format!(
                         "{{\"dc\":\"{dc}\",\"seq\":{n},\"load\":{:.2}}}",
                         (n % 17) as f64 / 10.0
                     ),
                 );
                 if n.is_multiple_of(5) {
-                    let _ = p.send("/queue/demo.jobs", Vec::new(), format!("job {n} from {dc}"));
+                    let _ = p.send(
+                        "/queue/demo.jobs",
+                        crate::stomp::Headers::new(),
+                        format!("job {n} from {dc}"),
+                    );
                 }
             }
         }

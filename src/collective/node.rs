@@ -287,7 +287,7 @@ impl Node {
         let now_ms = now_secs() * 1000;
         Some(
             Frame::new(Command::Send)
-                .header("destination", reply_to.to_string())
+                .header("destination", reply_to)
                 .header("timestamp", now_ms.to_string())
                 .header("expires", (now_ms + (req.ttl + 10) * 1000).to_string())
                 .header("mc_sender", s.identity.clone())

@@ -8,6 +8,7 @@
 
 use super::escape::{escape_into, put_unescaped, unescape};
 use super::frame::{Command, Frame};
+use super::headers::Headers;
 use super::version::Version;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use thiserror::Error;
@@ -170,31 +171,22 @@ impl Decoder {
         let command = Command::parse(&buf[cs..ce]).ok_or_else(|| {
             FrameError::UnknownCommand(String::from_utf8_lossy(&buf[cs..ce]).into_owned())
         })?;
-        let escaped = command.escapes_headers() && self.version > Version::V1_0;
-        let mut headers = Vec::with_capacity(lines.len() - 1);
-        for &(s, e) in &lines[1..] {
-            let line = std::str::from_utf8(&buf[s..e]).map_err(|_| FrameError::NotUtf8)?;
-            let Some((k, v)) = line.split_once(':') else {
-                return Err(FrameError::MalformedHeader(line.to_string()));
-            };
-            if escaped {
-                let k =
-                    unescape(k, self.version).ok_or_else(|| FrameError::BadEscape(line.into()))?;
-                let v =
-                    unescape(v, self.version).ok_or_else(|| FrameError::BadEscape(line.into()))?;
-                headers.push((k, v));
-            } else {
-                headers.push((k.to_string(), v.to_string()));
-            }
-        }
-        // Body: by content-length (may contain NULs) or up to the first NUL.
-        let content_length = headers
+        // The header lines as one string, validated once (lines split at ASCII bytes stay
+        // valid UTF-8). Empty when the frame has no headers.
+        let first = lines.get(1).map_or(header_end, |l| l.0);
+        let block =
+            std::str::from_utf8(&buf[first..header_end]).map_err(|_| FrameError::NotUtf8)?;
+        let line_of = |&(s, e): &(usize, usize)| &block[s - first..e - first];
+        // The body's length first, from the raw lines ("content-length" has nothing to
+        // unescape; the first one wins): a frame whose body has not all arrived yet is
+        // left for later before any header is copied out.
+        let content_length = lines[1..]
             .iter()
-            .find(|(k, _)| k == "content-length")
-            .map(|(_, v)| {
+            .find_map(|l| line_of(l).strip_prefix("content-length:"))
+            .map(|v| {
                 v.trim()
                     .parse::<usize>()
-                    .map_err(|_| FrameError::BadContentLength(v.clone()))
+                    .map_err(|_| FrameError::BadContentLength(v.to_string()))
             })
             .transpose()?;
         let body_len = match content_length {
@@ -249,6 +241,7 @@ impl Decoder {
                 limit: limits.max_frame_bytes,
             });
         }
+        let headers = self.headers(command, &lines[1..], block, first)?;
         buf.advance(header_end);
         let body = buf.split_to(body_len).freeze();
         buf.advance(1); // the NUL
@@ -258,6 +251,42 @@ impl Decoder {
             headers,
             body,
         }))
+    }
+}
+
+impl Decoder {
+    /// Copies out the header lines of a complete frame (`lines`, offsets into the buffer;
+    /// `block` holds them from offset `first`), unescaped as the version requires.
+    fn headers(
+        &self,
+        command: Command,
+        lines: &[(usize, usize)],
+        block: &str,
+        first: usize,
+    ) -> Result<Headers, FrameError> {
+        // One scan of the whole block: most frames have nothing to unescape at all.
+        let escaped = command.escapes_headers()
+            && self.version > Version::V1_0
+            && memchr(b'\\', block.as_bytes()).is_some();
+        // Room for the two headers a broker adds to a message (priority, timestamp).
+        let mut headers = Headers::with_capacity(lines.len() + 2, block.len() + 32);
+        for &(s, e) in lines {
+            let line = &block[s - first..e - first];
+            let Some(colon) = line.bytes().position(|b| b == b':') else {
+                return Err(FrameError::MalformedHeader(line.to_string()));
+            };
+            let (k, v) = (&line[..colon], &line[colon + 1..]);
+            if escaped && line.contains('\\') {
+                let k =
+                    unescape(k, self.version).ok_or_else(|| FrameError::BadEscape(line.into()))?;
+                let v =
+                    unescape(v, self.version).ok_or_else(|| FrameError::BadEscape(line.into()))?;
+                headers.push(&k, &v);
+            } else {
+                headers.push(k, v);
+            }
+        }
+        Ok(headers)
     }
 }
 

@@ -4,6 +4,7 @@
 //! a linear scan beats hashing at that size, and STOMP says the *first* of repeated headers wins,
 //! which an ordered list expresses directly.
 
+use super::headers::Headers;
 use bytes::Bytes;
 use std::fmt;
 
@@ -86,7 +87,7 @@ impl fmt::Display for Command {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
     pub command: Command,
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     pub body: Bytes,
 }
 
@@ -94,14 +95,14 @@ impl Frame {
     pub fn new(command: Command) -> Frame {
         Frame {
             command,
-            headers: Vec::new(),
+            headers: Headers::new(),
             body: Bytes::new(),
         }
     }
 
     /// Builder-style header append.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Frame {
-        self.headers.push((name.into(), value.into()));
+    pub fn header(mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> Frame {
+        self.headers.push(name.as_ref(), value.as_ref());
         self
     }
 
@@ -112,17 +113,14 @@ impl Frame {
 
     /// The value of the first header with this name (STOMP: the first occurrence wins).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.get(name)
     }
 
     /// An ERROR frame with a short `message` header and a longer body.
     pub fn error(message: impl Into<String>, detail: impl Into<String>) -> Frame {
         let detail: String = detail.into();
         Frame::new(Command::Error)
-            .header("message", message)
+            .header("message", message.into())
             .header("content-type", "text/plain")
             .with_body(Bytes::from(detail))
     }

@@ -4,6 +4,7 @@
 pub mod codec;
 pub mod escape;
 pub mod frame;
+pub mod headers;
 pub mod version;
 
 #[cfg(test)]
@@ -11,4 +12,5 @@ mod codec_tests;
 
 pub use codec::{Decoder, FrameError, FrameLimits};
 pub use frame::{Command, Frame};
+pub use headers::Headers;
 pub use version::Version;

@@ -227,7 +227,7 @@ impl Source {
                             r = c.recv() => {
                                 let Some(r) = r else { return };
                                 let m = &r.message;
-                                if tx.send(Incoming::Tap(tap_message(m.headers.clone(), &m.body))).is_err() {
+                                if tx.send(Incoming::Tap(tap_message(m.headers.to_vec(), &m.body))).is_err() {
                                     return;
                                 }
                             }
@@ -247,7 +247,7 @@ impl Source {
                         loop {
                             let f = r.next_message().await?;
                             if tx
-                                .send(Incoming::Tap(tap_message(f.headers.clone(), &f.body)))
+                                .send(Incoming::Tap(tap_message(f.headers.to_vec(), &f.body)))
                                 .is_err()
                             {
                                 return Ok::<(), ClientError>(());

@@ -106,7 +106,7 @@ impl Journal {
                         report.records += 1;
                         match r {
                             Record::Add(m) => {
-                                messages.insert(m.store_id, (n, m, used as u32, false));
+                                messages.insert(m.store_id, (n, *m, used as u32, false));
                             }
                             Record::Remove(id) => {
                                 messages.remove(&id);
@@ -401,7 +401,7 @@ mod tests {
             queue: "q".into(),
             message_id: format!("ID:{id}"),
             destination: "/queue/q".into(),
-            headers: vec![],
+            headers: Default::default(),
             body: Bytes::copy_from_slice(body),
             expires: 0,
             priority: 4,

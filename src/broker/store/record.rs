@@ -7,6 +7,7 @@
 //! the read, and the CRC catches flipped bits and torn writes.
 
 use crate::broker::message::Message;
+use crate::stomp::Headers;
 use bytes::Bytes;
 use thiserror::Error;
 
@@ -25,7 +26,7 @@ const KIND_DELIVERED: u8 = 3;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record {
     /// A persistent message entered `queue` (a queue name, or a durable subscription's queue).
-    Add(StoredMessage),
+    Add(Box<StoredMessage>),
     /// The message with this store id was consumed (acknowledged, expired, moved).
     Remove(u64),
     /// The message was handed to a consumer at least once: after a restart it is redelivered.
@@ -41,7 +42,7 @@ pub struct StoredMessage {
     pub message_id: String,
     /// The destination written in MESSAGE frames (a durable subscriber's topic, say).
     pub destination: String,
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     pub body: Bytes,
     pub expires: u64,
     pub priority: u8,
@@ -95,7 +96,7 @@ pub struct AddRef<'a> {
     pub queue: &'a str,
     pub message_id: &'a str,
     pub destination: &'a str,
-    pub headers: &'a [(String, String)],
+    pub headers: &'a Headers,
     pub body: &'a [u8],
     pub expires: u64,
     pub priority: u8,
@@ -211,12 +212,13 @@ pub fn decode(buf: &[u8]) -> Result<(Record, usize), DecodeError> {
             let message_id = r.string()?;
             let destination = r.string()?;
             let n = r.u32()? as usize;
-            let mut headers = Vec::with_capacity(n.min(1024));
+            let mut headers = Headers::with_capacity(n.min(1024), 0);
             for _ in 0..n {
-                headers.push((r.string()?, r.string()?));
+                let (k, v) = (r.string()?, r.string()?);
+                headers.push(&k, &v);
             }
             let body = Bytes::copy_from_slice(r.bytes()?);
-            Record::Add(StoredMessage {
+            Record::Add(Box::new(StoredMessage {
                 store_id,
                 queue,
                 message_id,
@@ -226,7 +228,7 @@ pub fn decode(buf: &[u8]) -> Result<(Record, usize), DecodeError> {
                 expires,
                 priority,
                 redeliveries,
-            })
+            }))
         }
         KIND_REMOVE => Record::Remove(r.u64()?),
         KIND_DELIVERED => Record::Delivered(r.u64()?),
@@ -292,20 +294,17 @@ mod tests {
     use super::*;
 
     fn sample() -> Record {
-        Record::Add(StoredMessage {
+        Record::Add(Box::new(StoredMessage {
             store_id: 42,
             queue: "orders".into(),
             message_id: "ID:b-1-7".into(),
             destination: "/queue/orders".into(),
-            headers: vec![
-                ("persistent".into(), "true".into()),
-                ("k".into(), "ü".into()),
-            ],
+            headers: vec![("persistent", "true"), ("k", "ü")].into(),
             body: Bytes::from_static(b"hello\0world"),
             expires: 123,
             priority: 7,
             redeliveries: 2,
-        })
+        }))
     }
 
     #[test]
