@@ -469,3 +469,54 @@ fn suppress_duplicate_queue_subscriptions_takes_the_shortest_route() {
     let paths = queue_paths_in_triangle(false);
     assert!(paths.iter().any(|p| p == "TA,TB,TC"), "{paths:?}");
 }
+
+/// A hub A with two spokes dialing it: 3 consumers of one queue on B, 1 on C, the producer on
+/// A. Returns how many of 400 messages B and C consumed.
+fn queue_share(conduit: bool) -> (usize, usize) {
+    let extra = format!("duplex = true\nconduit_subscriptions = {conduit}");
+    let a = node("HA", &[], "");
+    let b = node("HB", &[("HA", &a.cluster[0])], &extra);
+    let c = node("HC", &[("HA", &a.cluster[0])], &extra);
+    let mut on_b: Vec<Stomp> = (0..3)
+        .map(|i| {
+            let mut s = Stomp::connect(&b.addr);
+            s.subscribe(&format!("b{i}"), "/queue/share", &[]);
+            s
+        })
+        .collect();
+    let mut on_c = Stomp::connect(&c.addr);
+    on_c.subscribe("c", "/queue/share", &[]);
+    // Demand reaches A over both links (loopback: milliseconds).
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut p = Stomp::connect(&a.addr);
+    for i in 0..400 {
+        p.send(&frame(
+            "SEND",
+            &[("destination", "/queue/share")],
+            format!("s{i}").as_bytes(),
+        ));
+    }
+    p.request(frame("SEND", &[("destination", "/queue/flush")], b""));
+    let mut seen = HashMap::new();
+    for s in on_b.iter_mut() {
+        for (k, n) in collect(s) {
+            *seen.entry(k).or_insert(0) += n;
+        }
+    }
+    let on_b_total: usize = seen.values().sum();
+    for (k, n) in collect(&mut on_c) {
+        *seen.entry(k).or_insert(0) += n;
+    }
+    exactly_once(&seen, (0..400).map(|i| format!("s{i}")));
+    (on_b_total, 400 - on_b_total)
+}
+
+#[test]
+fn conduit_subscriptions_false_shares_a_queue_by_consumer_count() {
+    // One network subscription per broker: the hub splits the queue evenly between them.
+    let (b, c) = queue_share(true);
+    assert!((170..=230).contains(&b), "conduit: B got {b}, C {c}");
+    // One per consumer: B's three consumers take three shares, C's one takes one.
+    let (b, c) = queue_share(false);
+    assert!((280..=320).contains(&b), "no conduit: B got {b}, C {c}");
+}

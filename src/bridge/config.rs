@@ -76,8 +76,11 @@ pub struct BridgeConfig {
     pub message_ttl: Option<u32>,
     #[serde(default)]
     pub consumer_ttl: Option<u32>,
-    /// Collapse the peer's consumers of one destination and selector into one network
-    /// subscription. Topics are always collapsed (anything else duplicates messages).
+    /// Collapse the consumers of one destination and selector into one network subscription
+    /// (true), or, for queues, tell each consumer's demand (false) so queue messages are
+    /// shared among brokers by their numbers of consumers. Topics are always collapsed (one
+    /// copy per consumer would only be dropped as duplicates). The dialing side's setting
+    /// holds for both directions of the link.
     #[serde(default = "yes")]
     pub conduit_subscriptions: bool,
     /// A queue reachable by several routes is consumed over the shortest one only (the

@@ -5,7 +5,10 @@
 //! - it is advertised on a link only if the peer is not already on its path (no echo, no
 //!   cycle) and `hops < consumer_ttl` of that link;
 //! - per key, the shortest known route is advertised, once per link (conduit): one network
-//!   subscription per destination and selector, however many consumers are behind it.
+//!   subscription per destination and selector, however many consumers are behind it — or,
+//!   on a link with `conduit_subscriptions = false`, once per consumer behind it for queues
+//!   (so a peer's consumers and ours share queue messages by their numbers; topics stay
+//!   collapsed, as one copy per consumer would only be dropped as duplicates).
 
 use super::filter::Filters;
 use std::collections::HashMap;
@@ -49,6 +52,7 @@ pub struct LinkView {
     pub peer: String,
     pub consumer_ttl: u32,
     pub filters: Filters,
+    pub conduit: bool,
 }
 
 #[derive(Debug, Default)]
@@ -69,14 +73,15 @@ impl DemandTable {
             });
     }
 
-    /// Removes one consumer (local) or the link's entry; returns whether the key still exists.
+    /// Removes one consumer (local) or one of the link's demands for `key` (a peer without
+    /// conduit subscriptions sends one per consumer); returns whether the key still exists.
     pub fn remove(&mut self, key: &DemandKey, source: Source) -> bool {
         let Some(sources) = self.entries.get_mut(key) else {
             return false;
         };
         if let Some(s) = sources.get_mut(&source) {
             s.count -= 1;
-            if s.count == 0 || source != Source::Local {
+            if s.count == 0 {
                 sources.remove(&source);
             }
         }
@@ -113,6 +118,22 @@ impl DemandTable {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// How many demands for `key` link `to` should be told of once it is told of any: one on a
+    /// conduit link (and for topics), else the consumers behind every route it may hear of.
+    pub fn copies(&self, key: &DemandKey, to: LinkId, view: &LinkView) -> usize {
+        if view.conduit || !key.destination.starts_with("/queue/") {
+            return 1;
+        }
+        self.entries.get(key).map_or(0, |sources| {
+            sources
+                .iter()
+                .filter(|(src, _)| **src != Source::Link(to))
+                .filter(|(_, s)| s.hops < view.consumer_ttl && !s.path.contains(&view.peer))
+                .map(|(_, s)| s.count)
+                .sum()
+        })
     }
 
     /// What link `to` (viewed as `view`) should be told about `key`, by the rules above.
@@ -158,6 +179,7 @@ mod tests {
             peer: peer.into(),
             consumer_ttl: ttl,
             filters: Filters::default(),
+            conduit: true,
         }
     }
 
@@ -225,5 +247,42 @@ mod tests {
         assert!(t.remove(&k, Source::Local));
         assert!(!t.remove(&k, Source::Link(1)));
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn without_conduit_queue_demand_is_told_per_consumer() {
+        let mut t = DemandTable::default();
+        let (q, topic) = (key("/queue/q"), key("/topic/t"));
+        for _ in 0..3 {
+            t.add(q.clone(), Source::Local, 0, vec![]);
+            t.add(topic.clone(), Source::Local, 0, vec![]);
+        }
+        // Two demands from a peer over link 2 (it has no conduit either).
+        t.add(q.clone(), Source::Link(2), 1, vec!["C".into()]);
+        t.add(q.clone(), Source::Link(2), 1, vec!["C".into()]);
+        let no_conduit = LinkView {
+            conduit: false,
+            ..view("B", 2)
+        };
+        assert_eq!(t.copies(&q, 1, &no_conduit), 5, "3 here, 2 behind C");
+        assert_eq!(t.copies(&q, 2, &no_conduit), 3, "not C's own back to it");
+        assert_eq!(
+            t.copies(
+                &q,
+                1,
+                &LinkView {
+                    consumer_ttl: 1,
+                    ..no_conduit.clone()
+                }
+            ),
+            3
+        );
+        assert_eq!(t.copies(&topic, 1, &no_conduit), 1, "topics stay collapsed");
+        assert_eq!(t.copies(&q, 1, &view("B", 2)), 1, "conduit");
+        // Each withdrawal takes one demand away; the link's entry goes with the last.
+        assert!(t.remove(&q, Source::Link(2)));
+        assert_eq!(t.copies(&q, 1, &no_conduit), 4);
+        assert!(t.remove(&q, Source::Link(2)));
+        assert_eq!(t.copies(&q, 1, &no_conduit), 3);
     }
 }

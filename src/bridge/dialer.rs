@@ -108,6 +108,7 @@ impl Dialer {
             heartbeat: Duration::from_millis(self.cfg.heartbeat_ms.max(50)),
             window: self.cfg.queue_window.max(1),
             suppress_queues: self.cfg.suppress_duplicate_queue_subscriptions,
+            conduit: self.cfg.conduit_subscriptions,
             principal: None,
         };
         Ok(link::run(
@@ -167,6 +168,7 @@ impl Dialer {
             passcode: self.password.as_deref(),
             heartbeat_ms: self.cfg.heartbeat_ms,
             suppress_queues: self.cfg.suppress_duplicate_queue_subscriptions,
+            conduit: self.cfg.conduit_subscriptions,
         };
         let (peer, rest) = dial(&mut s, &hello).await?;
         Ok((s, peer, rest))

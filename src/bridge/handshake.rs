@@ -51,6 +51,7 @@ pub struct Hello<'a> {
     pub passcode: Option<&'a str>,
     pub heartbeat_ms: u64,
     pub suppress_queues: bool,
+    pub conduit: bool,
 }
 
 /// Dials: CONNECT, then CONNECTED naming the peer broker (or its ERROR).
@@ -64,7 +65,8 @@ pub async fn dial<S: Io>(s: &mut S, h: &Hello<'_>) -> Result<(String, BytesMut),
         .header(wire::DUPLEX, h.duplex.to_string())
         .header(wire::MESSAGE_TTL, h.message_ttl.to_string())
         .header(wire::CONSUMER_TTL, h.consumer_ttl.to_string())
-        .header(wire::SUPPRESS, h.suppress_queues.to_string());
+        .header(wire::SUPPRESS, h.suppress_queues.to_string())
+        .header(wire::CONDUIT, h.conduit.to_string());
     if let Some(l) = h.login {
         f = f.header("login", l);
     }

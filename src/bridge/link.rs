@@ -43,6 +43,10 @@ pub struct LinkSettings {
     pub window: usize,
     /// Consume queue demand only over the shortest of several routes.
     pub suppress_queues: bool,
+    /// conduit_subscriptions: one demand per destination and selector (true), or, for
+    /// queues, one per consumer behind it (false), so queue messages are shared among
+    /// brokers by their numbers of consumers.
+    pub conduit: bool,
     /// Whose rights inbound traffic has (the peer's authenticated user); `None`: trusted.
     pub principal: Option<Arc<Principal>>,
 }
@@ -94,6 +98,9 @@ struct Link {
     out: BytesMut,
     /// Peer demand id → its key and hop count.
     remote: HashMap<String, (DemandKey, u32)>,
+    /// How many of the peer's demands have each key (several from a peer without conduit
+    /// subscriptions: one per consumer).
+    remote_keys: HashMap<DemandKey, usize>,
     /// Queue demand this link does not consume for (a shorter route does).
     held: std::collections::HashSet<String>,
     /// Forwarding paused by an operator: the peer's demand is remembered, not consumed for.
@@ -154,6 +161,7 @@ where
         peer: s.peer.clone(),
         consumer_ttl: s.consumer_ttl,
         filters: s.filters.clone(),
+        conduit: s.conduit,
     };
     let mut reg = net.register(view, s.advertises, status.clone());
     {
@@ -168,6 +176,7 @@ where
         status,
         out: BytesMut::with_capacity(64 * 1024),
         remote: HashMap::new(),
+        remote_keys: HashMap::new(),
         held: Default::default(),
         paused: false,
         pending: Default::default(),
@@ -341,12 +350,14 @@ impl Link {
             }
             LinkCmd::Close { .. } => return,
             LinkCmd::Take { key } => {
-                let found = self
+                // Every demand for the key (one per consumer from a peer without conduit).
+                let found: Vec<(String, u32)> = self
                     .remote
                     .iter()
-                    .find(|(id, (k, _))| *k == key && self.held.contains(*id))
-                    .map(|(id, (_, h))| (id.clone(), *h));
-                if let Some((id, hops)) = found {
+                    .filter(|(id, (k, _))| *k == key && self.held.contains(*id))
+                    .map(|(id, (_, h))| (id.clone(), *h))
+                    .collect();
+                for (id, hops) in found {
                     self.held.remove(&id);
                     if let Err(e) = self.subscribe_demand(&id, &key, hops) {
                         tracing::warn!(peer = %self.s.peer, "taking over {}: {e}", key.destination);
@@ -355,12 +366,13 @@ impl Link {
                 return;
             }
             LinkCmd::Hold { key } => {
-                let found = self
+                let found: Vec<String> = self
                     .remote
                     .iter()
-                    .find(|(id, (k, _))| *k == key && !self.held.contains(*id))
-                    .map(|(id, _)| id.clone());
-                if let Some(id) = found {
+                    .filter(|(id, (k, _))| *k == key && !self.held.contains(*id))
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                for id in found {
                     let _ = self.local.unsubscribe(&format!("d{id}"));
                     self.held.insert(id);
                 }
@@ -393,11 +405,14 @@ impl Link {
                         if !self.held.remove(id) {
                             let _ = self.local.unsubscribe(&format!("d{id}"));
                         }
-                        if self.suppresses(&key) {
+                        let last = self.count_key(&key, false) == 0;
+                        if last && self.suppresses(&key) {
                             self.net.queue_route_gone(self.link_id, &key);
                         }
                         self.net.remote_withdraw(self.link_id, &key);
-                        self.publish_demand_in(&key, false);
+                        if last {
+                            self.publish_demand_in(&key, false);
+                        }
                     }
                 }
             }
@@ -460,16 +475,37 @@ impl Link {
                     self.held.insert(id.to_string());
                 }
                 self.remote.insert(id.to_string(), (key.clone(), hops));
-                self.publish_demand_in(&key, true);
+                if self.count_key(&key, true) == 1 {
+                    self.publish_demand_in(&key, true);
+                }
                 self.net.remote_demand(self.link_id, key, hops, path);
             }
             Err(e) => {
-                if self.suppresses(&key) {
+                if self.suppresses(&key) && !self.remote_keys.contains_key(&key) {
                     self.net.queue_route_gone(self.link_id, &key);
                 }
                 let msg = format!("demand for {dest} from {} refused here: {e}", self.s.peer);
                 tracing::warn!("{msg}");
                 self.status.lock().last_error = Some(msg);
+            }
+        }
+    }
+
+    /// Counts the peer's demands for `key` up or down; returns how many there are now.
+    fn count_key(&mut self, key: &DemandKey, up: bool) -> usize {
+        if up {
+            let n = self.remote_keys.entry(key.clone()).or_default();
+            *n += 1;
+            return *n;
+        }
+        match self.remote_keys.get_mut(key) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                *n
+            }
+            _ => {
+                self.remote_keys.remove(key);
+                0
             }
         }
     }

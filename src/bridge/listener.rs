@@ -151,6 +151,7 @@ async fn serve(
         heartbeat: Duration::from_millis(heartbeat),
         window: 1000,
         suppress_queues: hello.get(wire::SUPPRESS) == Some("true"),
+        conduit: hello.get(wire::CONDUIT) != Some("false"),
         principal: Some(principal),
     };
     let why = link::run(net.clone(), s, rest, settings, status.clone(), stop).await;

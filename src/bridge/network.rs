@@ -55,7 +55,8 @@ struct LinkEntry {
     /// not a standby second link to the same peer).
     advertises: bool,
     wants_adverts: bool,
-    advertised: HashMap<DemandKey, u64>,
+    /// Per key, the ids of the demands told (one, or one per consumer without conduit).
+    advertised: HashMap<DemandKey, Vec<u64>>,
     status: SharedStatus,
 }
 
@@ -367,25 +368,42 @@ fn sync_key(g: &mut Inner, local: &str, key: &DemandKey) {
         } else {
             None
         };
-        match (want, link.advertised.get(key).copied()) {
-            (Some(advert), None) => {
+        let copies = match &want {
+            Some(_) => demand.copies(key, *id, &link.view).max(1),
+            None => 0,
+        };
+        let told = link.advertised.entry(key.clone()).or_default();
+        let before = told.len();
+        while told.len() > copies {
+            let ad = told.pop().expect("longer than copies");
+            let _ = link.tx.send(LinkCmd::Withdraw { id: ad });
+        }
+        if let Some(advert) = want {
+            while told.len() < copies {
                 *next_id += 1;
-                link.advertised.insert(key.clone(), *next_id);
-                link.status.lock().demand_out_keys.insert(label(key));
+                told.push(*next_id);
                 let _ = link.tx.send(LinkCmd::Advertise {
                     id: *next_id,
                     key: key.clone(),
-                    advert,
+                    advert: advert.clone(),
                 });
             }
-            (None, Some(ad)) => {
-                link.advertised.remove(key);
-                link.status.lock().demand_out_keys.remove(&label(key));
-                let _ = link.tx.send(LinkCmd::Withdraw { id: ad });
+        }
+        let now = told.len();
+        if now == 0 {
+            link.advertised.remove(key);
+        }
+        let mut st = link.status.lock();
+        match (before, now) {
+            (0, n) if n > 0 => {
+                st.demand_out_keys.insert(label(key));
+            }
+            (b, 0) if b > 0 => {
+                st.demand_out_keys.remove(&label(key));
             }
             _ => {}
         }
-        link.status.lock().demand_out = link.advertised.len();
+        st.demand_out = link.advertised.len();
     }
 }
 

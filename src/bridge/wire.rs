@@ -25,6 +25,9 @@ pub const CONSUMER_TTL: &str = "shoal-consumer-ttl";
 /// The dialer's suppress_duplicate_queue_subscriptions, which the listening side of a duplex
 /// link applies too.
 pub const SUPPRESS: &str = "shoal-suppress-duplicate-queues";
+/// The dialer's conduit_subscriptions (`false`: one queue demand per consumer), which both
+/// sides of the link apply to what they advertise.
+pub const CONDUIT: &str = "shoal-conduit";
 /// The id the message got on the broker where it was published: with `shoal-path`'s first
 /// element it names the message network-wide, for de-duplication.
 pub const ORIGIN: &str = "shoal-origin";

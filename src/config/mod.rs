@@ -207,9 +207,6 @@ impl Config {
                     b.name
                 )));
             }
-            if !b.conduit_subscriptions {
-                tracing::warn!(bridge = %b.name, "conduit_subscriptions = false is not supported: demand is always collapsed per destination and selector");
-            }
             setup.dialers.push(Dialer {
                 cfg: b.clone(),
                 peers,
