@@ -295,7 +295,7 @@ impl Engine {
         let mut keep: smallvec::SmallVec<[bool; 16]> = smallvec::SmallVec::new();
         for (i, (k, v)) in kept.iter().enumerate() {
             // Frame-level headers go, and repeats (the first one wins).
-            let first = kept.iter().take(i).all(|(x, _)| x != k);
+            let first = kept.position(k) == Some(i);
             keep.push(first && !FRAME_ONLY_HEADERS.contains(&k));
             if !keep[i] {
                 continue;

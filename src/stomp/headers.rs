@@ -65,17 +65,30 @@ impl Headers {
         Iter {
             headers: self,
             next: 0,
+            start: 0,
         }
     }
 
     /// The value of the first header named `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
+        let i = self.position(name)?;
+        let (name_end, end) = self.ends[i];
+        Some(&self.text[name_end as usize..end as usize])
     }
 
-    /// Where the first header named `name` is.
+    /// Where the first header named `name` is. Compares lengths, then bytes: every frame and
+    /// message is asked for several headers by name, so this avoids building `&str`s.
     pub fn position(&self, name: &str) -> Option<usize> {
-        self.iter().position(|(k, _)| k == name)
+        let (text, name) = (self.text.as_bytes(), name.as_bytes());
+        let mut start = 0usize;
+        for (i, &(name_end, end)) in self.ends.iter().enumerate() {
+            let name_end = name_end as usize;
+            if name_end - start == name.len() && &text[start..name_end] == name {
+                return Some(i);
+            }
+            start = end as usize;
+        }
+        None
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -159,17 +172,21 @@ impl Headers {
 pub struct Iter<'a> {
     headers: &'a Headers,
     next: usize,
+    /// Where the next header's name starts.
+    start: usize,
 }
 
 impl<'a> Iterator for Iter<'a> {
     type Item = (&'a str, &'a str);
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.next >= self.headers.len() {
-            return None;
-        }
+        let &(name_end, end) = self.headers.ends.get(self.next)?;
+        let (name_end, end) = (name_end as usize, end as usize);
+        let text = &self.headers.text;
+        let item = (&text[self.start..name_end], &text[name_end..end]);
         self.next += 1;
-        Some(self.headers.at(self.next - 1))
+        self.start = end;
+        Some(item)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
