@@ -227,7 +227,7 @@ impl Engine {
         }
         dest.stats.enqueued += 1;
         dest.stats.bytes_in += message.body.len() as u64;
-        dest.last_active = Instant::now();
+        dest.last_active_ms = now;
         if conn != 0 {
             dest.producers.insert(conn);
         }
@@ -260,6 +260,9 @@ impl Engine {
     /// message if persistent, and dispatches. Every engine entry point that can produce such
     /// moves ends with it, so none is left behind.
     pub(super) fn settle(&self, core: &mut Core) {
+        if core.moves.is_empty() {
+            return; // the common case: no clock read
+        }
         let now = now_ms();
         while let Some((dest, mut q)) = core.moves.pop_front() {
             if super::durable::is_reserved(dest.kind, &dest.name)
@@ -272,7 +275,7 @@ impl Engine {
             let d = core.dests.get_mut(&dest).expect("just ensured");
             d.stats.enqueued += 1;
             d.stats.bytes_in += q.message.body.len() as u64;
-            d.last_active = Instant::now();
+            d.last_active_ms = now;
             d.queue.push_back(q);
             core.dispatch_queue(&dest, now);
         }
@@ -498,7 +501,6 @@ impl Engine {
         let mut guard = self.core.lock();
         let core = &mut *guard;
         core.sample_rates();
-        let now = Instant::now();
         let now_ms = now_ms();
         let mut gone = Vec::new();
         let mut expired = Vec::new();
@@ -510,7 +512,7 @@ impl Engine {
             }
             if d.subscribers.is_empty()
                 && d.queue.is_empty()
-                && now.duration_since(d.last_active) > idle
+                && u128::from(now_ms.saturating_sub(d.last_active_ms)) > idle.as_millis()
             {
                 gone.push(k.clone());
             }

@@ -110,7 +110,9 @@ pub(super) struct Dest {
     pub queue: MessageQueue,
     pub producers: HashSet<ConnId>,
     pub stats: DestStats,
-    pub last_active: Instant,
+    /// When a message last arrived or a subscriber left (ms since the epoch, from the clock
+    /// read the SEND already makes): idle, empty destinations are dropped after a while.
+    pub last_active_ms: u64,
     /// Per-second rates, refreshed by `sample_rates`.
     pub rate_in: f64,
     pub rate_out: f64,
@@ -211,7 +213,7 @@ impl Core {
                 queue: MessageQueue::new(self.queued_total.clone()),
                 producers: HashSet::new(),
                 stats: DestStats::default(),
-                last_active: Instant::now(),
+                last_active_ms: super::message::now_ms(),
                 rate_in: 0.0,
                 rate_out: 0.0,
                 prev_in: 0,
@@ -261,7 +263,7 @@ impl Core {
         for d in &sub.attached {
             if let Some(dest) = self.dests.get_mut(d) {
                 dest.subscribers.retain(|k| *k != key);
-                dest.last_active = Instant::now();
+                dest.last_active_ms = super::message::now_ms();
             }
         }
         if sub.pattern.is_wildcard() {
