@@ -282,3 +282,26 @@ fn receipt_comes_after_the_effect() {
     p.send_sync("/topic/now", &[], b"y");
     c.expect_nothing();
 }
+
+/// A durable subscriber that reconnects the moment its DISCONNECT is receipted must find its
+/// subscription free (it once could find it "already active" on the connection still closing).
+#[test]
+fn a_durable_subscriber_can_come_back_as_soon_as_its_disconnect_is_receipted() {
+    let broker = Broker::open_with("");
+    let mut p = Stomp::connect(&broker.addr);
+    for round in 0..30 {
+        let mut s = Stomp::connect_with(&broker.addr, &[("client-id", "back")]);
+        // `subscribe` waits for its RECEIPT: a refusal (ERROR) fails the test here.
+        s.subscribe(
+            "d",
+            "/topic/back",
+            &[("activemq.subscriptionName", "again")],
+        );
+        if round > 0 {
+            // What was published while it was away is there.
+            assert_eq!(s.expect_body(), format!("while away {}", round - 1));
+        }
+        s.request(frame("DISCONNECT", &[], b""));
+        p.send_sync("/topic/back", &[], format!("while away {round}").as_bytes());
+    }
+}

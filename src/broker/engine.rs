@@ -469,6 +469,22 @@ impl Engine {
 
     /// Removes a connection: its subscriptions go, its unacknowledged queue messages return to
     /// their queues marked redelivered, its temporary destinations are deleted.
+    /// Ends every subscription of `conn` now (a DISCONNECT): before its RECEIPT goes out, so a
+    /// client that reconnects the moment it has the receipt finds its durable subscription
+    /// free, not "already active" on a connection still closing.
+    pub fn unsubscribe_all(&self, conn: ConnId) {
+        let mut guard = self.core.lock();
+        let core = &mut *guard;
+        let Some(c) = core.conns.get_mut(&conn) else {
+            return;
+        };
+        let subs = std::mem::take(&mut c.subs);
+        for (_, key) in subs {
+            self.remove_subscription(core, conn, key);
+        }
+        self.settle(core);
+    }
+
     pub fn close_connection(&self, conn: ConnId, reason: &str) {
         let mut guard = self.core.lock();
         let core = &mut *guard;

@@ -322,7 +322,10 @@ impl Session {
                 })?;
                 Next::Continue
             }
-            Command::Disconnect => Next::Disconnect,
+            Command::Disconnect => {
+                self.engine.unsubscribe_all(self.conn);
+                Next::Disconnect
+            }
             c => {
                 return Err(Fatal::new(
                     format!("{c} is a server frame"),
