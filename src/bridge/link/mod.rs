@@ -7,16 +7,18 @@
 //! if the link or the peer dies first, the engine returns them to their queue (marked
 //! redelivered) for another consumer, and a peer that already holds a copy drops the resend
 //! by its network-wide id.
+//!
+//! Here: the link's loop, operator commands and heart-beats; `demand_in`: the peer's demand
+//! turned into network subscriptions; `traffic`: messages both ways and their receipts.
 
 use super::demand::{DemandKey, LinkView};
 use super::filter::Filters;
 use super::network::{LinkCmd, Network};
 use super::status::{BridgeState, SharedStatus};
-use super::wire::{self, origin, PING_PREFIX};
+use super::wire::PING_PREFIX;
 use crate::broker::auth::Principal;
-use crate::broker::destination::{DestKind, Destination};
-use crate::broker::local::{LocalClient, Received, SubscribeOptions};
-use crate::broker::message::{ConsumedHook, ConsumedSink, HOPS_HEADER, PATH_HEADER};
+use crate::broker::local::{LocalClient, SubscribeOptions};
+use crate::broker::message::{HOPS_HEADER, PATH_HEADER};
 use crate::broker::subscription::{AckMode, NetworkSub};
 use crate::stomp::codec::encode;
 use crate::stomp::{Command, Decoder, Frame, FrameLimits, Version};
@@ -26,6 +28,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
+
+mod demand_in;
+mod traffic;
+use traffic::ConsumedReceipts;
 
 /// How one side of a link behaves.
 #[derive(Debug, Clone)]
@@ -118,26 +124,6 @@ struct Link {
     link_id: u64,
     /// Receipts for forwarded queue messages, owed once they are consumed here.
     consumed: Arc<ConsumedReceipts>,
-}
-
-/// The receipts of forwarded queue messages consumed here, collected from whichever task
-/// consumed them until the link's task sends them. The link is woken once per batch (when the
-/// list stops being empty), not once per message.
-#[derive(Default)]
-struct ConsumedReceipts {
-    owed: parking_lot::Mutex<Vec<u64>>,
-    wake: tokio::sync::Notify,
-}
-
-impl ConsumedSink for ConsumedReceipts {
-    fn consumed(&self, token: u64) {
-        let mut owed = self.owed.lock();
-        owed.push(token);
-        if owed.len() == 1 {
-            drop(owed);
-            self.wake.notify_one();
-        }
-    }
 }
 
 /// Runs the link until it fails or `stop` fires; returns why it ended.
@@ -443,242 +429,6 @@ impl Link {
             c => return Err(format!("unexpected {c} on a bridge link")),
         }
         Ok(())
-    }
-
-    /// The peer has consumers for a destination: subscribe locally on its behalf.
-    fn on_demand(&mut self, f: &Frame) {
-        let (Some(id), Some(dest)) = (f.get("id"), f.get("destination")) else {
-            return;
-        };
-        if !self.s.forwards || self.remote.contains_key(id) || !self.s.filters.allows_demand(dest) {
-            return;
-        }
-        let key = DemandKey {
-            destination: dest.to_string(),
-            selector: f.get("selector").map(str::to_string),
-        };
-        let hops: u32 = f.get(HOPS_HEADER).and_then(|h| h.parse().ok()).unwrap_or(1);
-        let path: Vec<String> = f
-            .get(PATH_HEADER)
-            .map(|p| p.split(',').map(str::to_string).collect())
-            .unwrap_or_else(|| vec![self.s.peer.clone()]);
-        // With suppress_duplicate_queue_subscriptions, only the shortest route consumes.
-        let take = !self.suppresses(&key) || self.net.queue_route(self.link_id, &key, hops);
-        let r = if take {
-            self.subscribe_demand(id, &key, hops)
-        } else {
-            Ok(())
-        };
-        match r {
-            Ok(()) => {
-                if !take {
-                    self.held.insert(id.to_string());
-                }
-                self.remote.insert(id.to_string(), (key.clone(), hops));
-                if self.count_key(&key, true) == 1 {
-                    self.publish_demand_in(&key, true);
-                }
-                self.net.remote_demand(self.link_id, key, hops, path);
-            }
-            Err(e) => {
-                if self.suppresses(&key) && !self.remote_keys.contains_key(&key) {
-                    self.net.queue_route_gone(self.link_id, &key);
-                }
-                let msg = format!("demand for {dest} from {} refused here: {e}", self.s.peer);
-                tracing::warn!("{msg}");
-                self.status.lock().last_error = Some(msg);
-            }
-        }
-    }
-
-    /// Counts the peer's demands for `key` up or down; returns how many there are now.
-    fn count_key(&mut self, key: &DemandKey, up: bool) -> usize {
-        if up {
-            let n = self.remote_keys.entry(key.clone()).or_default();
-            *n += 1;
-            return *n;
-        }
-        match self.remote_keys.get_mut(key) {
-            Some(n) if *n > 1 => {
-                *n -= 1;
-                *n
-            }
-            _ => {
-                self.remote_keys.remove(key);
-                0
-            }
-        }
-    }
-
-    fn suppresses(&self, key: &DemandKey) -> bool {
-        self.s.suppress_queues && key.destination.starts_with("/queue/")
-    }
-
-    /// The local network subscription that consumes for the peer's demand `id`.
-    fn subscribe_demand(
-        &mut self,
-        id: &str,
-        key: &DemandKey,
-        hops: u32,
-    ) -> Result<(), crate::broker::local::LocalError> {
-        if self.paused {
-            return Ok(());
-        }
-        let priority = if self.s.decrease_priority {
-            -(hops as i32) - 1
-        } else {
-            -1
-        };
-        subscribe_network(
-            &self.local,
-            &format!("d{id}"),
-            &key.destination,
-            key.selector.as_deref(),
-            self.s.window,
-            priority,
-            self.network_sub(),
-        )
-    }
-
-    /// A message the peer forwarded: de-duplicate, publish here with this broker on its path.
-    fn on_message(&mut self, f: Frame) {
-        // Our peers number their receipts (see `forward`).
-        let receipt: Option<u64> = f.get("receipt").and_then(|r| r.parse().ok());
-        let Some(dest) = f.get("destination") else {
-            return;
-        };
-        let dest = match Destination::parse(dest) {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::warn!(peer = %self.s.peer, "forwarded message refused: {e}");
-                return self.answer(receipt, Some(e.to_string()));
-            }
-        };
-        let body_len = f.body.len() as u64;
-        let queue = dest.kind == DestKind::Queue;
-        let mut headers = f.headers;
-        let hops = headers
-            .get(HOPS_HEADER)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        if let Some(i) = headers.position(PATH_HEADER) {
-            headers.append_value(i, ",");
-            headers.append_value(i, &self.net.local);
-        }
-        // A topic message is the same message whichever route it took; a queue message is
-        // re-sent on the same route (same hops) only after a lost receipt.
-        let sighting = origin(&headers)
-            .map(|(broker, id)| self.net.first_sighting(broker, id, queue.then_some(hops)));
-        let id = {
-            let mut st = self.status.lock();
-            st.traffic.msgs_in += 1;
-            st.traffic.bytes_in += body_len;
-            match sighting {
-                Some((_, false)) => {
-                    st.traffic.duplicates_dropped += 1;
-                    drop(st);
-                    self.answer(receipt, None);
-                    return;
-                }
-                Some((key, true)) => Some(key),
-                None => None,
-            }
-        };
-        // A queue message is acknowledged upstream once it is consumed here (end to end):
-        // if this broker dies first, the sender still holds it and delivers it elsewhere.
-        let hook = match (receipt, queue) {
-            (Some(token), true) => Some(ConsumedHook {
-                sink: self.consumed.clone(),
-                token,
-            }),
-            _ => None,
-        };
-        let hooked = hook.is_some();
-        match self.local.send_to(dest.clone(), headers, f.body, hook) {
-            Ok(()) if hooked => {}
-            Ok(()) => self.answer(receipt, None),
-            Err(e) => {
-                tracing::warn!(peer = %self.s.peer, "forwarded message to {dest} refused: {e}");
-                if let Some(id) = id {
-                    self.net.forget(id);
-                }
-                self.answer(receipt, Some(e.to_string()));
-            }
-        }
-    }
-
-    fn answer(&mut self, receipt: Option<u64>, refusal: Option<String>) {
-        let Some(r) = receipt else { return };
-        match refusal {
-            None => self.receipts_out.push(r),
-            Some(why) => encode(
-                &Frame::new(Command::Nack)
-                    .header("receipt-id", r.to_string())
-                    .header("message", why),
-                Version::V1_2,
-                &mut self.out,
-            ),
-        }
-    }
-
-    /// Encodes the receipts owed, up to 256 ids per frame.
-    fn flush_receipts(&mut self) {
-        use bytes::BufMut;
-        for chunk in self.receipts_out.chunks(256) {
-            self.out.put_slice(b"RECEIPT\nreceipt-id:");
-            for (i, r) in chunk.iter().enumerate() {
-                if i > 0 {
-                    self.out.put_u8(b',');
-                }
-                self.out
-                    .put_slice(itoa::Buffer::new().format(*r).as_bytes());
-            }
-            self.out.put_slice(b"\n\n\0");
-        }
-        self.receipts_out.clear();
-    }
-
-    fn on_receipt(&mut self, f: &Frame) {
-        let Some(r) = f.get("receipt-id") else { return };
-        if let Some(sent) = self.pings.remove(r) {
-            self.status.lock().rtt = Some(sent.elapsed());
-            return;
-        }
-        let tokens: Vec<String> = r
-            .split(',')
-            .filter_map(|id| id.parse().ok().and_then(|n: u64| self.pending.remove(&n)))
-            .collect();
-        if !tokens.is_empty() {
-            let failed = self.local.ack_many(tokens.iter().map(String::as_str));
-            if !failed.is_empty() {
-                tracing::debug!(peer = %self.s.peer, "{} receipted messages were no longer held", failed.len());
-            }
-            self.status.lock().in_flight = self.pending.len();
-        }
-    }
-
-    /// A message one of our network subscriptions received: send it to the peer.
-    fn forward(&mut self, d: Received) {
-        if super::filter::is_broker_local(&d.message.destination.name) {
-            // A peer's wildcard demand matched this broker's own service traffic (stats,
-            // membership, control): it is not for the peer.
-            if let Some(token) = d.ack {
-                tracing::warn!(peer = %self.s.peer, destination = %d.message.destination_header,
-                    "a wildcard queue subscription across the bridge took a shoal service request; dropped");
-                let _ = self.local.ack(&token, false);
-            }
-            return;
-        }
-        let receipt = d.ack.map(|token| {
-            self.next_receipt += 1;
-            self.pending.insert(self.next_receipt, token);
-            self.next_receipt
-        });
-        wire::encode_forward(&mut self.out, &d.message, &self.net.local, receipt);
-        let mut st = self.status.lock();
-        st.traffic.msgs_out += 1;
-        st.traffic.bytes_out += d.message.body.len() as u64;
-        st.in_flight = self.pending.len();
     }
 
     fn on_tick(&mut self) -> Result<(), String> {

@@ -1,0 +1,175 @@
+//! Messages on a link: forwarding what our network subscriptions receive, publishing what the
+//! peer forwards (de-duplicated, with this broker on its path), and the receipts that
+//! acknowledge queue messages end to end.
+
+use super::Link;
+use crate::bridge::filter;
+use crate::bridge::wire::{self, origin};
+use crate::broker::destination::{DestKind, Destination};
+use crate::broker::local::Received;
+use crate::broker::message::{ConsumedHook, ConsumedSink, HOPS_HEADER, PATH_HEADER};
+use crate::stomp::codec::encode;
+use crate::stomp::{Command, Frame, Version};
+
+/// The receipts of forwarded queue messages consumed here, collected from whichever task
+/// consumed them until the link's task sends them. The link is woken once per batch (when the
+/// list stops being empty), not once per message.
+#[derive(Default)]
+pub(super) struct ConsumedReceipts {
+    pub(super) owed: parking_lot::Mutex<Vec<u64>>,
+    pub(super) wake: tokio::sync::Notify,
+}
+
+impl ConsumedSink for ConsumedReceipts {
+    fn consumed(&self, token: u64) {
+        let mut owed = self.owed.lock();
+        owed.push(token);
+        if owed.len() == 1 {
+            drop(owed);
+            self.wake.notify_one();
+        }
+    }
+}
+
+impl Link {
+    /// A message the peer forwarded: de-duplicate, publish here with this broker on its path.
+    pub(super) fn on_message(&mut self, f: Frame) {
+        // Our peers number their receipts (see `forward`).
+        let receipt: Option<u64> = f.get("receipt").and_then(|r| r.parse().ok());
+        let Some(dest) = f.get("destination") else {
+            return;
+        };
+        let dest = match Destination::parse(dest) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(peer = %self.s.peer, "forwarded message refused: {e}");
+                return self.answer(receipt, Some(e.to_string()));
+            }
+        };
+        let body_len = f.body.len() as u64;
+        let queue = dest.kind == DestKind::Queue;
+        let mut headers = f.headers;
+        let hops = headers
+            .get(HOPS_HEADER)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if let Some(i) = headers.position(PATH_HEADER) {
+            headers.append_value(i, ",");
+            headers.append_value(i, &self.net.local);
+        }
+        // A topic message is the same message whichever route it took; a queue message is
+        // re-sent on the same route (same hops) only after a lost receipt.
+        let sighting = origin(&headers)
+            .map(|(broker, id)| self.net.first_sighting(broker, id, queue.then_some(hops)));
+        let id = {
+            let mut st = self.status.lock();
+            st.traffic.msgs_in += 1;
+            st.traffic.bytes_in += body_len;
+            match sighting {
+                Some((_, false)) => {
+                    st.traffic.duplicates_dropped += 1;
+                    drop(st);
+                    self.answer(receipt, None);
+                    return;
+                }
+                Some((key, true)) => Some(key),
+                None => None,
+            }
+        };
+        // A queue message is acknowledged upstream once it is consumed here (end to end):
+        // if this broker dies first, the sender still holds it and delivers it elsewhere.
+        let hook = match (receipt, queue) {
+            (Some(token), true) => Some(ConsumedHook {
+                sink: self.consumed.clone(),
+                token,
+            }),
+            _ => None,
+        };
+        let hooked = hook.is_some();
+        match self.local.send_to(dest.clone(), headers, f.body, hook) {
+            Ok(()) if hooked => {}
+            Ok(()) => self.answer(receipt, None),
+            Err(e) => {
+                tracing::warn!(peer = %self.s.peer, "forwarded message to {dest} refused: {e}");
+                if let Some(id) = id {
+                    self.net.forget(id);
+                }
+                self.answer(receipt, Some(e.to_string()));
+            }
+        }
+    }
+
+    pub(super) fn answer(&mut self, receipt: Option<u64>, refusal: Option<String>) {
+        let Some(r) = receipt else { return };
+        match refusal {
+            None => self.receipts_out.push(r),
+            Some(why) => encode(
+                &Frame::new(Command::Nack)
+                    .header("receipt-id", r.to_string())
+                    .header("message", why),
+                Version::V1_2,
+                &mut self.out,
+            ),
+        }
+    }
+
+    /// Encodes the receipts owed, up to 256 ids per frame.
+    pub(super) fn flush_receipts(&mut self) {
+        use bytes::BufMut;
+        for chunk in self.receipts_out.chunks(256) {
+            self.out.put_slice(b"RECEIPT\nreceipt-id:");
+            for (i, r) in chunk.iter().enumerate() {
+                if i > 0 {
+                    self.out.put_u8(b',');
+                }
+                self.out
+                    .put_slice(itoa::Buffer::new().format(*r).as_bytes());
+            }
+            self.out.put_slice(b"\n\n\0");
+        }
+        self.receipts_out.clear();
+    }
+
+    pub(super) fn on_receipt(&mut self, f: &Frame) {
+        let Some(r) = f.get("receipt-id") else { return };
+        if let Some(sent) = self.pings.remove(r) {
+            self.status.lock().rtt = Some(sent.elapsed());
+            return;
+        }
+        let tokens: Vec<String> = r
+            .split(',')
+            .filter_map(|id| id.parse().ok().and_then(|n: u64| self.pending.remove(&n)))
+            .collect();
+        if !tokens.is_empty() {
+            let failed = self.local.ack_many(tokens.iter().map(String::as_str));
+            if !failed.is_empty() {
+                tracing::debug!(peer = %self.s.peer, "{} receipted messages were no longer held", failed.len());
+            }
+            self.status.lock().in_flight = self.pending.len();
+        }
+    }
+
+    /// A message one of our network subscriptions received: send it to the peer.
+    pub(super) fn forward(&mut self, d: Received) {
+        if filter::is_broker_local(&d.message.destination.name) {
+            // A peer's wildcard demand matched this broker's own service traffic (stats,
+            // membership, control): it is not for the peer.
+            if let Some(token) = d.ack {
+                tracing::warn!(peer = %self.s.peer, destination = %d.message.destination_header,
+                    "a wildcard queue subscription across the bridge took a shoal service request; dropped");
+                let _ = self.local.ack(&token, false);
+            }
+            return;
+        }
+        let receipt = d.ack.map(|token| {
+            self.next_receipt += 1;
+            self.pending.insert(self.next_receipt, token);
+            self.next_receipt
+        });
+        wire::encode_forward(&mut self.out, &d.message, &self.net.local, receipt);
+        let mut st = self.status.lock();
+        st.traffic.msgs_out += 1;
+        st.traffic.bytes_out += d.message.body.len() as u64;
+        st.in_flight = self.pending.len();
+    }
+}
