@@ -194,7 +194,7 @@ impl Engine {
         // answers: give it the internal name (network sessions and local clients alike).
         if let Some(i) = headers.position("reply-to") {
             if let Ok(d) = Destination::parse(headers.at(i).1) {
-                if d.kind.is_temp() && !d.name.starts_with(TEMP_PREFIX) {
+                if d.kind.is_temp() {
                     let internal = Engine::internal(conn, d).to_string();
                     headers.set_value(i, &internal);
                 }

@@ -87,11 +87,7 @@ impl Message {
         match name {
             "destination" => Some(&self.destination_header),
             "message-id" => Some(&self.id),
-            _ => self
-                .headers
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v),
+            _ => self.headers.get(name),
         }
     }
 

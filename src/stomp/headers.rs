@@ -157,11 +157,6 @@ impl Headers {
         self.retain(|_, k, _| k != name);
     }
 
-    /// Bytes of names and values together.
-    pub fn text_len(&self) -> usize {
-        self.text.len()
-    }
-
     pub fn to_vec(&self) -> Vec<(String, String)> {
         self.iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -86,11 +86,12 @@ impl Link {
             _ => None,
         };
         let hooked = hook.is_some();
-        match self.local.send_to(dest.clone(), headers, f.body, hook) {
+        // No copy of the destination for the log: every refusal a SEND can get names it.
+        match self.local.send_to(dest, headers, f.body, hook) {
             Ok(()) if hooked => {}
             Ok(()) => self.answer(receipt, None),
             Err(e) => {
-                tracing::warn!(peer = %self.s.peer, "forwarded message to {dest} refused: {e}");
+                tracing::warn!(peer = %self.s.peer, "forwarded message refused: {e}");
                 if let Some(id) = id {
                     self.net.forget(id);
                 }
