@@ -6,7 +6,8 @@
 #
 # Each broker runs in its own cgroup limited to QUOTA cores (default 0.5); the bench client is
 # not limited. Needs root and the cgroup cpu controller (v1 or v2).
-# Usage: benches/bridge-quota.sh [runs]   (env QUOTA=0.5 N=400000 WINDOW=1000)
+# Usage: benches/bridge-quota.sh [runs]   (env QUOTA=0.5 N=400000 WINDOW=1000, LIMITS='toml
+# lines for [limits]')
 set -uo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q
@@ -45,6 +46,7 @@ trap cleanup EXIT
 start() { # name client-port cluster-port [peer-cluster-port]
   local cfg="$dir/$1.toml" g
   printf '[auth]\nanonymous = true\n[cluster]\nlisten = ["127.0.0.1:%s"]\n[store]\ndir = "%s/%s.store"\n' "$3" "$dir" "$1" >"$cfg"
+  [ -n "${LIMITS:-}" ] && printf '[limits]\n%s\n' "$LIMITS" >>"$cfg"
   if [ -n "${4:-}" ]; then
     printf '[[bridge]]\nname = "%s-up"\nuri = "static:(tcp://127.0.0.1:%s)"\nduplex = true\nqueue_window = %s\n' "$1" "$4" "${WINDOW:-1000}" >>"$cfg"
   fi

@@ -40,6 +40,16 @@ pub struct SeenIds {
     other: FxHashSet<u128>,
     other_order: VecDeque<u128>,
     keys: (RandomState, RandomState),
+    /// The stream named last: consecutive messages nearly always come from the same one, and
+    /// comparing two short strings is far cheaper than hashing them.
+    last: Option<LastStream>,
+}
+
+struct LastStream {
+    broker: String,
+    prefix: String,
+    hops: Option<u32>,
+    stream: u64,
 }
 
 struct SeqWindow {
@@ -57,6 +67,7 @@ impl Default for SeenIds {
             other: FxHashSet::default(),
             other_order: VecDeque::new(),
             keys: (RandomState::new(), RandomState::new()),
+            last: None,
         }
     }
 }
@@ -64,9 +75,23 @@ impl Default for SeenIds {
 impl SeenIds {
     /// Names the message `origin_id` from `origin_broker`; queue messages also by the hops they
     /// made (a queue message may legitimately come back by another route, a topic message not).
-    pub fn key(&self, origin_broker: &str, origin_id: &str, hops: Option<u32>) -> SeenKey {
+    pub fn key(&mut self, origin_broker: &str, origin_id: &str, hops: Option<u32>) -> SeenKey {
         if let Some((prefix, seq)) = split_seq(origin_id) {
+            if let Some(l) = &self.last {
+                if l.hops == hops && l.prefix == prefix && l.broker == origin_broker {
+                    return SeenKey::Seq {
+                        stream: l.stream,
+                        seq,
+                    };
+                }
+            }
             let stream = self.keys.0.hash_one((origin_broker, prefix, hops));
+            self.last = Some(LastStream {
+                broker: origin_broker.to_string(),
+                prefix: prefix.to_string(),
+                hops,
+                stream,
+            });
             return SeenKey::Seq { stream, seq };
         }
         let h = |s: &RandomState| s.hash_one((origin_broker, origin_id, hops));
@@ -202,6 +227,12 @@ impl SeqWindow {
 mod tests {
     use super::*;
 
+    /// Names the message and records it: whether it was new.
+    fn take(seen: &mut SeenIds, broker: &str, id: &str, hops: Option<u32>) -> bool {
+        let k = seen.key(broker, id, hops);
+        seen.insert(k)
+    }
+
     #[test]
     fn a_message_is_new_once() {
         let mut seen = SeenIds::default();
@@ -209,44 +240,48 @@ mod tests {
         assert!(seen.insert(k));
         assert!(!seen.insert(k));
         // Another origin broker, another route length for a queue message, a foreign id.
-        assert!(seen.insert(seen.key("B", "ID:A-17-5", None)));
-        assert!(seen.insert(seen.key("A", "ID:A-17-5", Some(2))));
+        assert!(take(&mut seen, "B", "ID:A-17-5", None));
+        assert!(take(&mut seen, "A", "ID:A-17-5", Some(2)));
         let f = seen.key("A", "foreign:message/7", None);
         assert!(matches!(f, SeenKey::Other(_)));
         assert!(seen.insert(f));
         assert!(!seen.insert(f));
+        // Back to the first stream after others were named in between.
+        assert!(!take(&mut seen, "A", "ID:A-17-5", None));
+        assert!(!take(&mut seen, "B", "ID:A-17-5", None));
+        assert!(take(&mut seen, "B", "ID:A-17-6", None));
     }
 
     #[test]
     fn late_arrivals_inside_the_window_are_duplicates() {
         let mut seen = SeenIds::default();
-        let key = |seen: &SeenIds, n: u64| seen.key("A", &format!("ID:A-1-{n}"), None);
+        let key = |seen: &mut SeenIds, n: u64| take(seen, "A", &format!("ID:A-1-{n}"), None);
         // Arrivals out of order by up to half a window, each twice.
         let mut order: Vec<u64> = (1000..1000 + WINDOW).collect();
         order.reverse();
         order.rotate_left((WINDOW / 3) as usize);
         for &n in &order {
-            assert!(seen.insert(key(&seen, n)), "{n} first");
+            assert!(key(&mut seen, n), "{n} first");
         }
         for &n in order.iter().take(1000) {
-            assert!(!seen.insert(key(&seen, n)), "{n} again");
+            assert!(!key(&mut seen, n), "{n} again");
         }
     }
 
     #[test]
     fn the_window_slides_and_forgets_the_oldest() {
         let mut seen = SeenIds::default();
-        let key = |seen: &SeenIds, n: u64| seen.key("A", &format!("ID:A-1-{n}"), None);
+        let key = |seen: &mut SeenIds, n: u64| take(seen, "A", &format!("ID:A-1-{n}"), None);
         for n in 0..3 * WINDOW {
-            assert!(seen.insert(key(&seen, n)));
+            assert!(key(&mut seen, n));
         }
         // The last WINDOW are remembered, older ones are not.
-        assert!(!seen.insert(key(&seen, 3 * WINDOW - 1)));
-        assert!(!seen.insert(key(&seen, 2 * WINDOW + 1)));
-        assert!(seen.insert(key(&seen, 2 * WINDOW - 10)));
+        assert!(!key(&mut seen, 3 * WINDOW - 1));
+        assert!(!key(&mut seen, 2 * WINDOW + 1));
+        assert!(key(&mut seen, 2 * WINDOW - 10));
         // A jump far ahead clears everything behind it.
-        assert!(seen.insert(key(&seen, 10 * WINDOW)));
-        assert!(seen.insert(key(&seen, 3 * WINDOW - 1)));
+        assert!(key(&mut seen, 10 * WINDOW));
+        assert!(key(&mut seen, 3 * WINDOW - 1));
     }
 
     #[test]
@@ -265,11 +300,11 @@ mod tests {
     fn streams_are_bounded() {
         let mut seen = SeenIds::default();
         for boot in 0..(MAX_STREAMS as u64 + 10) {
-            assert!(seen.insert(seen.key("A", &format!("ID:A-{boot}-1"), None)));
+            assert!(take(&mut seen, "A", &format!("ID:A-{boot}-1"), None));
         }
         assert_eq!(seen.streams.len(), MAX_STREAMS);
         // The newest streams are still there.
         let last = MAX_STREAMS as u64 + 9;
-        assert!(!seen.insert(seen.key("A", &format!("ID:A-{last}-1"), None)));
+        assert!(!take(&mut seen, "A", &format!("ID:A-{last}-1"), None));
     }
 }

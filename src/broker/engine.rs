@@ -11,7 +11,7 @@ use super::destination::{DestKind, DestPattern, Destination};
 pub use super::error::EngineError;
 use super::events::BrokerEvent;
 use super::message::{
-    is_true, now_ms, ConsumedHook, Message, MessageIds, FRAME_ONLY_HEADERS, HOPS_HEADER,
+    is_frame_only, is_true, now_ms, ConsumedHook, Message, MessageIds, HOPS_HEADER,
 };
 use super::outbox::Outbox;
 use super::queue::Queued;
@@ -296,10 +296,16 @@ impl Engine {
         let (mut expires, mut priority, mut persistent) = (0u64, 4u8, false);
         let mut hops = 0u32;
         let mut keep: smallvec::SmallVec<[bool; 16]> = smallvec::SmallVec::new();
+        // Names seen so far, by a 6-bit digest: a name whose bit is clear is certainly its
+        // first occurrence, so repeats are searched for only on a collision (rare: a SEND
+        // has a handful of headers), not for every header.
+        let mut seen = 0u64;
         for (i, (k, v)) in kept.iter().enumerate() {
             // Frame-level headers go, and repeats (the first one wins).
-            let first = kept.position(k) == Some(i);
-            keep.push(first && !FRAME_ONLY_HEADERS.contains(&k));
+            let bit = 1u64 << ((k.len() ^ usize::from(k.bytes().last().unwrap_or(0))) & 63);
+            let first = seen & bit == 0 || kept.position(k) == Some(i);
+            seen |= bit;
+            keep.push(first && !is_frame_only(k));
             if !keep[i] {
                 continue;
             }

@@ -68,18 +68,23 @@ pub const REDELIVERY_COUNT_HEADER: &str = "redelivery-count";
 /// Where a dead-lettered or expired message was first sent.
 pub const ORIGINAL_DESTINATION_HEADER: &str = "original-destination";
 
-/// Frame-level headers that are not part of the message itself.
-pub const FRAME_ONLY_HEADERS: &[&str] = &[
-    "destination",
-    "receipt",
-    "transaction",
-    "content-length",
-    "message-id",
-    "subscription",
-    "ack",
-    "redelivered",
-    REDELIVERY_COUNT_HEADER,
-];
+/// Whether `name` is a frame-level header, not part of the message itself: destination,
+/// receipt, transaction, content-length, and the ones a broker sets on delivery. A `match`
+/// (lengths first) rather than a list search: every header of every SEND is asked.
+pub fn is_frame_only(name: &str) -> bool {
+    matches!(
+        name,
+        "destination"
+            | "receipt"
+            | "transaction"
+            | "content-length"
+            | "message-id"
+            | "subscription"
+            | "ack"
+            | "redelivered"
+            | REDELIVERY_COUNT_HEADER
+    )
+}
 
 impl Message {
     /// Header lookup for selectors: message headers plus the broker-set ones.
@@ -152,7 +157,7 @@ pub struct MessageIds {
 impl MessageIds {
     pub fn new(broker: &str) -> MessageIds {
         MessageIds {
-            prefix: format!("ID:{broker}-{}-", now_ms()),
+            prefix: format!("ID-{broker}-{}-", now_ms()),
             next: AtomicU64::new(1),
         }
     }

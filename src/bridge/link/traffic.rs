@@ -4,10 +4,10 @@
 
 use super::Link;
 use crate::bridge::filter;
-use crate::bridge::wire::{self, origin};
+use crate::bridge::wire::{self, Forwarded};
 use crate::broker::destination::{DestKind, Destination};
 use crate::broker::local::Received;
-use crate::broker::message::{ConsumedHook, ConsumedSink, HOPS_HEADER, PATH_HEADER};
+use crate::broker::message::{ConsumedHook, ConsumedSink};
 use crate::stomp::codec::encode;
 use crate::stomp::{Command, Frame, Version};
 
@@ -34,9 +34,9 @@ impl ConsumedSink for ConsumedReceipts {
 impl Link {
     /// A message the peer forwarded: de-duplicate, publish here with this broker on its path.
     pub(super) fn on_message(&mut self, f: Frame) {
-        // Our peers number their receipts (see `forward`).
-        let receipt: Option<u64> = f.get("receipt").and_then(|r| r.parse().ok());
-        let Some(dest) = f.get("destination") else {
+        let fwd = Forwarded::read(&f.headers);
+        let receipt = fwd.receipt;
+        let Some(dest) = fwd.destination else {
             return;
         };
         let dest = match Destination::parse(dest) {
@@ -48,19 +48,18 @@ impl Link {
         };
         let body_len = f.body.len() as u64;
         let queue = dest.kind == DestKind::Queue;
+        // A topic message is the same message whichever route it took; a queue message is
+        // re-sent on the same route (same hops) only after a lost receipt.
+        let sighting = fwd.origin().map(|(broker, id)| {
+            self.net
+                .first_sighting(broker, id, queue.then_some(fwd.hops))
+        });
+        let path = fwd.path.map(|(i, _)| i);
         let mut headers = f.headers;
-        let hops = headers
-            .get(HOPS_HEADER)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        if let Some(i) = headers.position(PATH_HEADER) {
+        if let Some(i) = path {
             headers.append_value(i, ",");
             headers.append_value(i, &self.net.local);
         }
-        // A topic message is the same message whichever route it took; a queue message is
-        // re-sent on the same route (same hops) only after a lost receipt.
-        let sighting = origin(&headers)
-            .map(|(broker, id)| self.net.first_sighting(broker, id, queue.then_some(hops)));
         let id = {
             let mut st = self.status.lock();
             st.traffic.msgs_in += 1;
