@@ -18,7 +18,7 @@ use super::status::{BridgeState, SharedStatus};
 use super::wire;
 use crate::broker::local::Received;
 use crate::broker::message::{HOPS_HEADER, PATH_HEADER};
-use crate::broker::subscription::NetworkSub;
+use crate::broker::subscription::{AckToken, NetworkSub};
 use crate::stomp::codec::encode;
 use crate::stomp::{Command, Frame, Version};
 use bytes::BytesMut;
@@ -123,7 +123,7 @@ pub async fn run(
     let mut decoder = link_decoder();
     decoder.version = version;
     let (mut reader, mut writer) = tokio::io::split(s);
-    let mut pending: HashMap<u64, String> = HashMap::new();
+    let mut pending: HashMap<u64, AckToken> = HashMap::new();
     let mut next = 0u64;
     let why = 'run: loop {
         while let Some(f) = decoder
@@ -138,7 +138,7 @@ pub async fn run(
                         .and_then(|r| r.parse().ok())
                         .and_then(|r: u64| pending.remove(&r))
                     {
-                        let _ = local.ack(&token, false);
+                        let _ = local.ack(token, false);
                     }
                 }
                 Command::Error => {
@@ -188,7 +188,7 @@ fn outbound(
     m: Received,
     version: Version,
     out: &mut BytesMut,
-    pending: &mut HashMap<u64, String>,
+    pending: &mut HashMap<u64, AckToken>,
     next: &mut u64,
     status: &SharedStatus,
 ) {

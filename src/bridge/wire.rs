@@ -40,16 +40,10 @@ pub fn encode_forward(out: &mut BytesMut, m: &Message, local: &str, receipt: Opt
     out.reserve(256 + m.body.len());
     out.put_slice(b"SEND\n");
     put_header(out, "destination", &m.destination_header, v, true);
-    let mut origin_written = false;
-    for (k, val) in &m.headers {
-        match k {
-            PATH_HEADER | HOPS_HEADER => continue,
-            ORIGIN => origin_written = true,
-            _ => {}
-        }
-        put_header(out, k, val, v, true);
-    }
-    if !origin_written {
+    // Path and hops are written anew below; the rest goes as it came.
+    m.headers
+        .encode_into(out, v, true, &[PATH_HEADER, HOPS_HEADER]);
+    if !m.headers.contains(ORIGIN) {
         put_header(out, ORIGIN, &m.id, v, true);
     }
     match m.path() {

@@ -2,12 +2,12 @@
 //!
 //! An ACK frees the subscription's prefetch credit, so it is also when the next queued
 //! messages go out. A bridge link acknowledges hundreds of messages under one lock
-//! (`ack_many`); their subscriptions are refilled once at the end, not once per message.
+//! (`ack_tokens`); their subscriptions are refilled once at the end, not once per message.
 
 use super::engine::{Engine, EngineError};
 use super::message::now_ms;
 use super::state::Core;
-use super::subscription::{AckMode, ConnId, SubKey, Unacked};
+use super::subscription::{AckMode, AckToken, ConnId, SubKey, Unacked};
 use smallvec::SmallVec;
 
 /// Who may take more messages after an ACK.
@@ -38,21 +38,29 @@ impl Engine {
         Ok(guard.ticket)
     }
 
-    /// Several ACKs under one lock: a bridge link's batched receipts. Returns the ids that
-    /// were not acknowledged (unknown, or the connection is gone).
-    pub fn ack_many<'a>(
-        &self,
-        conn: ConnId,
-        ids: impl IntoIterator<Item = &'a str>,
-    ) -> Vec<String> {
+    /// ACK (or NACK) of one delivery by its token: a local client's (a bridge's).
+    pub fn ack_token(&self, conn: ConnId, t: AckToken, nack: bool) -> Result<(), EngineError> {
+        let mut guard = self.core.lock();
+        guard.ticket = 0;
+        let refill = self
+            .ack_held(&mut guard, conn, t.sub, Held::Seq(t.seq), nack)
+            .ok_or_else(|| EngineError::UnknownAck(t.to_string()))?;
+        refill_after_ack(&mut guard, refill);
+        self.settle(&mut guard);
+        Ok(())
+    }
+
+    /// Several ACKs by token under one lock: a bridge link's batched receipts. Returns the
+    /// tokens that were not acknowledged (unknown, or the connection is gone).
+    pub fn ack_tokens(&self, conn: ConnId, tokens: &[AckToken]) -> Vec<AckToken> {
         let mut guard = self.core.lock();
         let mut failed = Vec::new();
         let mut refills: SmallVec<[Refill; 4]> = SmallVec::new();
-        for id in ids {
-            match self.ack_locked(&mut guard, conn, id, None, false) {
-                Ok(r) if !refills.contains(&r) => refills.push(r),
-                Ok(_) => {}
-                Err(_) => failed.push(id.to_string()),
+        for &t in tokens {
+            match self.ack_held(&mut guard, conn, t.sub, Held::Seq(t.seq), false) {
+                Some(r) if !refills.contains(&r) => refills.push(r),
+                Some(_) => {}
+                None => failed.push(t),
             }
         }
         for r in refills {
@@ -71,65 +79,85 @@ impl Engine {
         nack: bool,
     ) -> Result<Refill, EngineError> {
         let c = core.conns.get(&conn).ok_or(EngineError::ConnectionClosed)?;
-        // Candidate subscriptions: named by the token, by the header, or all of the connection's.
-        let (by_token, message_id) = match id.split_once(':') {
-            Some((k, rest)) if k.bytes().all(|b| b.is_ascii_digit()) && !k.is_empty() => {
-                (k.parse::<SubKey>().ok(), rest)
+        // A 1.2 ack token names its subscription and delivery; anything else is a message
+        // id (1.0/1.1), looked for in the subscription the header names, or in all of the
+        // connection's.
+        if let Some(t) = AckToken::parse(id) {
+            if let Some(r) = self.ack_held(core, conn, t.sub, Held::Seq(t.seq), nack) {
+                return Ok(r);
             }
-            _ => (None, id),
-        };
-        // The token's subscription, if it is this connection's (a map lookup: a bridge link's
-        // connection may hold thousands of subscriptions).
-        let by_token = by_token.filter(|k| core.subs.get(k).is_some_and(|s| s.conn == conn));
-        let candidates: SmallVec<[SubKey; 1]> = if let Some(k) = by_token {
-            SmallVec::from_elem(k, 1)
-        } else if let Some(s) = subscription {
+            return Err(EngineError::UnknownAck(id.to_string()));
+        }
+        let candidates: SmallVec<[SubKey; 4]> = if let Some(s) = subscription {
             c.subs.get(s).into_iter().copied().collect()
         } else {
             c.subs.values().copied().collect()
         };
         for key in candidates {
-            let Some(sub) = core.subs.get_mut(&key) else {
-                continue;
-            };
-            let pos = sub
-                .unacked
-                .iter()
-                .position(|u| u.message.id == message_id || u.message.id == id);
-            let Some(pos) = pos else { continue };
-            let taken: SmallVec<[Unacked; 1]> = match sub.ack {
-                AckMode::Client => sub.unacked.drain(..=pos).collect(),
-                _ => sub.unacked.remove(pos).into_iter().collect(),
-            };
-            // A bridge NACKs what its peer could not take (its demand went): not the message's
-            // fault, so not a redelivery that counts towards the dead-letter queue.
-            let counts = sub.network.is_none();
-            core.release_unacked(conn, &taken);
-            if nack {
-                core.requeue(taken.into_vec(), now_ms(), counts);
-            } else {
-                for u in &taken {
-                    if let Some(q) = u.queue() {
-                        if let Some(d) = core.dests.get_mut(q) {
-                            d.stats.dequeued += 1;
-                        }
-                        core.consumed(&u.message, u.store_id);
-                    }
-                }
+            if let Some(r) = self.ack_held(core, conn, key, Held::MessageId(id), nack) {
+                return Ok(r);
             }
-            let blocked = core
-                .conns
-                .get_mut(&conn)
-                .map(|c| std::mem::take(&mut c.bytes_blocked))
-                .unwrap_or(false);
-            return Ok(if blocked {
-                Refill::Conn(conn)
-            } else {
-                Refill::Sub(key)
-            });
         }
         Err(EngineError::UnknownAck(id.to_string()))
     }
+
+    /// Settles the delivery `which` of subscription `key`, if `conn` holds it there (and,
+    /// in client mode, every earlier one).
+    fn ack_held(
+        &self,
+        core: &mut Core,
+        conn: ConnId,
+        key: SubKey,
+        which: Held<'_>,
+        nack: bool,
+    ) -> Option<Refill> {
+        let sub = core.subs.get_mut(&key).filter(|s| s.conn == conn)?;
+        let pos = match which {
+            // Nearly always the oldest: deliveries are acknowledged in order.
+            Held::Seq(seq) => match sub.unacked.front() {
+                Some(u) if u.seq == seq => Some(0),
+                _ => sub.unacked.binary_search_by_key(&seq, |u| u.seq).ok(),
+            },
+            Held::MessageId(id) => sub.unacked.iter().position(|u| u.message.id == id),
+        }?;
+        let taken: SmallVec<[Unacked; 1]> = match sub.ack {
+            AckMode::Client => sub.unacked.drain(..=pos).collect(),
+            _ => sub.unacked.remove(pos).into_iter().collect(),
+        };
+        // A bridge NACKs what its peer could not take (its demand went): not the message's
+        // fault, so not a redelivery that counts towards the dead-letter queue.
+        let counts = sub.network.is_none();
+        core.release_unacked(conn, &taken);
+        if nack {
+            core.requeue(taken.into_vec(), now_ms(), counts);
+        } else {
+            for u in &taken {
+                if let Some(q) = u.queue() {
+                    if let Some(d) = core.dests.get_mut(q) {
+                        d.stats.dequeued += 1;
+                    }
+                    core.consumed(&u.message, u.store_id);
+                }
+            }
+        }
+        let blocked = core
+            .conns
+            .get_mut(&conn)
+            .map(|c| std::mem::take(&mut c.bytes_blocked))
+            .unwrap_or(false);
+        Some(if blocked {
+            Refill::Conn(conn)
+        } else {
+            Refill::Sub(key)
+        })
+    }
+}
+
+/// Which delivery an ACK names.
+#[derive(Clone, Copy)]
+enum Held<'a> {
+    Seq(u64),
+    MessageId(&'a str),
 }
 
 /// Hands out what the ACK made room for.

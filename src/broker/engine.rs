@@ -405,6 +405,7 @@ impl Engine {
             ack: req.ack,
             prefetch: prefetch.max(1),
             unacked: Default::default(),
+            next_seq: 0,
             attached: Vec::new(),
             delivered: 0,
             dropped: 0,

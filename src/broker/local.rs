@@ -7,7 +7,7 @@ use super::engine::{Engine, EngineError, SubscribeRequest};
 use super::outbox::{Outbox, Outgoing};
 use super::selector::Selector;
 use super::state::ConnInfo;
-use super::subscription::{AckMode, ConnId, NetworkSub};
+use super::subscription::{AckMode, AckToken, ConnId, NetworkSub};
 use crate::broker::message::{ConsumedHook, Message};
 use crate::stomp::Headers;
 use bytes::Bytes;
@@ -38,7 +38,7 @@ pub struct Received {
     pub subscription: Option<Arc<str>>,
     pub message: Arc<Message>,
     /// Token for `ack` in client ack modes.
-    pub ack: Option<String>,
+    pub ack: Option<AckToken>,
     pub redelivered: bool,
 }
 
@@ -130,14 +130,13 @@ impl LocalClient {
     }
 
     /// ACK (or NACK) a delivery by its `ack` token (client ack modes).
-    pub fn ack(&self, token: &str, nack: bool) -> Result<(), LocalError> {
-        self.engine.ack(self.conn, token, None, nack)?;
-        Ok(())
+    pub fn ack(&self, token: AckToken, nack: bool) -> Result<(), LocalError> {
+        Ok(self.engine.ack_token(self.conn, token, nack)?)
     }
 
     /// ACKs several deliveries under one engine lock; returns the tokens that were not held.
-    pub fn ack_many<'a>(&self, tokens: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-        self.engine.ack_many(self.conn, tokens)
+    pub fn ack_many(&self, tokens: &[AckToken]) -> Vec<AckToken> {
+        self.engine.ack_tokens(self.conn, tokens)
     }
 
     pub fn subscribe_with(&self, o: SubscribeOptions<'_>) -> Result<(), LocalError> {

@@ -7,6 +7,7 @@
 //! everything at once and writes it in one syscall: batching is where the throughput comes from.
 
 use super::message::Message;
+use super::subscription::AckToken;
 use crate::stomp::{Frame, Version};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
@@ -20,7 +21,7 @@ pub struct Delivery {
     /// The client's subscription id; `None` for STOMP 1.0 subscriptions made without one.
     pub subscription: Option<Arc<str>>,
     /// The `ack` header (1.2) for client acknowledgement modes.
-    pub ack: Option<String>,
+    pub ack: Option<AckToken>,
     pub message: Arc<Message>,
     /// See `Queued`: `redelivered:true`, and `redelivery-count` when it is above 0.
     pub redelivered: bool,

@@ -298,9 +298,10 @@ impl Core {
         {
             return Offer::Busy;
         }
+        let ack = needs_ack.then(|| sub.next_token());
         let delivery = Delivery {
             subscription: sub.id.clone(),
-            ack: needs_ack.then(|| sub.ack_token(message)),
+            ack,
             message: message.clone(),
             redelivered,
             redeliveries,
@@ -313,6 +314,7 @@ impl Core {
         if needs_ack {
             conn.unacked_bytes += size;
             sub.unacked.push_back(Unacked {
+                seq: sub.next_seq,
                 message: message.clone(),
                 from_queue: match from_queue {
                     None => FromQueue::Topic,

@@ -39,9 +39,51 @@ impl AckMode {
     }
 }
 
+/// Names one delivery to a client-ack subscription: the subscription's engine-wide key and
+/// the delivery's number within it. Numbers grow with each delivery, so a subscription's
+/// unacknowledged deliveries are sorted by them and an ACK finds its own by bisection —
+/// not by comparing message ids along the list. On the wire (the 1.2 `ack` header) it is
+/// `<sub>-<seq>`, which needs no escaping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AckToken {
+    pub sub: SubKey,
+    pub seq: u64,
+}
+
+impl AckToken {
+    /// The token in an ACK's `id` header; `None` for anything else (a message id).
+    pub fn parse(s: &str) -> Option<AckToken> {
+        let (sub, seq) = s.split_once('-')?;
+        let digits = |x: &str| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit());
+        if !digits(sub) || !digits(seq) {
+            return None;
+        }
+        Some(AckToken {
+            sub: sub.parse().ok()?,
+            seq: seq.parse().ok()?,
+        })
+    }
+
+    /// Writes the token as the `ack` header's value.
+    pub fn write(&self, out: &mut bytes::BytesMut) {
+        use bytes::BufMut;
+        out.put_slice(itoa::Buffer::new().format(self.sub).as_bytes());
+        out.put_u8(b'-');
+        out.put_slice(itoa::Buffer::new().format(self.seq).as_bytes());
+    }
+}
+
+impl std::fmt::Display for AckToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.sub, self.seq)
+    }
+}
+
 /// A delivered message awaiting ACK/NACK.
 #[derive(Debug)]
 pub struct Unacked {
+    /// This delivery's number in its subscription (see `AckToken`).
+    pub seq: u64,
     pub message: Arc<Message>,
     /// Where a redelivery goes back to; see `queue`.
     pub from_queue: FromQueue,
@@ -95,6 +137,8 @@ pub struct Subscription {
     /// Most unacknowledged messages in flight (`activemq.prefetchSize`).
     pub prefetch: usize,
     pub unacked: VecDeque<Unacked>,
+    /// The number the next delivery gets (see `AckToken`).
+    pub next_seq: u64,
     /// Destinations this subscription is attached to, so unsubscribing touches only those.
     pub attached: Vec<Destination>,
     pub delivered: u64,
@@ -136,13 +180,39 @@ impl Subscription {
         }
     }
 
-    /// The ack token written in the MESSAGE's `ack` header: the subscription key and the
-    /// message id, so a 1.2 ACK finds its subscription without a search.
-    pub fn ack_token(&self, m: &Message) -> String {
-        let mut s = String::with_capacity(m.id.len() + 8);
-        s.push_str(itoa::Buffer::new().format(self.key));
-        s.push(':');
-        s.push_str(&m.id);
-        s
+    /// The token of the next delivery, counted as made.
+    pub fn next_token(&mut self) -> AckToken {
+        self.next_seq += 1;
+        AckToken {
+            sub: self.key,
+            seq: self.next_seq,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ack_tokens_round_trip_and_message_ids_are_not_tokens() {
+        let t = AckToken { sub: 12, seq: 345 };
+        assert_eq!(t.to_string(), "12-345");
+        let mut out = bytes::BytesMut::new();
+        t.write(&mut out);
+        assert_eq!(&out[..], b"12-345");
+        assert_eq!(AckToken::parse("12-345"), Some(t));
+        for not in [
+            "ID-A-17-5",
+            "ID:A-1",
+            "12-",
+            "-5",
+            "12:345",
+            "1-2-3",
+            "x-1",
+            "",
+        ] {
+            assert_eq!(AckToken::parse(not), None, "{not}");
+        }
     }
 }

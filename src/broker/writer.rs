@@ -28,7 +28,9 @@ pub fn encode_delivery(out: &mut BytesMut, d: &Delivery, version: Version) {
     put_header(out, "destination", &m.destination_header, version, true);
     if let Some(ack) = &d.ack {
         if version == Version::V1_2 {
-            put_header(out, "ack", ack, version, true);
+            out.put_slice(b"ack:");
+            ack.write(out);
+            out.put_u8(b'\n');
         }
     }
     if d.redelivered {
@@ -37,9 +39,7 @@ pub fn encode_delivery(out: &mut BytesMut, d: &Delivery, version: Version) {
     if d.redeliveries > 0 {
         put_header_num(out, REDELIVERY_COUNT_HEADER, d.redeliveries as u64);
     }
-    for (k, v) in &m.headers {
-        put_header(out, k, v, version, true);
-    }
+    m.headers.encode_into(out, version, true, &[]);
     put_header_num(out, "content-length", m.body.len() as u64);
     out.put_u8(b'\n');
     out.put_slice(&m.body);

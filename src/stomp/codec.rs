@@ -11,6 +11,7 @@ use super::frame::{Command, Frame};
 use super::headers::Headers;
 use super::version::Version;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
+use smallvec::SmallVec;
 use thiserror::Error;
 
 /// Hard limits on what a peer may send. The defaults suit MCollective traffic with room to spare.
@@ -264,15 +265,27 @@ impl Decoder {
         block: &str,
         first: usize,
     ) -> Result<Headers, FrameError> {
-        // One scan of the whole block: most frames have nothing to unescape at all.
+        // One scan of the whole block: most frames have nothing to unescape at all, and
+        // then, unless the lines end in CRLF, the block *is* the headers' text (one copy).
         let escaped = command.escapes_headers()
             && self.version > Version::V1_0
             && memchr(b'\\', block.as_bytes()).is_some();
+        let Some(&(_, last)) = lines.last() else {
+            return Ok(Headers::new());
+        };
         // Room for the two headers a broker adds to a message (priority, timestamp).
-        let mut headers = Headers::with_capacity(lines.len() + 2, block.len() + 32);
+        const SPARE: usize = 32;
+        let text = &block[..last - first + 1];
+        if !escaped && memchr(b'\r', text.as_bytes()).is_none() {
+            let spans: SmallVec<[(usize, usize); 16]> =
+                lines.iter().map(|&(s, e)| (s - first, e - first)).collect();
+            return Headers::from_wire(text, &spans, SPARE)
+                .map_err(|(s, e)| FrameError::MalformedHeader(text[s..e].to_string()));
+        }
+        let mut headers = Headers::with_capacity(lines.len() + 2, block.len() + SPARE);
         for &(s, e) in lines {
             let line = &block[s - first..e - first];
-            let Some(colon) = line.bytes().position(|b| b == b':') else {
+            let Some(colon) = memchr(b':', line.as_bytes()) else {
                 return Err(FrameError::MalformedHeader(line.to_string()));
             };
             let (k, v) = (&line[..colon], &line[colon + 1..]);
@@ -301,12 +314,8 @@ pub fn encode(frame: &Frame, version: Version, out: &mut BytesMut) {
     out.reserve(64 + frame.body.len());
     out.put_slice(frame.command.as_str().as_bytes());
     out.put_u8(b'\n');
-    let mut has_len = false;
-    for (k, v) in &frame.headers {
-        has_len |= k == "content-length";
-        put_header(out, k, v, version, escaped);
-    }
-    if !has_len && !frame.body.is_empty() {
+    frame.headers.encode_into(out, version, escaped, &[]);
+    if !frame.body.is_empty() && !frame.headers.contains("content-length") {
         put_header_num(out, "content-length", frame.body.len() as u64);
     }
     out.put_u8(b'\n');

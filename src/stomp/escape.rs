@@ -80,7 +80,7 @@ pub fn escape_into(out: &mut BytesMut, s: &str, version: Version) {
 }
 
 /// The first byte of `b` that must be escaped (`\n`, `:`, `\\`, and `\r` when `cr`).
-fn find_special(b: &[u8], cr: bool) -> Option<usize> {
+pub(crate) fn find_special(b: &[u8], cr: bool) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     // Nonzero when some byte of `x` equals `byte` (the classic "has zero byte" test on the

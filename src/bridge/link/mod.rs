@@ -19,7 +19,7 @@ use super::wire::PING_PREFIX;
 use crate::broker::auth::Principal;
 use crate::broker::local::{LocalClient, SubscribeOptions};
 use crate::broker::message::{HOPS_HEADER, PATH_HEADER};
-use crate::broker::subscription::{AckMode, NetworkSub};
+use crate::broker::subscription::{AckMode, AckToken, NetworkSub};
 use crate::stomp::codec::encode;
 use crate::stomp::{Command, Decoder, Frame, FrameLimits, Version};
 use bytes::BytesMut;
@@ -112,13 +112,13 @@ struct Link {
     /// Forwarding paused by an operator: the peer's demand is remembered, not consumed for.
     paused: bool,
     /// Receipt number → local ack token of a forwarded queue message.
-    pending: rustc_hash::FxHashMap<u64, String>,
+    pending: rustc_hash::FxHashMap<u64, AckToken>,
     /// Receipts owed to the peer, sent as one frame per write (`receipt-id: 1,2,3`): one
     /// RECEIPT per queue message was the bridge's largest per-message cost.
     receipts_out: Vec<u64>,
     next_receipt: u64,
     /// Queue messages the peer refused: given back to the queue a little later.
-    refused: Vec<(Instant, String)>,
+    refused: Vec<(Instant, AckToken)>,
     pings: HashMap<String, Instant>,
     last_heard: Instant,
     link_id: u64,
@@ -454,7 +454,7 @@ impl Link {
             self.refused.drain(..).partition(|(t, _)| t.elapsed() >= hb);
         self.refused = wait;
         for (_, token) in due {
-            let _ = self.local.ack(&token, true);
+            let _ = self.local.ack(token, true);
         }
         Ok(())
     }

@@ -8,8 +8,10 @@ use crate::bridge::wire::{self, Forwarded};
 use crate::broker::destination::{DestKind, Destination};
 use crate::broker::local::Received;
 use crate::broker::message::{ConsumedHook, ConsumedSink};
+use crate::broker::subscription::AckToken;
 use crate::stomp::codec::encode;
 use crate::stomp::{Command, Frame, Version};
+use smallvec::SmallVec;
 
 /// The receipts of forwarded queue messages consumed here, collected from whichever task
 /// consumed them until the link's task sends them. The link is woken once per batch (when the
@@ -136,12 +138,12 @@ impl Link {
             self.status.lock().rtt = Some(sent.elapsed());
             return;
         }
-        let tokens: Vec<String> = r
+        let tokens: SmallVec<[AckToken; 64]> = r
             .split(',')
             .filter_map(|id| id.parse().ok().and_then(|n: u64| self.pending.remove(&n)))
             .collect();
         if !tokens.is_empty() {
-            let failed = self.local.ack_many(tokens.iter().map(String::as_str));
+            let failed = self.local.ack_many(&tokens);
             if !failed.is_empty() {
                 tracing::debug!(peer = %self.s.peer, "{} receipted messages were no longer held", failed.len());
             }
@@ -157,7 +159,7 @@ impl Link {
             if let Some(token) = d.ack {
                 tracing::warn!(peer = %self.s.peer, destination = %d.message.destination_header,
                     "a wildcard queue subscription across the bridge took a shoal service request; dropped");
-                let _ = self.local.ack(&token, false);
+                let _ = self.local.ack(token, false);
             }
             return;
         }
