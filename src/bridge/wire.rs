@@ -39,6 +39,8 @@ pub fn encode_forward(out: &mut BytesMut, m: &Message, local: &str, receipt: Opt
     let v = Version::V1_2;
     out.reserve(256 + m.body.len());
     out.put_slice(b"SEND\n");
+    // First: the decoder looks for it before anything else.
+    put_header_num(out, "content-length", m.body.len() as u64);
     put_header(out, "destination", &m.destination_header, v, true);
     // Path and hops are written anew below; the rest goes as it came.
     m.headers
@@ -54,7 +56,6 @@ pub fn encode_forward(out: &mut BytesMut, m: &Message, local: &str, receipt: Opt
     if let Some(r) = receipt {
         put_header_num(out, "receipt", r);
     }
-    put_header_num(out, "content-length", m.body.len() as u64);
     out.put_u8(b'\n');
     out.put_slice(&m.body);
     out.put_u8(0);

@@ -125,10 +125,12 @@ impl Decoder {
     ) -> Result<Option<Frame>, FrameError> {
         let limits = self.limits;
         let mut pos = 0;
+        // One search over the buffer yields every line end in turn (a search per line cost
+        // more, on frames with many short header lines).
+        let mut newlines = memchr::memchr_iter(b'\n', &buf[..]);
         loop {
-            let rest = &buf[pos..];
-            let Some(nl) = memchr(b'\n', rest) else {
-                if rest.len() > limits.max_header_line {
+            let Some(at) = newlines.next() else {
+                if buf.len() - pos > limits.max_header_line {
                     return Err(FrameError::HeaderLineTooLong {
                         limit: limits.max_header_line,
                     });
@@ -140,16 +142,16 @@ impl Decoder {
                 }
                 return Ok(None);
             };
-            if nl > limits.max_header_line {
+            if at - pos > limits.max_header_line {
                 return Err(FrameError::HeaderLineTooLong {
                     limit: limits.max_header_line,
                 });
             }
-            let mut end = pos + nl;
+            let mut end = at;
             if end > pos && buf[end - 1] == b'\r' {
                 end -= 1;
             }
-            let next = pos + nl + 1;
+            let next = at + 1;
             if end == pos && !lines.is_empty() {
                 pos = next;
                 break; // blank line: end of headers
