@@ -68,7 +68,7 @@ rate() { timeout 300 $BIN bench --addr 127.0.0.1:17201 "$@" queue -p 1 -c 1 -s 2
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # Microseconds of CPU per message a broker spent between two tick readings.
 per_msg() { awk -v t="$1" -v n="$N" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }'; }
-local_rates=() fwd_rates=()
+local_rates=() fwd_rates=() ratios=()
 for i in $(seq "$RUNS"); do
   a0=$(ticks "${pids[0]}")
   read -r l lost dup < <(rate --label local-A)
@@ -81,8 +81,12 @@ for i in $(seq "$RUNS"); do
     "cpu/msg: local A $(per_msg $((a1 - a0))) µs; forwarding A $(per_msg $((a2 - a1))) µs, B $(per_msg $((b2 - b1))) µs"
   local_rates+=("$l")
   fwd_rates+=("$f")
+  ratios+=("$(awk -v a="$f" -v b="$l" 'BEGIN { printf "%.1f", 100 * a / b }')")
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 ml=$(median "${local_rates[@]}")
 mf=$(median "${fwd_rates[@]}")
 echo "median local-A=$ml msg/s A-to-B=$mf msg/s ratio=$(awk -v a="$mf" -v b="$ml" 'BEGIN { printf "%.0f%%", 100 * a / b }')"
+# Each run's ratio pairs two measurements taken seconds apart; their median is the steadier
+# figure on a machine whose speed drifts between runs.
+echo "median of the per-run ratios: $(median "${ratios[@]}")%"

@@ -10,18 +10,13 @@ use super::auth::{Principal, Security};
 use super::destination::{DestKind, DestPattern, Destination};
 pub use super::error::EngineError;
 use super::events::BrokerEvent;
-use super::message::{
-    is_frame_only, is_true, now_ms, ConsumedHook, Message, MessageIds, HOPS_HEADER,
-};
+use super::message::{now_ms, MessageIds};
 use super::outbox::Outbox;
-use super::queue::Queued;
 use super::selector::Selector;
 use super::settings::{BrokerSettings, DeliveryPolicy, Limits};
 use super::state::{Conn, ConnInfo, Core};
 use super::store::Store;
 use super::subscription::{AckMode, ConnId, NetworkSub, SubKey, Subscription};
-use crate::stomp::Headers;
-use bytes::Bytes;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -53,7 +48,7 @@ pub struct Engine {
     pub security: Security,
     /// Where persistent messages are journaled; `None`: in memory only.
     pub(super) store: Option<Arc<Store>>,
-    ids: MessageIds,
+    pub(super) ids: MessageIds,
     next_conn: AtomicU64,
     /// In-process clients (bridges' local sides, the membership and stats services): they do
     /// not count against `max_connections`, which protects the listener.
@@ -169,92 +164,6 @@ impl Engine {
             .ok()
     }
 
-    /// Publishes a SEND. `headers` are the frame's headers; frame-only ones are dropped here.
-    /// Returns the store sequence the SEND's receipt must wait for (0: nothing journaled).
-    pub fn send(
-        &self,
-        conn: ConnId,
-        destination: Destination,
-        headers: Headers,
-        body: Bytes,
-    ) -> Result<u64, EngineError> {
-        self.send_hooked(conn, destination, headers, body, None)
-    }
-
-    /// `send` with a hook run when the (queue) message is consumed here; see `Message`.
-    pub fn send_hooked(
-        &self,
-        conn: ConnId,
-        destination: Destination,
-        mut headers: Headers,
-        body: Bytes,
-        on_consumed: Option<ConsumedHook>,
-    ) -> Result<u64, EngineError> {
-        // A reply-to naming the sender's own temp destination must reach the sender, whoever
-        // answers: give it the internal name (network sessions and local clients alike).
-        if let Some(i) = headers.position("reply-to") {
-            if let Ok(d) = Destination::parse(headers.at(i).1) {
-                if d.kind.is_temp() {
-                    let internal = Engine::internal(conn, d).to_string();
-                    headers.set_value(i, &internal);
-                }
-            }
-        }
-        let now = now_ms();
-        let message = self.make_message(destination, headers, body, now, on_consumed);
-        let mut guard = self.core.lock();
-        let core = &mut *guard;
-        core.ticket = 0;
-        core.totals.msgs_in += 1;
-        if let Some(c) = core.conns.get_mut(&conn) {
-            c.msgs_in += 1;
-            c.bytes_in += message.body.len() as u64;
-        }
-        let dest_key = &message.destination;
-        if dest_key.kind.is_temp() {
-            match Engine::temp_owner(&dest_key.name) {
-                Some(owner) if core.conns.contains_key(&owner) => {}
-                _ => return Err(EngineError::TempGone(dest_key.to_string())),
-            }
-        }
-        self.authorize_send(core, conn, &message)?;
-        core.ensure_dest(dest_key, &self.events, &self.security.acl);
-        let total = core.queued_total.bytes.load(Ordering::Relaxed);
-        let dest = core.dests.get_mut(dest_key).expect("just ensured");
-        let size = message.body.len();
-        if dest_key.kind.is_queue() {
-            self.check_room(dest_key, &dest.queue, size, message.persistent, total)?;
-        }
-        dest.stats.enqueued += 1;
-        dest.stats.bytes_in += message.body.len() as u64;
-        dest.last_active_ms = now;
-        if conn != 0 {
-            dest.producers.insert(conn);
-        }
-        if message.is_expired(now) {
-            dest.stats.expired += 1;
-            message.consumed();
-            return Ok(0);
-        }
-        // The message's own destination names it from here on (an Arc clone, not a copy).
-        let held = message.clone();
-        let key = &held.destination;
-        if key.kind.is_queue() {
-            let mut queued = Queued::new(message);
-            core.journal(key, &mut queued);
-            core.dests
-                .get_mut(key)
-                .expect("exists")
-                .queue
-                .push_back(queued);
-            core.dispatch_queue(key, now);
-        } else {
-            core.publish_topic(key, message, &self.settings);
-        }
-        self.settle(core);
-        Ok(core.ticket)
-    }
-
     /// Delivers the messages an engine call sent on to other queues (dead letters, expired
     /// messages, durable subscribers' copies): creates the queue if needed, journals the
     /// message if persistent, and dispatches. Every engine entry point that can produce such
@@ -279,69 +188,6 @@ impl Engine {
             d.queue.push_back(q);
             core.dispatch_queue(&dest, now);
         }
-    }
-
-    fn make_message(
-        &self,
-        destination: Destination,
-        headers: Headers,
-        body: Bytes,
-        now: u64,
-        on_consumed: Option<ConsumedHook>,
-    ) -> Arc<Message> {
-        // Filtered in place: the frame's headers become the message's, and the frame-level
-        // headers dropped leave room for the two added.
-        let mut kept = headers;
-        let (mut has_ts, mut has_prio) = (false, false);
-        let (mut expires, mut priority, mut persistent) = (0u64, 4u8, false);
-        let mut hops = 0u32;
-        let mut keep: smallvec::SmallVec<[bool; 16]> = smallvec::SmallVec::new();
-        // Names seen so far, by a 6-bit digest: a name whose bit is clear is certainly its
-        // first occurrence, so repeats are searched for only on a collision (rare: a SEND
-        // has a handful of headers), not for every header.
-        let mut seen = 0u64;
-        for (i, (k, v)) in kept.iter().enumerate() {
-            // Frame-level headers go, and repeats (the first one wins).
-            let bit = 1u64 << ((k.len() ^ usize::from(k.bytes().last().unwrap_or(0))) & 63);
-            let first = seen & bit == 0 || kept.position(k) == Some(i);
-            seen |= bit;
-            keep.push(first && !is_frame_only(k));
-            if !keep[i] {
-                continue;
-            }
-            match k {
-                "timestamp" => has_ts = true,
-                "priority" => {
-                    has_prio = true;
-                    priority = v.trim().parse().unwrap_or(4).min(9);
-                }
-                "expires" => expires = v.trim().parse().unwrap_or(0),
-                "persistent" => persistent = is_true(v),
-                HOPS_HEADER => hops = v.trim().parse().unwrap_or(0),
-                _ => {}
-            }
-        }
-        if keep.iter().any(|k| !k) {
-            kept.retain(|i, _, _| keep[i]);
-        }
-        if !has_prio {
-            kept.push("priority", "4");
-        }
-        if !has_ts {
-            kept.push("timestamp", itoa::Buffer::new().format(now));
-        }
-        Arc::new(Message {
-            id: self.ids.next(),
-            destination_header: destination.render(),
-            destination,
-            headers: kept,
-            body,
-            expires,
-            priority,
-            persistent,
-            hops,
-            on_consumed,
-        })
     }
 
     pub fn subscribe(&self, conn: ConnId, mut req: SubscribeRequest) -> Result<(), EngineError> {

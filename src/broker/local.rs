@@ -5,12 +5,14 @@ use super::auth::Principal;
 use super::destination::{DestPattern, Destination};
 use super::engine::{Engine, EngineError, SubscribeRequest};
 use super::outbox::{Outbox, Outgoing};
+use super::publish::Publish;
 use super::selector::Selector;
 use super::state::ConnInfo;
 use super::subscription::{AckMode, AckToken, ConnId, NetworkSub};
 use crate::broker::message::{ConsumedHook, Message};
 use crate::stomp::Headers;
 use bytes::Bytes;
+use smallvec::SmallVec;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use thiserror::Error;
@@ -103,6 +105,12 @@ impl LocalClient {
         self.engine
             .send_hooked(self.conn, d, headers.into(), body.into(), on_consumed)?;
         Ok(())
+    }
+
+    /// Publishes several messages at once (see `Engine::send_batch`); returns the refused
+    /// ones by index, with why.
+    pub fn send_batch(&self, batch: Vec<Publish>) -> SmallVec<[(usize, EngineError); 1]> {
+        self.engine.send_batch(self.conn, batch)
     }
 
     pub fn subscribe(

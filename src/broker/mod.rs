@@ -16,6 +16,7 @@ pub mod handle;
 pub mod local;
 pub mod message;
 pub mod outbox;
+pub mod publish;
 pub mod queue;
 pub mod receipts;
 pub mod redelivery;

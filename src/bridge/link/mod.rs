@@ -11,6 +11,7 @@
 //! Here: the link's loop, operator commands and heart-beats; `demand_in`: the peer's demand
 //! turned into network subscriptions; `traffic`: messages both ways and their receipts.
 
+use super::dedup::SeenKey;
 use super::demand::{DemandKey, LinkView};
 use super::filter::Filters;
 use super::network::{LinkCmd, Network};
@@ -19,6 +20,7 @@ use super::wire::PING_PREFIX;
 use crate::broker::auth::Principal;
 use crate::broker::local::{LocalClient, SubscribeOptions};
 use crate::broker::message::{HOPS_HEADER, PATH_HEADER};
+use crate::broker::publish::Publish;
 use crate::broker::subscription::{AckMode, AckToken, NetworkSub};
 use crate::stomp::codec::encode;
 use crate::stomp::{Command, Decoder, Frame, FrameLimits, Version};
@@ -124,6 +126,10 @@ struct Link {
     link_id: u64,
     /// Receipts for forwarded queue messages, owed once they are consumed here.
     consumed: Arc<ConsumedReceipts>,
+    /// Forwarded messages read and not yet published (see `publish_batch`), and per message
+    /// its receipt, its de-duplication key and whether its receipt waits for consumption.
+    batch: Vec<Publish>,
+    batch_meta: Vec<(Option<u64>, Option<SeenKey>, bool)>,
 }
 
 /// Runs the link until it fails or `stop` fires; returns why it ended.
@@ -173,6 +179,8 @@ where
         last_heard: Instant::now(),
         link_id: reg.id,
         consumed: Default::default(),
+        batch: Vec::new(),
+        batch_meta: Vec::new(),
         s,
     };
     link.subscribe_statics();
@@ -193,6 +201,7 @@ where
                 Err(e) => break 'run format!("bad frame from peer: {e}"),
             }
         }
+        link.publish_batch();
         link.flush_receipts();
         if !link.out.is_empty() {
             if let Err(e) = writer.write_all(&link.out).await {
@@ -383,6 +392,10 @@ impl Link {
     }
 
     fn on_frame(&mut self, f: Frame) -> Result<(), String> {
+        if f.command != Command::Send {
+            // What the peer sent before this frame is published before it is acted on.
+            self.publish_batch();
+        }
         match f.command {
             Command::Subscribe => self.on_demand(&f),
             Command::Unsubscribe => {

@@ -8,6 +8,7 @@ use crate::bridge::wire::{self, Forwarded};
 use crate::broker::destination::{DestKind, Destination};
 use crate::broker::local::Received;
 use crate::broker::message::{ConsumedHook, ConsumedSink};
+use crate::broker::publish::Publish;
 use crate::broker::subscription::AckToken;
 use crate::stomp::codec::encode;
 use crate::stomp::{Command, Frame, Version};
@@ -87,18 +88,40 @@ impl Link {
             _ => None,
         };
         let hooked = hook.is_some();
-        // No copy of the destination for the log: every refusal a SEND can get names it.
-        match self.local.send_to(dest, headers, f.body, hook) {
-            Ok(()) if hooked => {}
-            Ok(()) => self.answer(receipt, None),
-            Err(e) => {
-                tracing::warn!(peer = %self.s.peer, "forwarded message refused: {e}");
-                if let Some(id) = id {
-                    self.net.forget(id);
+        self.batch.push(Publish {
+            destination: dest,
+            headers,
+            body: f.body,
+            on_consumed: hook,
+        });
+        self.batch_meta.push((receipt, id, hooked));
+    }
+
+    /// Publishes the forwarded messages read so far, in one engine call: answers the
+    /// receipts of those that are not waited on until consumed, and of those refused.
+    pub(super) fn publish_batch(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let refused = self.local.send_batch(std::mem::take(&mut self.batch));
+        let mut refused = refused.into_iter().peekable();
+        let meta = std::mem::take(&mut self.batch_meta);
+        for (i, &(receipt, id, hooked)) in meta.iter().enumerate() {
+            match refused.next_if(|(at, _)| *at == i) {
+                // No copy of the destination for the log: every refusal a SEND can get names it.
+                Some((_, e)) => {
+                    tracing::warn!(peer = %self.s.peer, "forwarded message refused: {e}");
+                    if let Some(id) = id {
+                        self.net.forget(id);
+                    }
+                    self.answer(receipt, Some(e.to_string()));
                 }
-                self.answer(receipt, Some(e.to_string()));
+                None if hooked => {}
+                None => self.answer(receipt, None),
             }
         }
+        self.batch_meta = meta;
+        self.batch_meta.clear();
     }
 
     pub(super) fn answer(&mut self, receipt: Option<u64>, refusal: Option<String>) {
