@@ -8,12 +8,12 @@
 #   WHO=local   broker A, producer and consumer both on A (the local path)
 #   WHO=sender  broker A, producer on A, consumer on B (A forwards)
 #   WHO=receiver broker B, same traffic (B takes forwarded messages and delivers them)
-# Usage: benches/instructions.sh [local|sender|receiver ...]   (env N=20000; needs valgrind)
+# Usage: benches/instructions.sh [local|sender|receiver ...]   (env N=20000 BIN=…; needs valgrind)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 2; }
-cargo build --release -q
-BIN=target/release/shoal
+# BIN: another build to measure (an older commit's, for a before/after).
+[ -n "${BIN:-}" ] || { cargo build --release -q && BIN=target/release/shoal; }
 N=${N:-20000}
 WHOS=("$@")
 [ ${#WHOS[@]} -gt 0 ] || WHOS=(local sender receiver)

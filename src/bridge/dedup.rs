@@ -3,7 +3,7 @@
 //! message re-sent when a link failed) is dropped.
 //!
 //! A message is named network-wide by its origin broker and the id it got there
-//! (`ID:<broker>-<boot>-<seq>`). Ids from one broker's boot are a counter, so instead of a
+//! (`ID-<broker>-<boot>-<seq>`). Ids from one broker's boot are a counter, so instead of a
 //! hash set of every recent id (a few MiB of random accesses: a cache miss per message, 13 %
 //! of a receiving broker's time) each origin *stream* keeps a sliding bitmap over its last
 //! [`WINDOW`] sequence numbers; nearly every message touches the same few cache lines as the
@@ -157,7 +157,8 @@ impl SeenIds {
     }
 }
 
-/// `ID:A-1733000000000-42` → (`ID:A-1733000000000`, 42).
+/// `ID-A-1733000000000-42` → (`ID-A-1733000000000`, 42); ids from before the colon went
+/// (`ID:A-…`) split the same way.
 fn split_seq(id: &str) -> Option<(&str, u64)> {
     let (prefix, seq) = id.rsplit_once('-')?;
     if seq.is_empty() || seq.len() > 19 || !seq.bytes().all(|b| b.is_ascii_digit()) {

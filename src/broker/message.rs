@@ -9,7 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 #[derive(Debug)]
 pub struct Message {
-    /// Broker-assigned, unique for the broker's lifetime (`ID:<broker>-<boot>-<seq>`).
+    /// Broker-assigned, unique for the broker's lifetime (`ID-<broker>-<boot>-<seq>`: no
+    /// colon, so nothing to escape in STOMP 1.1/1.2 headers).
     pub id: String,
     pub destination: Destination,
     /// `destination` rendered once, since every delivery writes it.

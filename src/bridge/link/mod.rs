@@ -113,7 +113,7 @@ struct Link {
     held: std::collections::HashSet<String>,
     /// Forwarding paused by an operator: the peer's demand is remembered, not consumed for.
     paused: bool,
-    /// Receipt number → local ack token of a forwarded queue message.
+    /// Receipt number → the ack token of a forwarded queue message.
     pending: rustc_hash::FxHashMap<u64, AckToken>,
     /// Receipts owed to the peer, sent as one frame per write (`receipt-id: 1,2,3`): one
     /// RECEIPT per queue message was the bridge's largest per-message cost.
