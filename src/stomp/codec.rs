@@ -6,7 +6,8 @@
 //! common case, not an edge case. Limits are checked *while* scanning, so a peer can never make
 //! us buffer more than `max_frame_bytes` waiting for a terminator that never comes.
 
-use super::escape::{escape_into, put_unescaped, unescape};
+pub use super::escape::put_header;
+use super::escape::unescape;
 use super::frame::{Command, Frame};
 use super::headers::Headers;
 use super::version::Version;
@@ -323,20 +324,6 @@ pub fn encode(frame: &Frame, version: Version, out: &mut BytesMut) {
     out.put_u8(b'\n');
     out.put_slice(&frame.body);
     out.put_u8(0);
-}
-
-/// Writes one `name:value` line, escaped as `version` requires.
-pub fn put_header(out: &mut BytesMut, k: &str, v: &str, version: Version, escaped: bool) {
-    if escaped {
-        escape_into(out, k, version);
-        out.put_u8(b':');
-        escape_into(out, v, version);
-    } else {
-        put_unescaped(out, k);
-        out.put_u8(b':');
-        put_unescaped(out, v);
-    }
-    out.put_u8(b'\n');
 }
 
 /// Writes `name:number` without going through a `String`.

@@ -79,6 +79,21 @@ pub fn escape_into(out: &mut BytesMut, s: &str, version: Version) {
     out.put_slice(rest);
 }
 
+/// Writes one `name:value` line, escaped as `version` requires (`escaped`: false for CONNECT
+/// and CONNECTED, whose headers are never escaped).
+pub fn put_header(out: &mut BytesMut, k: &str, v: &str, version: Version, escaped: bool) {
+    if escaped {
+        escape_into(out, k, version);
+        out.put_u8(b':');
+        escape_into(out, v, version);
+    } else {
+        put_unescaped(out, k);
+        out.put_u8(b':');
+        put_unescaped(out, v);
+    }
+    out.put_u8(b'\n');
+}
+
 /// The first byte of `b` that must be escaped (`\n`, `:`, `\\`, and `\r` when `cr`).
 pub(crate) fn find_special(b: &[u8], cr: bool) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;

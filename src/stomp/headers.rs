@@ -10,7 +10,7 @@
 //! back out ([`Headers::encode_into`]). Lookups are linear scans: frames carry a handful of
 //! headers, and STOMP says the first of repeated headers wins.
 
-use super::escape::{escape_into, find_special, put_unescaped};
+use super::escape::{find_special, put_header};
 use super::version::Version;
 use bytes::{BufMut, BytesMut};
 use smallvec::SmallVec;
@@ -272,16 +272,7 @@ impl Headers {
     pub fn encode_into(&self, out: &mut BytesMut, version: Version, escaped: bool, skip: &[&str]) {
         if !self.plain {
             for (k, v) in self.iter().filter(|(k, _)| !skip.contains(k)) {
-                if escaped {
-                    escape_into(out, k, version);
-                    out.put_u8(b':');
-                    escape_into(out, v, version);
-                } else {
-                    put_unescaped(out, k);
-                    out.put_u8(b':');
-                    put_unescaped(out, v);
-                }
-                out.put_u8(b'\n');
+                put_header(out, k, v, version, escaped);
             }
             return;
         }
