@@ -235,7 +235,7 @@ impl Session {
     }
 
     /// Producer flow control (see `flow`): while the target queue is full, stop reading this
-    /// connection and look again every few milliseconds, up to `producer_wait_ms`. The SEND
+    /// connection and look again every millisecond, up to `producer_wait_ms`. The SEND
     /// then goes through, or fails with the queue-full ERROR.
     async fn wait_for_room(&self, frame: &Frame) {
         // Only queues fill up: topic SENDs (the MCollective broadcasts) skip the check.
@@ -266,7 +266,10 @@ impl Session {
             if tokio::time::Instant::now() >= deadline {
                 return;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            // Every millisecond (the timer's grain): a queue a fast consumer drains has
+            // room again within a millisecond or two, and a producer that slept 20 ms left
+            // the broker idle once the backlog was gone.
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
 
