@@ -520,3 +520,37 @@ fn conduit_subscriptions_false_shares_a_queue_by_consumer_count() {
     let (b, c) = queue_share(false);
     assert!((280..=320).contains(&b), "no conduit: B got {b}, C {c}");
 }
+
+#[test]
+fn messages_read_before_a_peers_bad_frame_are_delivered() {
+    // A peer (here a raw connection speaking the link protocol) sends a queue message and,
+    // in the same write, a frame the broker cannot parse. The link ends on the bad frame;
+    // the message before it was read (and marked seen for de-duplication), so it must be
+    // delivered — a resend after reconnecting would be dropped as a duplicate.
+    let b = node("B", &[], "");
+    let mut consumer = Stomp::connect(&b.addrs[0]);
+    consumer.subscribe("c", "/queue/from-peer", &[]);
+    let mut peer = Stomp::open(&b.cluster[0]);
+    peer.send(&frame(
+        "CONNECT",
+        &[
+            ("accept-version", "1.2"),
+            ("host", "/"),
+            ("shoal-broker", "X"),
+            ("shoal-bridge", "raw"),
+            ("shoal-duplex", "true"),
+        ],
+        b"",
+    ));
+    peer.expect(Command::Connected);
+    let mut bytes = b"SEND\ncontent-length:5\ndestination:/queue/from-peer\nshoal-origin:ID-X-1-7\nshoal-path:X\nshoal-hops:1\nreceipt:1\n\nhello\0".to_vec();
+    bytes.extend_from_slice(b"NOT-A-COMMAND\n\n\0");
+    peer.send_raw(&bytes);
+    let m = consumer
+        .recv_within(Duration::from_secs(5))
+        .expect("the message read before the bad frame");
+    assert_eq!(m.command, Command::Message);
+    assert_eq!(&m.body[..], b"hello");
+    assert_eq!(m.get("shoal-path"), Some("X,B"));
+    assert!(b.wait_log("bad frame from peer"), "{}", b.log());
+}

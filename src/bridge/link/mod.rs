@@ -261,6 +261,8 @@ where
             }
         }
     };
+    // Messages read before the frame that ended the link are still the peer's to deliver.
+    link.publish_batch();
     let _ = writer.shutdown().await;
     net.unregister(link.link_id);
     {
