@@ -49,6 +49,19 @@ fn wait_for_route(from: &Broker, to: &mut Stomp, dest: &str) {
     while to.recv_within(Duration::from_millis(300)).is_some() {}
 }
 
+/// Publishes `{prefix}0`… `{prefix}{n-1}` to `dest` on `p`, then waits for a receipt, so all
+/// of them have reached the broker.
+fn publish_numbered(p: &mut Stomp, dest: &str, prefix: &str, n: usize) {
+    for i in 0..n {
+        p.send(&frame(
+            "SEND",
+            &[("destination", dest)],
+            format!("{prefix}{i}").as_bytes(),
+        ));
+    }
+    p.request(frame("SEND", &[("destination", "/queue/flush")], b""));
+}
+
 /// Counts bodies received on `s` until it is quiet for a while.
 fn collect(s: &mut Stomp) -> HashMap<String, usize> {
     let mut seen = HashMap::new();
@@ -89,14 +102,7 @@ fn line_with_ttl_2_delivers_end_to_end_exactly_once_and_ttl_1_stops_at_one_hop()
     sub.subscribe("s", "/topic/line", &[]);
     wait_for_route(&a, &mut sub, "/topic/line");
     let mut p = Stomp::connect(&a.addr);
-    for i in 0..200 {
-        p.send(&frame(
-            "SEND",
-            &[("destination", "/topic/line")],
-            format!("m{i}").as_bytes(),
-        ));
-    }
-    p.request(frame("SEND", &[("destination", "/queue/flush")], b""));
+    publish_numbered(&mut p, "/topic/line", "m", 200);
     exactly_once(&collect(&mut sub), (0..200).map(|i| format!("m{i}")));
 
     // The same line with network_ttl = 1: nothing from A reaches C (B still gets it).
@@ -172,14 +178,7 @@ fn everyone_gets_everything_once(brokers: &[Broker], dest: &str) {
     }
     for (i, b) in brokers.iter().enumerate() {
         let mut p = Stomp::connect(&b.addr);
-        for n in 0..50 {
-            p.send(&frame(
-                "SEND",
-                &[("destination", dest)],
-                format!("b{i}-{n}").as_bytes(),
-            ));
-        }
-        p.request(frame("SEND", &[("destination", "/queue/flush")], b""));
+        publish_numbered(&mut p, dest, &format!("b{i}-"), 50);
     }
     let expected = || (0..brokers.len()).flat_map(|i| (0..50).map(move |n| format!("b{i}-{n}")));
     for s in subs.iter_mut() {
@@ -273,14 +272,7 @@ fn queue_messages_cross_brokers_once_and_survive_a_killed_broker() {
         }
     }
     let total = 400;
-    for i in 0..total {
-        p.send(&frame(
-            "SEND",
-            &[("destination", "/queue/work")],
-            format!("q{i}").as_bytes(),
-        ));
-    }
-    p.request(frame("SEND", &[("destination", "/queue/flush")], b""));
+    publish_numbered(&mut p, "/queue/work", "q", total);
     // B's consumer acknowledges its first 20 messages, and B is then killed (SIGKILL) holding
     // more. C acknowledges everything it gets.
     let mut seen: HashMap<String, usize> = HashMap::new();
@@ -445,14 +437,7 @@ fn queue_paths_in_triangle(suppress: bool) -> Vec<String> {
     // Both routes known at A: wait until a probe arrives through each (or a while).
     std::thread::sleep(Duration::from_millis(1500));
     let mut p = Stomp::connect(&a.addr);
-    for i in 0..100 {
-        p.send(&frame(
-            "SEND",
-            &[("destination", "/queue/tri")],
-            format!("t{i}").as_bytes(),
-        ));
-    }
-    p.request(frame("SEND", &[("destination", "/queue/flush")], b""));
+    publish_numbered(&mut p, "/queue/tri", "t", 100);
     let mut paths = Vec::new();
     while let Some(m) = consumer.recv_within(Duration::from_millis(800)) {
         paths.push(m.get("shoal-path").unwrap_or("").to_string());
@@ -489,14 +474,7 @@ fn queue_share(conduit: bool) -> (usize, usize) {
     // Demand reaches A over both links (loopback: milliseconds).
     std::thread::sleep(Duration::from_millis(1500));
     let mut p = Stomp::connect(&a.addr);
-    for i in 0..400 {
-        p.send(&frame(
-            "SEND",
-            &[("destination", "/queue/share")],
-            format!("s{i}").as_bytes(),
-        ));
-    }
-    p.request(frame("SEND", &[("destination", "/queue/flush")], b""));
+    publish_numbered(&mut p, "/queue/share", "s", 400);
     let mut seen = HashMap::new();
     for s in on_b.iter_mut() {
         for (k, n) in collect(s) {

@@ -126,14 +126,24 @@ impl DemandTable {
         if view.conduit || !key.destination.starts_with("/queue/") {
             return 1;
         }
-        self.entries.get(key).map_or(0, |sources| {
-            sources
-                .iter()
-                .filter(|(src, _)| **src != Source::Link(to))
-                .filter(|(_, s)| s.hops < view.consumer_ttl && !s.path.contains(&view.peer))
-                .map(|(_, s)| s.count)
-                .sum()
-        })
+        self.routes(key, to, view).map(|s| s.count).sum()
+    }
+
+    /// The sources of `key` link `to` may hear of: not its own, within its consumer TTL,
+    /// and not through the peer itself.
+    fn routes<'a>(
+        &'a self,
+        key: &DemandKey,
+        to: LinkId,
+        view: &'a LinkView,
+    ) -> impl Iterator<Item = &'a SourceInfo> + 'a {
+        self.entries
+            .get(key)
+            .into_iter()
+            .flatten()
+            .filter(move |(src, _)| **src != Source::Link(to))
+            .filter(|(_, s)| s.hops < view.consumer_ttl && !s.path.contains(&view.peer))
+            .map(|(_, s)| s)
     }
 
     /// What link `to` (viewed as `view`) should be told about `key`, by the rules above.
@@ -147,13 +157,7 @@ impl DemandTable {
         if !view.filters.allows_demand(&key.destination) {
             return None;
         }
-        let sources = self.entries.get(key)?;
-        let best = sources
-            .iter()
-            .filter(|(src, _)| **src != Source::Link(to))
-            .filter(|(_, s)| s.hops < view.consumer_ttl && !s.path.contains(&view.peer))
-            .min_by_key(|(_, s)| s.hops)?
-            .1;
+        let best = self.routes(key, to, view).min_by_key(|s| s.hops)?;
         let mut path = best.path.clone();
         path.push(local.to_string());
         Some(Advert {

@@ -38,26 +38,15 @@ impl Engine {
         Ok(guard.ticket)
     }
 
-    /// ACK (or NACK) of one delivery by its token: a local client's (a bridge's).
-    pub fn ack_token(&self, conn: ConnId, t: AckToken, nack: bool) -> Result<(), EngineError> {
-        let mut guard = self.core.lock();
-        guard.ticket = 0;
-        let refill = self
-            .ack_held(&mut guard, conn, t.sub, Held::Seq(t.seq), nack)
-            .ok_or_else(|| EngineError::UnknownAck(t.to_string()))?;
-        refill_after_ack(&mut guard, refill);
-        self.settle(&mut guard);
-        Ok(())
-    }
-
-    /// Several ACKs by token under one lock: a bridge link's batched receipts. Returns the
-    /// tokens that were not acknowledged (unknown, or the connection is gone).
-    pub fn ack_tokens(&self, conn: ConnId, tokens: &[AckToken]) -> Vec<AckToken> {
+    /// ACKs (or NACKs) deliveries by token under one lock: a local client's (a bridge
+    /// link's batched receipts, or one refused message). Returns the tokens that were not
+    /// held (unknown, or the connection is gone).
+    pub fn ack_tokens(&self, conn: ConnId, tokens: &[AckToken], nack: bool) -> Vec<AckToken> {
         let mut guard = self.core.lock();
         let mut failed = Vec::new();
         let mut refills: SmallVec<[Refill; 4]> = SmallVec::new();
         for &t in tokens {
-            match self.ack_held(&mut guard, conn, t.sub, Held::Seq(t.seq), false) {
+            match self.ack_held(&mut guard, conn, t.sub, Held::Seq(t.seq), nack) {
                 Some(r) if !refills.contains(&r) => refills.push(r),
                 Some(_) => {}
                 None => failed.push(t),

@@ -110,6 +110,13 @@ impl LocalClient {
     /// Publishes several messages at once (see `Engine::send_batch`); returns the refused
     /// ones by index, with why.
     pub fn send_batch(&self, batch: Vec<Publish>) -> SmallVec<[(usize, EngineError); 1]> {
+        let batch = batch
+            .into_iter()
+            .map(|p| Publish {
+                destination: Engine::internal(self.conn, p.destination),
+                ..p
+            })
+            .collect();
         self.engine.send_batch(self.conn, batch)
     }
 
@@ -139,12 +146,15 @@ impl LocalClient {
 
     /// ACK (or NACK) a delivery by its `ack` token (client ack modes).
     pub fn ack(&self, token: AckToken, nack: bool) -> Result<(), LocalError> {
-        Ok(self.engine.ack_token(self.conn, token, nack)?)
+        match self.engine.ack_tokens(self.conn, &[token], nack)[..] {
+            [] => Ok(()),
+            _ => Err(EngineError::UnknownAck(token.to_string()).into()),
+        }
     }
 
     /// ACKs several deliveries under one engine lock; returns the tokens that were not held.
     pub fn ack_many(&self, tokens: &[AckToken]) -> Vec<AckToken> {
-        self.engine.ack_tokens(self.conn, tokens)
+        self.engine.ack_tokens(self.conn, tokens, false)
     }
 
     pub fn subscribe_with(&self, o: SubscribeOptions<'_>) -> Result<(), LocalError> {

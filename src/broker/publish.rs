@@ -70,10 +70,7 @@ impl Engine {
         let now = now_ms();
         let messages: Vec<Arc<Message>> = batch
             .into_iter()
-            .map(|p| {
-                let d = Engine::internal(conn, p.destination);
-                self.make_message(conn, d, p.headers, p.body, now, p.on_consumed)
-            })
+            .map(|p| self.make_message(conn, p.destination, p.headers, p.body, now, p.on_consumed))
             .collect();
         let mut refused = SmallVec::new();
         // One message of each queue the batch went to, naming it.

@@ -57,9 +57,9 @@ pub fn put_unescaped(out: &mut BytesMut, s: &str) {
 }
 
 /// Appends `s` escaped for `version`. Runs without special bytes are copied whole, found
-/// eight bytes at a time: every header of every MESSAGE passes here (the broker's own message
-/// ids always hold one colon), and a byte-by-byte scan was the largest item left in a bridged
-/// broker's profile.
+/// eight bytes at a time: every header of a frame whose headers are not plain (see
+/// `Headers::encode_into`) passes here, and a byte-by-byte scan was once the largest item in
+/// a bridged broker's profile.
 pub fn escape_into(out: &mut BytesMut, s: &str, version: Version) {
     if version == Version::V1_0 {
         return put_unescaped(out, s);

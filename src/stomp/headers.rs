@@ -178,14 +178,18 @@ impl Headers {
         self.position(name).is_some()
     }
 
-    /// After a value changed: whether the headers are plain again (only a header that was
-    /// not can have made them not).
+    /// After a value changed to `changed`: plain headers stay plain unless it is special;
+    /// others may have become plain (the changed value may have been the special one).
     fn recheck_plain(&mut self, changed: &str) {
         if self.plain {
             self.plain = !special(changed);
         } else {
-            self.plain = self.iter().all(|(k, v)| !special(k) && !special(v));
+            self.rescan_plain();
         }
+    }
+
+    fn rescan_plain(&mut self) {
+        self.plain = self.iter().all(|(k, v)| !special(k) && !special(v));
     }
 
     /// Shifts the boundaries of the headers after the `i`th by `delta` bytes.
@@ -251,7 +255,7 @@ impl Headers {
         }
         self.ends = kept;
         if !self.plain && !gone.is_empty() {
-            self.recheck_plain("");
+            self.rescan_plain();
         }
     }
 
