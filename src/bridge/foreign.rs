@@ -12,7 +12,7 @@
 
 use super::dialer::Dialer;
 use super::handshake::{read_frame, write_frame, Io};
-use super::link::{link_decoder, subscribe_network};
+use super::link::{link_decoder, subscribe_network, CLOSE_WAIT, OUT_HIGH};
 use super::network::Network;
 use super::status::{BridgeState, SharedStatus};
 use super::wire;
@@ -21,7 +21,7 @@ use crate::broker::message::{HOPS_HEADER, PATH_HEADER};
 use crate::broker::subscription::{AckToken, NetworkSub};
 use crate::stomp::codec::encode;
 use crate::stomp::{Command, Frame, Version};
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -150,20 +150,21 @@ pub async fn run(
                 _ => {}
             }
         }
-        if !out.is_empty() {
-            if let Err(e) = writer.write_all(&out).await {
-                break format!("write failed: {e}");
-            }
-            out.clear();
-        }
+        // Writing is a branch like the others (see `link::run`): the foreign broker may stop
+        // reading while it writes to us, and we must keep reading.
         tokio::select! {
             _ = stop.cancelled() => break "stopped".to_string(),
+            w = writer.write(&out), if !out.is_empty() => match w {
+                Ok(0) => break "write failed: connection closed".to_string(),
+                Ok(n) => out.advance(n),
+                Err(e) => break format!("write failed: {e}"),
+            },
             r = reader.read_buf(&mut buf) => match r {
                 Ok(0) => break "the foreign broker closed the connection".to_string(),
                 Ok(_) => {}
                 Err(e) => break format!("read failed: {e}"),
             },
-            m = local.recv() => match m {
+            m = local.recv(), if out.len() < OUT_HIGH => match m {
                 Some(m) => outbound(&net, m, version, &mut out, &mut pending, &mut next, &status),
                 None => break "local side closed".to_string(),
             },
@@ -172,6 +173,7 @@ pub async fn run(
             }
         }
     };
+    let _ = tokio::time::timeout(CLOSE_WAIT, writer.shutdown()).await;
     Ok(why)
 }
 

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod mco;
+pub mod net;
 
 use bytes::BytesMut;
 use shoal::stomp::{Command, Decoder, Frame, FrameLimits, Version};
@@ -563,6 +564,8 @@ struct ProxyState {
     /// Bytes are held back while set (a stalled link: connected, silent).
     stalled: bool,
     delay: Duration,
+    /// Bytes per second each direction may carry (0: no cap), like a WAN link's bandwidth.
+    rate: u64,
     open: Vec<TcpStream>,
 }
 
@@ -625,12 +628,26 @@ impl FaultProxy {
     pub fn delay(&self, d: Duration) {
         self.state.lock().unwrap().delay = d;
     }
+
+    /// Caps each direction at `bytes_per_sec` (0 lifts the cap).
+    pub fn rate(&self, bytes_per_sec: u64) {
+        self.state.lock().unwrap().rate = bytes_per_sec;
+    }
 }
 
 fn pump(mut from: TcpStream, mut to: TcpStream, st: Arc<Mutex<ProxyState>>) {
     let mut buf = [0u8; 16 * 1024];
+    // Under a rate cap: bytes carried since `since`, paced so that they never run ahead.
+    let (mut since, mut carried) = (Instant::now(), 0u64);
     loop {
-        let n = match from.read(&mut buf) {
+        let rate = st.lock().unwrap().rate;
+        // Reads of at most 16 KiB (or a 50th of a second's worth under a cap) keep the pacing smooth.
+        let room = if rate == 0 {
+            buf.len()
+        } else {
+            ((rate / 50) as usize).clamp(1, buf.len())
+        };
+        let n = match from.read(&mut buf[..room]) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
@@ -646,6 +663,15 @@ fn pump(mut from: TcpStream, mut to: TcpStream, st: Arc<Mutex<ProxyState>>) {
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));
+        }
+        if rate == 0 {
+            (since, carried) = (Instant::now(), 0);
+        } else {
+            carried += n as u64;
+            let due = since + Duration::from_secs_f64(carried as f64 / rate as f64);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait); // pacing a byte stream, not synchronising a test
+            }
         }
         if to.write_all(&buf[..n]).is_err() {
             break;

@@ -24,7 +24,7 @@ use crate::broker::publish::Publish;
 use crate::broker::subscription::{AckMode, AckToken, NetworkSub};
 use crate::stomp::codec::encode;
 use crate::stomp::{Command, Decoder, Frame, FrameLimits, Version};
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -58,6 +58,14 @@ pub struct LinkSettings {
     /// Whose rights inbound traffic has (the peer's authenticated user); `None`: trusted.
     pub principal: Option<Arc<Principal>>,
 }
+
+/// Bytes waiting to be written past which a link takes no more messages to forward (control
+/// frames — receipts, demand, heart-beats — still go out): the bounded queue between the
+/// link's reading and its writing.
+pub const OUT_HIGH: usize = 1 << 20;
+
+/// How long a link that ends waits for its socket to close.
+pub const CLOSE_WAIT: Duration = Duration::from_millis(500);
 
 /// Subscribes a bridge's network subscription: client acks and a window for queues (they are
 /// acknowledged once the far side has them), auto for topics.
@@ -203,20 +211,21 @@ where
         }
         link.publish_batch();
         link.flush_receipts();
-        if !link.out.is_empty() {
-            if let Err(e) = writer.write_all(&link.out).await {
-                break format!("write to peer failed: {e}");
-            }
-            link.out.clear();
-        }
         if buf.capacity() - buf.len() < 16 * 1024 {
             buf.reserve(64 * 1024);
         }
         // Unbiased: under load (thousands of demand changes after a reconnect, a flood of
         // frames from the peer) no branch may starve another — a starved read or tick looks
-        // like a dead link to one side or the other.
+        // like a dead link to one side or the other. Writing is one branch among the others,
+        // never awaited outside: a link whose peer reads slowly (or is itself writing) keeps
+        // reading, so two brokers writing to each other cannot deadlock.
         tokio::select! {
             _ = stop.cancelled() => break "stopped".to_string(),
+            w = writer.write(&link.out), if !link.out.is_empty() => match w {
+                Ok(0) => break "write to peer failed: connection closed".to_string(),
+                Ok(n) => link.out.advance(n),
+                Err(e) => break format!("write to peer failed: {e}"),
+            },
             _ = consumed.wake.notified() => {
                 let owed = std::mem::take(&mut *consumed.owed.lock());
                 link.receipts_out.extend(owed);
@@ -241,11 +250,16 @@ where
                 Ok(_) => link.last_heard = Instant::now(),
                 Err(e) => break format!("read from peer failed: {e}"),
             },
-            d = link.local.recv() => match d {
+            // What is not yet written is bounded: past OUT_HIGH the link stops taking
+            // messages (they wait in the engine, under its flow control) until it drains.
+            d = link.local.recv(), if link.out.len() < OUT_HIGH => match d {
                 Some(d) => {
                     link.forward(d);
                     // Drain what else is waiting, in one write.
                     for _ in 0..512 {
+                        if link.out.len() >= OUT_HIGH {
+                            break;
+                        }
                         match link.local.try_recv() {
                             Some(d) => link.forward(d),
                             None => break,
@@ -263,7 +277,8 @@ where
     };
     // Messages read before the frame that ended the link are still the peer's to deliver.
     link.publish_batch();
-    let _ = writer.shutdown().await;
+    // A peer that does not read must not hold the link's end up (a TLS close waits to write).
+    let _ = tokio::time::timeout(CLOSE_WAIT, writer.shutdown()).await;
     net.unregister(link.link_id);
     {
         let mut st = link.status.lock();

@@ -1,0 +1,141 @@
+//! Bridges under the faults they exist for: a duplex link loaded both ways, through the tests'
+//! own fault proxy (bandwidth cap, stalls), must keep moving and keep its heart-beats honest.
+
+mod common;
+use common::net::{node, wait_for_route};
+use common::{frame, Broker, FaultProxy, Stomp};
+use shoal::stomp::Command;
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+const MIB: usize = 1 << 20;
+
+/// Two brokers, DB dialing DA through a proxy capped at `rate` bytes/s (0: uncapped), with a
+/// duplex bridge and short heart-beats (a link that stops reading is noticed in 0.6 s).
+fn duplex_pair(rate: u64) -> (Broker, Broker, FaultProxy) {
+    let a = node("DA", &[], "");
+    let proxy = FaultProxy::start(&a.cluster[0]);
+    proxy.rate(rate);
+    let b = node(
+        "DB",
+        &[("DA", &proxy.addr)],
+        "duplex = true\nheartbeat_ms = 200",
+    );
+    (a, b, proxy)
+}
+
+/// Sends `n` messages of `size` bytes to each of `dests` from `broker`, numbered in a header.
+fn produce(
+    addr: String,
+    dests: [&'static str; 2],
+    n: usize,
+    size: usize,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut p = Stomp::connect(&addr);
+        let body = vec![b'x'; size];
+        for i in 0..n {
+            for d in dests {
+                p.send(&frame(
+                    "SEND",
+                    &[("destination", d), ("n", &i.to_string())],
+                    &body,
+                ));
+            }
+        }
+        p.request(frame("SEND", &[("destination", "/queue/flush")], b""));
+    })
+}
+
+/// Receives on `s` until `expected` distinct (destination, n) pairs arrived; panics on a
+/// duplicate or when nothing arrives for `stall`. Returns the longest wait between messages.
+fn consume(s: &mut Stomp, expected: usize, stall: Duration, side: &str) -> Duration {
+    let mut seen = HashSet::new();
+    let (mut last, mut longest) = (Instant::now(), Duration::ZERO);
+    while seen.len() < expected {
+        if let Some(f) = s.recv_within(Duration::from_millis(100)) {
+            if f.command != Command::Message || f.get("probe").is_some() {
+                continue;
+            }
+            let key = (
+                f.get("destination").unwrap_or("").to_string(),
+                f.get("n").unwrap_or("").to_string(),
+            );
+            assert!(seen.insert(key.clone()), "{side}: duplicate {key:?}");
+            longest = longest.max(last.elapsed());
+            last = Instant::now();
+        }
+        assert!(
+            last.elapsed() < stall,
+            "{side}: nothing for {:?} with {} of {expected} received",
+            last.elapsed(),
+            seen.len()
+        );
+    }
+    longest
+}
+
+/// Producers on both sides send `n` queue and `n` topic messages of `size` bytes to consumers
+/// on the other side, all at once: every message arrives once, the link never stops moving
+/// for `stall`, and neither side declares it dead or reconnects.
+fn loaded_both_ways(rate: u64, n: usize, size: usize, stall: Duration) {
+    let (a, b, _proxy) = duplex_pair(rate);
+    let mut on_a = Stomp::connect(&a.addr);
+    on_a.subscribe("q", "/queue/toA", &[]);
+    on_a.subscribe("t", "/topic/toA", &[]);
+    let mut on_b = Stomp::connect(&b.addr);
+    on_b.subscribe("q", "/queue/toB", &[]);
+    on_b.subscribe("t", "/topic/toB", &[]);
+    for d in ["/queue/toA", "/topic/toA"] {
+        wait_for_route(&b, &mut on_a, d);
+    }
+    for d in ["/queue/toB", "/topic/toB"] {
+        wait_for_route(&a, &mut on_b, d);
+    }
+    let started = Instant::now();
+    let from_a = produce(a.addr.clone(), ["/queue/toB", "/topic/toB"], n, size);
+    let from_b = produce(b.addr.clone(), ["/queue/toA", "/topic/toA"], n, size);
+    let far = std::thread::spawn(move || {
+        let longest = consume(&mut on_b, 2 * n, stall, "B");
+        (on_b, longest)
+    });
+    let longest_a = consume(&mut on_a, 2 * n, stall, "A");
+    let (_on_b, longest_b) = far.join().expect("B's consumer");
+    from_a.join().expect("A's producer");
+    from_b.join().expect("B's producer");
+    println!(
+        "{} × {size} B each way at {rate} B/s: {:?}; longest wait A {longest_a:?}, B {longest_b:?}",
+        2 * n,
+        started.elapsed()
+    );
+    for (broker, log) in [("DA", a.log()), ("DB", b.log())] {
+        assert!(
+            !log.contains("link dead"),
+            "{broker} declared the link dead:\n{log}"
+        );
+        assert!(
+            !log.contains("bridge failed"),
+            "{broker}'s bridge failed:\n{log}"
+        );
+    }
+    assert_eq!(
+        b.log().matches("bridge connected bridge=DB-DA").count(),
+        1,
+        "{}",
+        b.log()
+    );
+}
+
+#[test]
+fn duplex_link_moves_megabyte_messages_both_ways_at_full_speed() {
+    // Both brokers write more than the sockets hold: a link that waits on its write without
+    // reading deadlocks with its peer doing the same.
+    loaded_both_ways(0, 12, MIB, Duration::from_secs(3));
+}
+
+#[test]
+fn duplex_link_through_a_1_mb_per_s_cap_keeps_moving_and_its_heart_beats_honest() {
+    // Writes of several seconds each: the link must read (and count the bytes as proof of
+    // life) while it writes, or it declares the peer dead with data arriving all along.
+    loaded_both_ways(1_000_000, 3, MIB, Duration::from_secs(4));
+}
