@@ -2,45 +2,10 @@
 //! use `qacollective.>` and nothing of `prodcollective.>`, by any path.
 
 mod common;
+use common::seed::{prod, qa, seed_config};
 use common::{frame, Broker, Stomp};
-use shoal::broker::auth::password::hash_password;
 use shoal::stomp::Command;
 use std::time::{Duration, Instant};
-
-fn seed_config(extra: &str) -> String {
-    let h = |p: &str| hash_password(p).unwrap();
-    let mut c = String::new();
-    for (name, pass, groups) in [
-        ("admin", "root-secret", "\"admins\""),
-        ("qaadmin", "muppetsfromspace", "\"qa\""),
-        ("prodadmin", "poobatron", "\"prod\""),
-    ] {
-        c.push_str(&format!(
-            "[[user]]\nname = \"{name}\"\npassword_hash = \"{}\"\ngroups = [{groups}]\n",
-            h(pass)
-        ));
-    }
-    for (dest, groups) in [
-        ("topic://>", "\"admins\""),
-        ("queue://>", "\"admins\""),
-        ("topic://qacollective.>", "\"qa\", \"admins\""),
-        ("queue://qacollective.>", "\"qa\", \"admins\""),
-        ("topic://prodcollective.>", "\"prod\", \"admins\""),
-        ("queue://prodcollective.>", "\"prod\", \"admins\""),
-    ] {
-        c.push_str(&format!("[[acl]]\ndestination = \"{dest}\"\nread = [{groups}]\nwrite = [{groups}]\nadmin = [{groups}]\n"));
-    }
-    c.push_str(extra);
-    c
-}
-
-fn qa(b: &Broker) -> Stomp {
-    Stomp::login(&b.addr, "qaadmin", "muppetsfromspace").expect("qaadmin logs in")
-}
-
-fn prod(b: &Broker) -> Stomp {
-    Stomp::login(&b.addr, "prodadmin", "poobatron").expect("prodadmin logs in")
-}
 
 fn assert_auth_failed(r: Result<Stomp, shoal::stomp::Frame>) {
     match r {

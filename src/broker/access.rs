@@ -83,6 +83,9 @@ impl Engine {
         }
         if let Some(reply_to) = reply_to {
             if let Ok(d) = Destination::parse(reply_to) {
+                // The sender's own temp destination, as `make_message` will name it (a
+                // transacted SEND is checked before that rewrite).
+                let d = Engine::internal(conn, d);
                 self.check(conn, &who, Action::Read, &d)?;
                 self.check(conn, &who, Action::Write, &d)?;
             }

@@ -34,16 +34,42 @@ fn client_id_of(core: &Core, conn: ConnId) -> Result<String, EngineError> {
         .ok_or(EngineError::DurableWithoutClientId)
 }
 
-/// The reserved queue that holds a durable subscription's messages.
+/// The reserved queue that holds a durable subscription's messages. The client-id is
+/// escaped (`.`, `:` and `%` as `%2E`, `%3A`, `%25`) so that no two (client-id, name) pairs
+/// share a queue: `P.reports` + `audit` and `P` + `reports.audit` once both meant
+/// `shoal.durable.P.reports.audit`. Client-ids without those characters keep the name they
+/// always had, so stored subscriptions find their messages.
 fn queue_of(client_id: &str, name: &str) -> Destination {
     Destination::new(
         DestKind::Queue,
-        format!("{DURABLE_PREFIX}{client_id}.{name}"),
+        format!("{DURABLE_PREFIX}{}.{name}", escape_client_id(client_id)),
     )
 }
 
 fn key_of(client_id: &str, name: &str) -> String {
-    format!("{client_id}:{name}")
+    format!("{}:{name}", escape_client_id(client_id))
+}
+
+fn escape_client_id(client_id: &str) -> std::borrow::Cow<'_, str> {
+    if !client_id.contains(['.', ':', '%']) {
+        return client_id.into();
+    }
+    let mut s = String::with_capacity(client_id.len() + 8);
+    for c in client_id.chars() {
+        match c {
+            '.' => s.push_str("%2E"),
+            ':' => s.push_str("%3A"),
+            '%' => s.push_str("%25"),
+            c => s.push(c),
+        }
+    }
+    s.into()
+}
+
+/// A durable subscription belongs to the user who made it: another user reusing its
+/// client-id and name may neither take it over nor delete it.
+fn owned_by(d: &Durable, user: Option<&str>) -> bool {
+    d.record.user.as_deref() == user
 }
 
 /// A durable subscription as the handle shows it.
@@ -90,6 +116,10 @@ impl Engine {
             user: principal.as_ref().map(|p| p.user.clone()),
         };
         if let Some(d) = core.durables.get(&key) {
+            if !owned_by(d, record.user.as_deref()) {
+                tracing::warn!(durable = %key, user = ?record.user, owner = ?d.record.user, "refused: another user's durable subscription");
+                return Err(EngineError::DurableNotOwned(key));
+            }
             if d.active.is_some() {
                 return Err(EngineError::DurableActive(key));
             }
@@ -145,8 +175,16 @@ impl Engine {
         let core = &mut *guard;
         core.ticket = 0;
         let key = key_of(&client_id_of(core, conn)?, name);
+        let user = core
+            .conns
+            .get(&conn)
+            .and_then(|c| c.principal.as_ref().map(|p| p.user.clone()));
         match core.durables.get(&key) {
             None => return Err(EngineError::NoSuchDurable(key)),
+            Some(d) if !owned_by(d, user.as_deref()) => {
+                tracing::warn!(durable = %key, user = ?user, owner = ?d.record.user, "refused: deleting another user's durable subscription");
+                return Err(EngineError::DurableNotOwned(key));
+            }
             Some(d) if d.active.is_some() => return Err(EngineError::DurableActive(key)),
             Some(_) => {}
         }

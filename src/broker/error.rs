@@ -40,6 +40,8 @@ pub enum EngineError {
     DurableNotTopic(String),
     #[error("no durable subscription {0:?}")]
     NoSuchDurable(String),
+    #[error("durable subscription {0:?} belongs to another user")]
+    DurableNotOwned(String),
     #[error("{0} is a temporary destination of another connection")]
     TempNotOwned(String),
     #[error("temporary destination {0} no longer exists")]

@@ -475,6 +475,12 @@ impl Session {
         let d = Destination::parse(raw)
             .map_err(|e| Fatal::new(format!("invalid destination {raw:?}"), e.to_string()))?;
         reserved(d.kind, &d.name, raw)?;
+        // Every node that answers replies there: a reply-to that is no destination would
+        // get each of them an ERROR and a closed connection, so its sender gets the ERROR.
+        if let Some(r) = frame.get("reply-to") {
+            Destination::parse(r)
+                .map_err(|e| Fatal::new(format!("invalid reply-to {r:?}"), e.to_string()))?;
+        }
         Ok(Engine::internal(self.conn, d))
     }
 

@@ -60,6 +60,9 @@ pub enum FrameError {
     BadEscape(String),
     #[error("frame is not valid UTF-8 in its command or headers")]
     NotUtf8,
+    /// A NUL ends a frame: one inside a header would reach subscribers as a frame boundary.
+    #[error("NUL octet in the headers")]
+    NulInHeaders,
 }
 
 /// Decodes frames from a byte buffer, remembering how far it has already looked so that a large
@@ -180,6 +183,9 @@ impl Decoder {
         let first = lines.get(1).map_or(header_end, |l| l.0);
         let block =
             std::str::from_utf8(&buf[first..header_end]).map_err(|_| FrameError::NotUtf8)?;
+        if memchr(0, block.as_bytes()).is_some() {
+            return Err(FrameError::NulInHeaders);
+        }
         let line_of = |&(s, e): &(usize, usize)| &block[s - first..e - first];
         // The body's length first, from the raw lines ("content-length" has nothing to
         // unescape; the first one wins): a frame whose body has not all arrived yet is

@@ -1,5 +1,6 @@
 //! Header value escaping, which differs per version: 1.0 has none, 1.1 escapes `\n`, `:` and
-//! `\`, 1.2 adds `\r`. An undefined escape is a fatal protocol error in 1.1 and 1.2.
+//! `\`, 1.2 adds `\r`. What a version cannot carry (a line break in 1.0, a CR in 1.1) goes
+//! out as a space, so no subscriber is fed a header line its sender did not write. An undefined escape is a fatal protocol error in 1.1 and 1.2.
 
 use super::version::Version;
 use bytes::{BufMut, BytesMut};
@@ -64,15 +65,21 @@ pub fn escape_into(out: &mut BytesMut, s: &str, version: Version) {
     if version == Version::V1_0 {
         return put_unescaped(out, s);
     }
-    let cr = version == Version::V1_2;
+    // 1.1 has no escape for a CR, and a raw one before the line's end reads as CRLF there
+    // (a value cut short): it goes out as a space, as 1.0 sends line breaks.
+    let cr = if version == Version::V1_2 {
+        &b"\\r"[..]
+    } else {
+        &b" "[..]
+    };
     let mut rest = s.as_bytes();
-    while let Some(i) = find_special(rest, cr) {
+    while let Some(i) = find_special(rest, true) {
         out.put_slice(&rest[..i]);
         out.put_slice(match rest[i] {
             b'\n' => b"\\n",
             b':' => b"\\c",
             b'\\' => b"\\\\",
-            _ => b"\\r",
+            _ => cr,
         });
         rest = &rest[i + 1..];
     }
@@ -157,7 +164,7 @@ mod tests {
 
         let mut out = BytesMut::new();
         escape_into(&mut out, raw, Version::V1_1);
-        assert_eq!(&out[..], b"a\\cb\\nc\\\\d\re");
+        assert_eq!(&out[..], b"a\\cb\\nc\\\\d e", "1.1 cannot carry a CR");
 
         let mut out = BytesMut::new();
         escape_into(&mut out, raw, Version::V1_0);

@@ -4,6 +4,7 @@
 
 pub mod mco;
 pub mod net;
+pub mod seed;
 
 use bytes::BytesMut;
 use shoal::stomp::{Command, Decoder, Frame, FrameLimits, Version};
@@ -272,6 +273,29 @@ impl Stomp {
     pub fn connect_version(addr: &str, accept: Option<&str>) -> Stomp {
         let mut s = Stomp::open(addr);
         let mut h = vec![("host", "/")];
+        if let Some(a) = accept {
+            h.push(("accept-version", a));
+        }
+        s.send(&frame("CONNECT", &h, b""));
+        let c = s.expect(Command::Connected);
+        s.version = match c.get("version") {
+            Some("1.2") => Version::V1_2,
+            Some("1.1") => Version::V1_1,
+            _ => Version::V1_0,
+        };
+        s.decoder.version = s.version;
+        s
+    }
+
+    /// Connects offering `accept` (None: STOMP 1.0), with a login and passcode.
+    pub fn connect_version_login(
+        addr: &str,
+        accept: Option<&str>,
+        login: &str,
+        passcode: &str,
+    ) -> Stomp {
+        let mut s = Stomp::open(addr);
+        let mut h = vec![("host", "/"), ("login", login), ("passcode", passcode)];
         if let Some(a) = accept {
             h.push(("accept-version", a));
         }

@@ -1,0 +1,198 @@
+//! Hostile and careless clients against the seed's scopes (admin, qaadmin in group qa with
+//! `qacollective.>` only, prodadmin in group prod with `prodcollective.>` only): durable
+//! subscriptions stay their owner's, reply-to is a destination or nothing, and no byte that
+//! could end a frame or a header line passes through the broker.
+
+mod common;
+use common::seed::{login_with, qa, seed_config};
+use common::{frame, Broker, Stomp};
+use shoal::stomp::Command;
+use std::io::Read;
+use std::time::Duration;
+
+const PROD_AUDIT: &str = "/topic/prodcollective.audit.X";
+
+/// prodadmin's durable subscription `audit` under client-id `P.reports`, made and left
+/// offline, then fed three messages by admin.
+fn prod_durable_with_three_kept(b: &Broker) {
+    let mut p = login_with(b, "prodadmin", &[("client-id", "P.reports")]);
+    p.subscribe("a", PROD_AUDIT, &[("activemq.subscriptionName", "audit")]);
+    p.request(frame("DISCONNECT", &[], b""));
+    let mut admin = login_with(b, "admin", &[]);
+    for i in 0..3 {
+        admin.send_sync(PROD_AUDIT, &[], format!("prod secret {i}").as_bytes());
+    }
+}
+
+/// prodadmin's durable subscription, back online: the three kept messages, all there.
+fn prod_finds_its_three(b: &Broker) {
+    let mut p = login_with(b, "prodadmin", &[("client-id", "P.reports")]);
+    p.subscribe("a", PROD_AUDIT, &[("activemq.subscriptionName", "audit")]);
+    for i in 0..3 {
+        assert_eq!(p.expect_body(), format!("prod secret {i}"));
+    }
+    p.expect_nothing();
+}
+
+#[test]
+fn durable_subscriptions_of_different_client_ids_never_share_their_messages() {
+    let b = Broker::start_with(&seed_config(""), &[]);
+    prod_durable_with_three_kept(&b);
+    // client-id `P` + name `reports.audit` once named the same internal queue as
+    // client-id `P.reports` + name `audit`.
+    let mut q = login_with(&b, "qaadmin", &[("client-id", "P")]);
+    q.subscribe(
+        "a",
+        "/topic/qacollective.audit.Y",
+        &[("activemq.subscriptionName", "reports.audit")],
+    );
+    q.expect_nothing();
+    drop(q);
+    prod_finds_its_three(&b);
+}
+
+#[test]
+fn another_users_durable_subscription_can_be_neither_taken_over_nor_deleted() {
+    let b = Broker::start_with(&seed_config(""), &[]);
+    prod_durable_with_three_kept(&b);
+    // Taking it over: the same client-id and name on a topic qaadmin may read.
+    let mut q = login_with(&b, "qaadmin", &[("client-id", "P.reports")]);
+    q.send(&frame(
+        "SUBSCRIBE",
+        &[
+            ("id", "a"),
+            ("destination", "/topic/qacollective.audit.Y"),
+            ("activemq.subscriptionName", "audit"),
+        ],
+        b"",
+    ));
+    q.expect_error("belongs to another user");
+    // Deleting it: UNSUBSCRIBE with its name.
+    let mut q = login_with(&b, "qaadmin", &[("client-id", "P.reports")]);
+    q.send(&frame(
+        "UNSUBSCRIBE",
+        &[("id", "a"), ("activemq.subscriptionName", "audit")],
+        b"",
+    ));
+    q.expect_error("belongs to another user");
+    assert!(
+        b.wait_log("another user's durable subscription"),
+        "{}",
+        b.log()
+    );
+    prod_finds_its_three(&b);
+}
+
+#[test]
+fn a_reply_to_that_is_no_destination_is_refused_to_its_sender() {
+    let b = Broker::start_with(&seed_config(""), &[]);
+    // A node of the QA collective, which would answer each request.
+    let mut node = qa(&b);
+    node.subscribe("n", "/topic/qacollective.discovery.agent", &[]);
+    for bad in [
+        "queue://prodcollective.reply.x",
+        "/queue/x.>",
+        "/queue/a..b",
+        " /queue/qacollective.reply",
+        "/Queue/qacollective.reply",
+        "/queue/qacollective.reply.",
+        "/queue/x.*",
+    ] {
+        let mut requester = qa(&b);
+        requester.send(&frame(
+            "SEND",
+            &[
+                ("destination", "/topic/qacollective.discovery.agent"),
+                ("reply-to", bad),
+                ("receipt", "r"),
+            ],
+            b"ping",
+        ));
+        let e = requester.expect_error("invalid reply-to");
+        assert!(
+            e.get("message").unwrap_or("").contains(bad),
+            "the ERROR names the value: {:?}",
+            e.get("message")
+        );
+    }
+    node.expect_nothing();
+    // A good reply-to still works, and the node is still connected.
+    let mut requester = qa(&b);
+    requester.send_sync(
+        "/topic/qacollective.discovery.agent",
+        &[("reply-to", "/queue/qacollective.reply.me")],
+        b"ping",
+    );
+    assert_eq!(node.expect_body(), "ping");
+}
+
+#[test]
+fn a_transacted_send_may_name_its_own_temp_queue_as_reply_to() {
+    let b = Broker::start_with(&seed_config(""), &[]);
+    let mut node = qa(&b);
+    node.subscribe("n", "/topic/qacollective.discovery.agent", &[]);
+    let mut requester = qa(&b);
+    requester.subscribe("r", "/temp-queue/own", &[]);
+    requester.send(&frame("BEGIN", &[("transaction", "t1")], b""));
+    requester.send(&frame(
+        "SEND",
+        &[
+            ("destination", "/topic/qacollective.discovery.agent"),
+            ("reply-to", "/temp-queue/own"),
+            ("transaction", "t1"),
+        ],
+        b"ping in a transaction",
+    ));
+    requester.request(frame("COMMIT", &[("transaction", "t1")], b""));
+    let m = node.expect(Command::Message);
+    assert_eq!(&m.body[..], b"ping in a transaction");
+    // The reply-to names the requester's temp queue (another connection's own name for it).
+    let reply_to = m.get("reply-to").expect("reply-to");
+    assert!(
+        reply_to.starts_with("/temp-queue/") && reply_to.ends_with(".own"),
+        "{reply_to}"
+    );
+}
+
+#[test]
+fn a_nul_in_a_header_is_refused_and_a_cr_never_reaches_a_1_1_subscriber() {
+    let b = Broker::start_with(&seed_config(""), &[]);
+    let mut v10 = Stomp::connect_version_login(&b.addr, None, "qaadmin", "muppetsfromspace");
+    v10.subscribe("s", "/topic/qacollective.x", &[]);
+    let mut v11 = Stomp::connect_version_login(&b.addr, Some("1.1"), "qaadmin", "muppetsfromspace");
+    v11.subscribe("s", "/topic/qacollective.x", &[]);
+    // A NUL would end the frame early for every subscriber: the sender gets an ERROR.
+    let mut bad = qa(&b);
+    bad.send_raw(b"SEND\ndestination:/topic/qacollective.x\nx:a\0b\n\nbody\0");
+    bad.expect_error("NUL");
+    v10.expect_nothing();
+    // A CR, raw or escaped (1.2), inside a value: a 1.1 subscriber gets a space, a 1.0 one
+    // too, and neither sees a line its sender did not write.
+    let mut p = qa(&b);
+    p.send_raw(
+        b"SEND\ndestination:/topic/qacollective.x\nraw:a\rb\nesc:c\\rd\nreceipt:r\n\nbody\0",
+    );
+    p.expect(Command::Receipt);
+    for s in [&mut v10, &mut v11] {
+        let m = s.expect(Command::Message);
+        assert_eq!(m.get("raw"), Some("a b"));
+        assert_eq!(m.get("esc"), Some("c d"));
+    }
+    // And a 1.2 subscriber gets them escaped, as they were sent.
+    let mut v12 = qa(&b);
+    v12.subscribe("s", "/topic/qacollective.x", &[]);
+    p.send_raw(b"SEND\ndestination:/topic/qacollective.x\nraw:a\rb\nreceipt:r\n\nbody\0");
+    p.expect(Command::Receipt);
+    v12.stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !got.contains(&0) {
+        let n = v12.stream.read(&mut chunk).expect("the MESSAGE");
+        assert!(n > 0, "closed");
+        got.extend_from_slice(&chunk[..n]);
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.contains("raw:a\\rb\n"), "{text:?}");
+}
