@@ -93,9 +93,11 @@ EOF
 }
 
 stop() {
-  if [ -f "$PEERS_DIR/activemq/pid" ]; then kill "$(cat "$PEERS_DIR/activemq/pid")" 2>/dev/null || true; fi
-  pkill -f "beam.smp.*-home $PEERS_DIR/rabbitmq" 2>/dev/null || true
-  pkill -f "activemq.base=$PEERS_DIR" 2>/dev/null || true
+  # Only what start() started, by the PIDs it recorded (RabbitMQ writes its own pid file).
+  local pidfile
+  for pidfile in "$PEERS_DIR/activemq/pid" "$PEERS_DIR/rabbitmq/pid"; do
+    if [ -s "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi
+  done
   for port in $RABBIT_PORT $ACTIVEMQ_PORT; do
     for _ in $(seq 1 30); do
       (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break

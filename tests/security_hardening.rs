@@ -196,3 +196,134 @@ fn a_nul_in_a_header_is_refused_and_a_cr_never_reaches_a_1_1_subscriber() {
     let text = String::from_utf8_lossy(&got);
     assert!(text.contains("raw:a\\rb\n"), "{text:?}");
 }
+
+/// The seed's users plus the bridge user mqcluster, with a cluster listener whose `[cluster]`
+/// table ends with `cluster_extra`.
+fn with_cluster(cluster_extra: &str) -> Broker {
+    let hash = shoal::broker::auth::password::hash_password("cluster-pw").unwrap();
+    let extra = format!(
+        "[[user]]\nname = \"mqcluster\"\npassword_hash = \"{hash}\"\ngroups = [\"admins\"]\n\
+         [cluster]\nlisten = [\"127.0.0.1:0\"]\n{cluster_extra}"
+    );
+    Broker::start_with(&seed_config(&extra), &["--name", "mq1"])
+}
+
+/// Logs in on the cluster port as a peer broker would; the answer to its CONNECT.
+fn pose_as_bridge(b: &Broker, login: &str, passcode: &str) -> shoal::stomp::Frame {
+    bridge_session(b, login, passcode).1
+}
+
+fn bridge_session(b: &Broker, login: &str, passcode: &str) -> (Stomp, shoal::stomp::Frame) {
+    let mut s = Stomp::open(&b.cluster[0]);
+    s.send(&frame(
+        "CONNECT",
+        &[
+            ("accept-version", "1.2"),
+            ("host", "/"),
+            ("login", login),
+            ("passcode", passcode),
+            ("shoal-broker", "impostor"),
+            ("shoal-bridge", "x"),
+            ("shoal-duplex", "true"),
+        ],
+        b"",
+    ));
+    let answer = s
+        .recv_within(Duration::from_secs(30))
+        .expect("an answer to CONNECT");
+    (s, answer)
+}
+
+#[test]
+fn only_the_bridge_users_may_connect_on_the_cluster_port() {
+    let b = with_cluster("users = [\"mqcluster\"]\n");
+    let e = pose_as_bridge(&b, "qaadmin", "muppetsfromspace");
+    assert_eq!(e.command, Command::Error);
+    assert_eq!(
+        e.get("message"),
+        Some("user qaadmin may not connect as a bridge")
+    );
+    assert!(b.wait_log("not one of [cluster] users"), "{}", b.log());
+    assert_eq!(
+        pose_as_bridge(&b, "mqcluster", "cluster-pw").command,
+        Command::Connected
+    );
+    // Without `users`, a broker with users lets nobody in as a bridge, and says so.
+    let b = with_cluster("");
+    assert!(b.wait_log("[cluster] users is not set"), "{}", b.log());
+    assert_eq!(
+        pose_as_bridge(&b, "mqcluster", "cluster-pw").command,
+        Command::Error
+    );
+}
+
+#[test]
+fn a_clients_link_headers_neither_route_nor_deduplicate_its_messages() {
+    use common::net::{node, wait_for_route};
+    let a = node("LA", &[], "");
+    let b = node("LB", &[("LA", &a.cluster[0])], "duplex = true");
+    let mut on_b = Stomp::connect(&b.addr);
+    on_b.subscribe("s", "/topic/t", &[]);
+    wait_for_route(&a, &mut on_b, "/topic/t");
+    let mut p = Stomp::connect(&a.addr);
+    // The same forged origin twice (the second would be a "duplicate"), a path naming LB
+    // (it would never be forwarded there), a hop count at the TTL.
+    for body in ["one", "two"] {
+        p.send_sync(
+            "/topic/t",
+            &[
+                ("shoal-origin", "ID-LA-1-1"),
+                ("shoal-path", "LB"),
+                ("shoal-hops", "9"),
+            ],
+            body.as_bytes(),
+        );
+    }
+    for body in ["one", "two"] {
+        let m = on_b.expect(Command::Message);
+        assert_eq!(&m.body[..], body.as_bytes());
+        assert_eq!(
+            m.get("shoal-path"),
+            Some("LA,LB"),
+            "the path is the real one"
+        );
+    }
+}
+
+#[test]
+fn a_bridge_is_told_only_the_demand_its_user_may_read() {
+    // A bridge user limited to the QA scope (as a QA datacenter's broker would be).
+    let b = with_cluster("users = [\"mqcluster\", \"qaadmin\"]\n");
+    let mut prod_node = common::seed::prod(&b);
+    prod_node.subscribe(
+        "n",
+        "/queue/prodcollective.nodes",
+        &[("selector", "mc_identity = 'prod1'")],
+    );
+    let mut qa_node = qa(&b);
+    qa_node.subscribe(
+        "n",
+        "/queue/qacollective.nodes",
+        &[("selector", "mc_identity = 'qa1'")],
+    );
+    let (mut link, answer) = bridge_session(&b, "qaadmin", "muppetsfromspace");
+    assert_eq!(answer.command, Command::Connected);
+    let mut told = Vec::new();
+    while let Some(f) = link.recv_within(Duration::from_millis(800)) {
+        if f.command == Command::Subscribe {
+            told.push(format!(
+                "{} {}",
+                f.get("destination").unwrap_or(""),
+                f.get("selector").unwrap_or("")
+            ));
+        }
+    }
+    assert!(
+        told.contains(&"/queue/qacollective.nodes mc_identity = 'qa1'".to_string()),
+        "{told:?}"
+    );
+    assert!(
+        told.iter().all(|d| !d.contains("prodcollective")),
+        "production demand told to a QA bridge: {told:?}"
+    );
+}

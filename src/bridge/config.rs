@@ -13,6 +13,30 @@ pub struct ClusterSettings {
     /// 127.0.0.1:6166 — loopback until you say otherwise.
     #[serde(default = "default_cluster_listen")]
     pub listen: Vec<String>,
+    /// The users who may connect here as a bridge (by password or by a client certificate
+    /// mapped to them). Any other user — a QA admin, say — is refused, however it
+    /// authenticates. Unset: nobody on a broker with `[[user]]`s, everyone on one without.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<Vec<String>>,
+}
+
+/// Who may connect on the cluster port as a bridge (`[cluster] users`).
+#[derive(Debug, Clone, Default)]
+pub enum BridgeUsers {
+    /// A broker without users: everyone is anonymous, bridges too.
+    #[default]
+    Anyone,
+    /// Only these users; none when the list is empty.
+    Only(std::collections::HashSet<String>),
+}
+
+impl BridgeUsers {
+    pub fn allows(&self, user: &str) -> bool {
+        match self {
+            BridgeUsers::Anyone => true,
+            BridgeUsers::Only(users) => users.contains(user),
+        }
+    }
 }
 
 fn default_cluster_listen() -> Vec<String> {

@@ -247,7 +247,14 @@ fn inbound(
     let body_len = f.body.len() as u64;
     if !echo {
         let mut headers = f.headers;
-        headers.retain(|_, k, _| !DELIVERY_HEADERS.contains(&k) && k != PATH_HEADER);
+        // The link headers are ours to set: a foreign client's `shoal-origin` must not
+        // decide what our network drops as a duplicate.
+        headers.retain(|_, k, _| {
+            !DELIVERY_HEADERS.contains(&k)
+                && k != PATH_HEADER
+                && k != HOPS_HEADER
+                && k != wire::ORIGIN
+        });
         headers.push(PATH_HEADER, label);
         if let Err(e) = local.send(&dest, headers, f.body) {
             tracing::warn!(

@@ -1,7 +1,9 @@
 //! The cluster listener: peers' bridges connect here. Each is authenticated like a client
-//! (users, passwords, client certificates, the same login throttle), and its inbound traffic
-//! is subject to the ACL as that user.
+//! (users, passwords, client certificates, the same login throttle), must be one of the
+//! bridge users (`[cluster] users`: being able to log in is not enough to pose as a broker),
+//! and its inbound traffic is subject to the ACL as that user.
 
+use super::config::BridgeUsers;
 use super::filter::Filters;
 use super::handshake::{read_frame, write_frame, Io};
 use super::link::{self, LinkSettings};
@@ -21,6 +23,7 @@ use tokio_util::task::TaskTracker;
 pub async fn accept_loop(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
+    bridge_users: Arc<BridgeUsers>,
     net: Arc<Network>,
     stop: CancellationToken,
     tracker: TaskTracker,
@@ -40,6 +43,7 @@ pub async fn accept_loop(
         };
         let _ = tcp.set_nodelay(true);
         let (net, stop, acceptor) = (net.clone(), stop.clone(), acceptor.clone());
+        let bridge_users = bridge_users.clone();
         tracker.spawn(async move {
             let (stream, cn): (Box<dyn Io>, Option<String>) = match acceptor {
                 None => (Box::new(tcp), None),
@@ -56,7 +60,7 @@ pub async fn accept_loop(
                     }
                 },
             };
-            serve(net, stream, peer, cn, stop).await;
+            serve(net, stream, peer, cn, &bridge_users, stop).await;
         });
     }
 }
@@ -66,6 +70,7 @@ async fn serve(
     mut s: Box<dyn Io>,
     addr: SocketAddr,
     cn: Option<String>,
+    bridge_users: &BridgeUsers,
     stop: CancellationToken,
 ) {
     let (hello, rest) = match read_frame(&mut s).await {
@@ -107,12 +112,25 @@ async fn serve(
     })
     .await
     .unwrap_or(Err(AUTH_FAILED));
+    let verdict = verdict.map_err(|_| None).and_then(|p| {
+        if bridge_users.allows(&p.user) {
+            Ok(p)
+        } else {
+            Err(Some(p))
+        }
+    });
     net.handle.record_login(addr.ip(), verdict.is_ok());
     let principal = match verdict {
         Ok(p) => p,
-        Err(_) => {
+        Err(None) => {
             tracing::warn!(%addr, %peer, login = login.as_deref().unwrap_or("(none)"), "bridge authentication failed");
             let _ = write_frame(&mut s, &refuse(AUTH_FAILED)).await;
+            return;
+        }
+        Err(Some(p)) => {
+            tracing::warn!(%addr, %peer, user = %p.user, "bridge refused: the user is not one of [cluster] users");
+            let why = format!("user {} may not connect as a bridge", p.user);
+            let _ = write_frame(&mut s, &refuse(&why)).await;
             return;
         }
     };

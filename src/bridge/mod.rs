@@ -43,6 +43,8 @@ use tokio_util::task::TaskTracker;
 #[derive(Default)]
 pub struct BridgeSetup {
     pub cluster: Vec<ListenerSpec>,
+    /// Who may connect on the cluster listeners as a bridge.
+    pub bridge_users: config::BridgeUsers,
     pub dialers: Vec<Dialer>,
 }
 
@@ -66,6 +68,7 @@ impl Bridges {
         let stop = CancellationToken::new();
         let tracker = TaskTracker::new();
         let mut cluster_addrs = Vec::new();
+        let bridge_users = Arc::new(setup.bridge_users);
         for l in setup.cluster {
             let listener = server::bind(&l.addr).await?;
             if let Some(a) = server::local_addr(&listener) {
@@ -74,6 +77,7 @@ impl Bridges {
             tracker.spawn(listener::accept_loop(
                 listener,
                 l.tls,
+                bridge_users.clone(),
                 network.clone(),
                 stop.clone(),
                 tracker.clone(),

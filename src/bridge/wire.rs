@@ -30,7 +30,7 @@ pub const SUPPRESS: &str = "shoal-suppress-duplicate-queues";
 pub const CONDUIT: &str = "shoal-conduit";
 /// The id the message got on the broker where it was published: with `shoal-path`'s first
 /// element it names the message network-wide, for de-duplication.
-pub const ORIGIN: &str = "shoal-origin";
+pub const ORIGIN: &str = crate::broker::message::ORIGIN_HEADER;
 pub const PING_PREFIX: &str = "ping-";
 
 /// Encodes a SEND forwarding `m` to `peer`'s side: the message's own headers, with path,

@@ -202,6 +202,22 @@ impl BrokerHandle {
             .authenticate(login, passcode, cert_cn)
     }
 
+    /// Whether `who` may read (some of) `pattern` (a destination, or a SUBSCRIBE pattern with
+    /// wildcards): a bridge tells its peer only the demand that the peer's user could read.
+    pub fn may_read(&self, who: &Principal, pattern: &str) -> bool {
+        let acl = &self.engine.security.acl;
+        if acl.is_empty() {
+            return true;
+        }
+        let Ok(p) = super::destination::DestPattern::parse(pattern) else {
+            return false;
+        };
+        match p.as_destination() {
+            Some(d) => acl.allows(who, super::auth::Action::Read, &d),
+            None => acl.may_read_some(who, &p),
+        }
+    }
+
     /// The login throttle of the client port, shared by the cluster port.
     pub fn login_delay(&self, ip: std::net::IpAddr) -> Duration {
         self.engine.security.auth.delay_for(ip)

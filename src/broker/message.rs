@@ -64,6 +64,8 @@ impl Message {
 /// Headers a bridge adds to a forwarded message; see `bridge::wire`.
 pub const PATH_HEADER: &str = "shoal-path";
 pub const HOPS_HEADER: &str = "shoal-hops";
+/// The network-wide id of a forwarded message (its first broker's message id).
+pub const ORIGIN_HEADER: &str = "shoal-origin";
 /// How many times a redelivered message was delivered before (with `redelivered:true`).
 pub const REDELIVERY_COUNT_HEADER: &str = "redelivery-count";
 /// Where a dead-lettered or expired message was first sent.

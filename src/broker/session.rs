@@ -484,8 +484,14 @@ impl Session {
         Ok(Engine::internal(self.conn, d))
     }
 
-    fn send(&mut self, frame: Frame) -> Result<(), Fatal> {
+    fn send(&mut self, mut frame: Frame) -> Result<(), Fatal> {
         let dest = self.destination(&frame)?;
+        // The network's own headers are the bridges' to set: a client's `shoal-origin` could
+        // make the next broker drop another origin's messages as duplicates, its
+        // `shoal-path` keep a message from the brokers it names.
+        if frame.headers.text_contains("shoal-") {
+            frame.headers.retain(|_, k, _| !is_link_header(k));
+        }
         let ticket = self
             .engine
             .send(self.conn, dest, frame.headers, frame.body)
@@ -655,6 +661,14 @@ fn durable_name(frame: &Frame) -> Option<&str> {
 }
 
 /// Refuses the engine's reserved destinations (durable subscriptions' queues).
+/// Headers the network of brokers sets on forwarded messages (`bridge::wire`).
+fn is_link_header(name: &str) -> bool {
+    matches!(
+        name,
+        super::message::PATH_HEADER | super::message::HOPS_HEADER | super::message::ORIGIN_HEADER
+    )
+}
+
 fn reserved(kind: super::destination::DestKind, name: &str, raw: &str) -> Result<(), Fatal> {
     if super::durable::is_reserved(kind, name) {
         return Err(Fatal::new(

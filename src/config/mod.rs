@@ -17,7 +17,7 @@ use thiserror::Error;
 
 pub use security::{AclConfig, AuthSettings, UserConfig};
 
-use crate::bridge::config::{parse_uri, BridgeConfig, ClusterSettings};
+use crate::bridge::config::{parse_uri, BridgeConfig, BridgeUsers, ClusterSettings};
 use crate::bridge::dialer::Dialer;
 use crate::bridge::filter::Filters;
 use crate::bridge::BridgeSetup;
@@ -104,6 +104,24 @@ impl Config {
         Ok(c)
     }
 
+    /// `[cluster] users`, checked against the `[[user]]`s (a misspelt name would lock every
+    /// bridge out without a word). Unset on a broker with users: nobody, and a warning.
+    fn bridge_users(&self, c: &ClusterSettings) -> Result<BridgeUsers, String> {
+        let Some(names) = &c.users else {
+            if self.users.is_empty() {
+                return Ok(BridgeUsers::Anyone);
+            }
+            tracing::warn!("[cluster] users is not set: no user may connect as a bridge (list the bridge users, e.g. users = [\"mqcluster\"])");
+            return Ok(BridgeUsers::Only(Default::default()));
+        };
+        for n in names {
+            if !self.users.iter().any(|u| &u.name == n) {
+                return Err(format!("[cluster] users: {n:?} is not a [[user]]"));
+            }
+        }
+        Ok(BridgeUsers::Only(names.iter().cloned().collect()))
+    }
+
     /// The cluster listener and outgoing bridges, resolved (URIs, passwords, TLS, filters).
     pub fn bridge_setup(&self) -> Result<BridgeSetup, ConfigError> {
         let src = self.source.as_deref();
@@ -113,6 +131,7 @@ impl Config {
         };
         let mut setup = BridgeSetup::default();
         if let Some(c) = &self.cluster {
+            setup.bridge_users = self.bridge_users(c).map_err(invalid)?;
             for l in &c.listen {
                 let (addr, tls) = parse_listen(l).map_err(|e| invalid(e.to_string()))?;
                 let tls = if tls {

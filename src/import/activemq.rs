@@ -122,6 +122,17 @@ pub fn convert(xml: &str) -> Result<Imported, String> {
             "\n# The OpenWire connector carried the network of brokers: shoal's cluster port."
         );
         let _ = writeln!(t, "[cluster]\nlisten = {}", list(&cluster));
+        // The peers log in as the users this broker's own connectors use (the seed's
+        // mqcluster on both sides): they are the bridge users.
+        let mut users: Vec<String> = broker
+            .descendants()
+            .filter(|n| n.tag_name().name() == "networkConnector")
+            .filter_map(|n| n.attribute("userName").map(str::to_string))
+            .collect();
+        users.dedup();
+        if !users.is_empty() {
+            let _ = writeln!(t, "users = {}", list(&users));
+        }
     }
     for n in broker
         .descendants()
@@ -411,6 +422,10 @@ mod tests {
         assert_eq!(c.broker.name, "mqbroker01");
         assert_eq!(c.listen, ["0.0.0.0:6163"]);
         assert_eq!(c.cluster.as_ref().unwrap().listen, ["0.0.0.0:6166"]);
+        assert_eq!(
+            c.cluster.as_ref().unwrap().users.as_deref(),
+            Some(&["mqcluster".to_string()][..])
+        );
         let b = &c.bridges[0];
         assert_eq!(
             (b.name.as_str(), b.uri.as_str()),

@@ -178,6 +178,12 @@ impl Headers {
         self.position(name).is_some()
     }
 
+    /// Whether `needle` occurs anywhere in the names or values: one search over the text, a
+    /// cheap test before looking header by header.
+    pub fn text_contains(&self, needle: &str) -> bool {
+        memchr::memmem::find(self.text.as_bytes(), needle.as_bytes()).is_some()
+    }
+
     /// After a value changed to `changed`: plain headers stay plain unless it is special;
     /// others may have become plain (the changed value may have been the special one).
     fn recheck_plain(&mut self, changed: &str) {

@@ -391,6 +391,13 @@ impl Link {
                 return;
             }
             LinkCmd::Advertise { id, key, advert } => {
+                // Demand tells who listens where (every node's `mc_identity` selector): a
+                // peer learns only what its user could read itself.
+                if let Some(p) = &self.s.principal {
+                    if !self.net.handle.may_read(p, &key.destination) {
+                        return;
+                    }
+                }
                 let mut f = Frame::new(Command::Subscribe)
                     .header("id", id.to_string())
                     .header("destination", key.destination)
