@@ -139,3 +139,71 @@ fn duplex_link_through_a_1_mb_per_s_cap_keeps_moving_and_its_heart_beats_honest(
     // life) while it writes, or it declares the peer dead with data arriving all along.
     loaded_both_ways(1_000_000, 3, MIB, Duration::from_secs(4));
 }
+
+#[test]
+fn queue_messages_re_sent_after_a_flap_are_not_acknowledged_before_they_are_consumed() {
+    // HB forwards to HC (through the proxy) the queue messages HC's slow consumer wants; HC
+    // holds them in memory, unacknowledged upstream until consumed. The link flaps: HB re-sends
+    // them, and HC — already holding them — must not acknowledge the re-sent copies, or HB
+    // deletes its journaled originals and a crash of HC loses them.
+    let c = node("HC", &[], "");
+    let proxy = FaultProxy::start(&c.cluster[0]);
+    let b = node(
+        "HB",
+        &[("HC", &proxy.addr)],
+        "heartbeat_ms = 200\ninitial_reconnect_delay_ms = 50\nmax_reconnect_delay_ms = 200",
+    );
+    let mut slow = Stomp::connect(&c.addr);
+    slow.subscribe(
+        "s",
+        "/queue/work",
+        &[("ack", "client-individual"), ("activemq.prefetchSize", "1")],
+    );
+    let n = 50;
+    let body = vec![b'w'; 1000];
+    let before = proxy.carried();
+    let mut p = Stomp::connect(&b.addr);
+    for i in 0..n {
+        let i = i.to_string();
+        p.send(&frame(
+            "SEND",
+            &[
+                ("destination", "/queue/work"),
+                ("persistent", "true"),
+                ("n", &i),
+            ],
+            &body,
+        ));
+    }
+    p.request(frame("SEND", &[("destination", "/queue/flush")], b""));
+    assert_eq!(slow.expect(Command::Message).get("n"), Some("0"));
+    let sent = (n * body.len()) as u64;
+    assert!(
+        common::eventually(|| proxy.carried() - before >= sent),
+        "HB forwarded only {} bytes",
+        proxy.carried() - before
+    );
+    // The flap: HB re-sends all of them (it has no receipt for any).
+    proxy.cut();
+    assert!(
+        c.wait_log("queue messages still held here"),
+        "HC did not recognise the re-sent copies:\n{}",
+        c.log()
+    );
+    // HC crashes before its consumer got to them: HB still has every one, for its own consumer.
+    let mut c = c;
+    c.kill();
+    let mut local = Stomp::connect(&b.addr);
+    local.subscribe("l", "/queue/work", &[]);
+    let mut got = HashSet::new();
+    while got.len() < n {
+        let m = local
+            .recv_within(Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("HB lost messages: has {} of {n}:\n{}", got.len(), b.log()));
+        assert!(
+            got.insert(m.get("n").unwrap().to_string()),
+            "duplicate {:?}",
+            m.get("n")
+        );
+    }
+}

@@ -27,7 +27,7 @@ const MAX_STREAMS: usize = 256;
 const MAX_OTHER: usize = 200_000;
 
 /// A message's name in the window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SeenKey {
     Seq { stream: u64, seq: u64 },
     Other(u128),

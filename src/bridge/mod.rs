@@ -3,7 +3,7 @@
 //!
 //! - `config`: `[cluster]` and `[[bridge]]`.
 //! - `network`: one per broker — links, the demand table (`demand`), duplicate suppression
-//!   (`dedup`), bridge status.
+//!   (`dedup`), forwarded queue messages held until consumed (`held`), bridge status.
 //! - `link`: one live link — demand both ways, forwarding with receipts, heart-beats/RTT.
 //! - `dialer` (outgoing `[[bridge]]`s, failover and back-off) and `listener` (the cluster port).
 //! - `wire`/`handshake`: the link protocol (STOMP frames with `shoal-` headers).
@@ -22,6 +22,7 @@ pub mod dialer;
 pub mod filter;
 pub mod foreign;
 pub mod handshake;
+pub mod held;
 pub mod link;
 pub mod listener;
 pub mod network;

@@ -121,6 +121,8 @@ pub struct Network {
     pub handle: BrokerHandle,
     inner: Mutex<Inner>,
     recent: Mutex<SeenIds>,
+    /// Forwarded queue messages held here until consumed (see `held`).
+    pub held: Arc<super::held::Held>,
     statuses: Mutex<Vec<SharedStatus>>,
 }
 
@@ -138,6 +140,7 @@ impl Network {
             handle,
             inner: Mutex::new(Inner::default()),
             recent: Mutex::new(SeenIds::default()),
+            held: Default::default(),
             statuses: Mutex::new(Vec::new()),
         });
         net.resync_local();

@@ -166,6 +166,24 @@ impl Broker {
         self.log.lock().unwrap().clone()
     }
 
+    /// A `/proc/<pid>/status` figure in KiB: `VmRSS` (now) or `VmHWM` (the peak).
+    pub fn memory_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("the broker's /proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in {status}"))
+    }
+
+    /// File descriptors the broker has open (sockets among them).
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
     /// Kills the process at once (SIGKILL), as a crash would.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -590,6 +608,8 @@ struct ProxyState {
     delay: Duration,
     /// Bytes per second each direction may carry (0: no cap), like a WAN link's bandwidth.
     rate: u64,
+    /// Bytes carried so far from the dialing side to the target.
+    carried: u64,
     open: Vec<TcpStream>,
 }
 
@@ -613,12 +633,16 @@ impl FaultProxy {
                     s.open.push(client.try_clone().unwrap());
                     s.open.push(server.try_clone().unwrap());
                 }
-                for (from, to) in [
-                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
-                    (server, client),
+                for (from, to, outward) in [
+                    (
+                        client.try_clone().unwrap(),
+                        server.try_clone().unwrap(),
+                        true,
+                    ),
+                    (server, client, false),
                 ] {
                     let st = st.clone();
-                    std::thread::spawn(move || pump(from, to, st));
+                    std::thread::spawn(move || pump(from, to, st, outward));
                 }
             }
         });
@@ -653,13 +677,18 @@ impl FaultProxy {
         self.state.lock().unwrap().delay = d;
     }
 
+    /// Bytes carried so far from the dialing side towards the target.
+    pub fn carried(&self) -> u64 {
+        self.state.lock().unwrap().carried
+    }
+
     /// Caps each direction at `bytes_per_sec` (0 lifts the cap).
     pub fn rate(&self, bytes_per_sec: u64) {
         self.state.lock().unwrap().rate = bytes_per_sec;
     }
 }
 
-fn pump(mut from: TcpStream, mut to: TcpStream, st: Arc<Mutex<ProxyState>>) {
+fn pump(mut from: TcpStream, mut to: TcpStream, st: Arc<Mutex<ProxyState>>, outward: bool) {
     let mut buf = [0u8; 16 * 1024];
     // Under a rate cap: bytes carried since `since`, paced so that they never run ahead.
     let (mut since, mut carried) = (Instant::now(), 0u64);
@@ -699,6 +728,9 @@ fn pump(mut from: TcpStream, mut to: TcpStream, st: Arc<Mutex<ProxyState>>) {
         }
         if to.write_all(&buf[..n]).is_err() {
             break;
+        }
+        if outward {
+            st.lock().unwrap().carried += n as u64;
         }
     }
     let _ = to.shutdown(std::net::Shutdown::Both);

@@ -138,6 +138,8 @@ struct Link {
     /// its receipt, its de-duplication key and whether its receipt waits for consumption.
     batch: Vec<Publish>,
     batch_meta: Vec<(Option<u64>, Option<SeenKey>, bool)>,
+    /// Queue messages the peer re-sent that were still held here, since the last tick.
+    resent_held: u64,
 }
 
 /// Runs the link until it fails or `stop` fires; returns why it ended.
@@ -189,6 +191,7 @@ where
         consumed: Default::default(),
         batch: Vec::new(),
         batch_meta: Vec::new(),
+        resent_held: 0,
         s,
     };
     link.subscribe_statics();
@@ -476,6 +479,11 @@ impl Link {
                 self.s.peer,
                 self.last_heard.elapsed().as_secs_f64()
             ));
+        }
+        if self.resent_held > 0 {
+            tracing::info!(peer = %self.s.peer, held = self.net.held.len(),
+                "peer re-sent {} queue messages still held here: their receipts wait until they are consumed here",
+                std::mem::take(&mut self.resent_held));
         }
         self.next_receipt += 1;
         let id = format!("{PING_PREFIX}{}", self.next_receipt);

@@ -4,6 +4,7 @@
 
 use super::Link;
 use crate::bridge::filter;
+use crate::bridge::held::Owed;
 use crate::bridge::wire::{self, Forwarded};
 use crate::broker::destination::{DestKind, Destination};
 use crate::broker::local::Received;
@@ -68,9 +69,21 @@ impl Link {
             st.traffic.msgs_in += 1;
             st.traffic.bytes_in += body_len;
             match sighting {
-                Some((_, false)) => {
+                Some((key, false)) => {
                     st.traffic.duplicates_dropped += 1;
                     drop(st);
+                    // A queue message re-sent after a flap and still held here: its receipt
+                    // waits until the copy here is consumed (see `held`).
+                    if let (true, Some(r)) = (queue, receipt) {
+                        let owed = Owed {
+                            sink: self.consumed.clone(),
+                            receipt: r,
+                        };
+                        if self.net.held.take_over(key, owed) {
+                            self.resent_held += 1;
+                            return;
+                        }
+                    }
                     self.answer(receipt, None);
                     return;
                 }
@@ -80,8 +93,15 @@ impl Link {
         };
         // A queue message is acknowledged upstream once it is consumed here (end to end):
         // if this broker dies first, the sender still holds it and delivers it elsewhere.
-        let hook = match (receipt, queue) {
-            (Some(token), true) => Some(ConsumedHook {
+        let hook = match (receipt, queue, id) {
+            (Some(receipt), true, Some(key)) => {
+                let owed = Owed {
+                    sink: self.consumed.clone(),
+                    receipt,
+                };
+                Some(self.net.held.hold(key, owed))
+            }
+            (Some(token), true, None) => Some(ConsumedHook {
                 sink: self.consumed.clone(),
                 token,
             }),
@@ -113,6 +133,9 @@ impl Link {
                     tracing::warn!(peer = %self.s.peer, "forwarded message refused: {e}");
                     if let Some(id) = id {
                         self.net.forget(id);
+                        if hooked {
+                            self.net.held.release(id);
+                        }
                     }
                     self.answer(receipt, Some(e.to_string()));
                 }
