@@ -279,3 +279,60 @@ fn shoal_ping_reads_a_shoal_broker_config() {
         "{out}"
     );
 }
+
+/// A request whose envelope is a Marshal "link bomb" (object links doubling at each level:
+/// a few hundred bytes, terabytes decoded) is refused by `shoal node`, which goes on
+/// answering real requests (it once aborted on allocation failure).
+#[test]
+fn a_marshal_link_bomb_leaves_a_shoal_node_answering() {
+    let b = Broker::start();
+    let dir = TempDir::new("bomb");
+    let shoal_node = ShoalNode::start(
+        &dir,
+        b.port(),
+        "n1",
+        "bomb-psk",
+        &["--identity", "n1", "-T", "mcollective"],
+        1,
+    );
+    let mut bomb = vec![4u8, 8];
+    bomb.extend(std::iter::repeat_n(*b"[\x07", 60).flatten());
+    bomb.extend_from_slice(b"\"\x06x");
+    for k in (1..=60u8).rev() {
+        bomb.extend_from_slice(&[b'@', k + 5]);
+    }
+    let mut c = Stomp::connect(&b.addr);
+    c.subscribe("r", "/queue/mcollective.reply.test_1.1", &[]);
+    c.send_sync(
+        "/topic/mcollective.discovery.agent",
+        &[("reply-to", "/queue/mcollective.reply.test_1.1")],
+        &bomb,
+    );
+    let psk = Psk::new("bomb-psk");
+    let req = Request {
+        request_id: "00000000000000000000000000000b0b".into(),
+        sender_id: "test".into(),
+        caller_id: "uid=0".into(),
+        collective: "mcollective".into(),
+        agent: "discovery".into(),
+        filter: Filter::default(),
+        ttl: 60,
+        msgtime: now_secs(),
+        payload: Value::str("ping"),
+    };
+    c.send_sync(
+        "/topic/mcollective.discovery.agent",
+        &[("reply-to", "/queue/mcollective.reply.test_1.1")],
+        &req.encode(&psk),
+    );
+    let m = c
+        .recv_within(Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("no reply after the bomb:\n{}", shoal_node.log_text()));
+    let r = shoal::collective::message::Reply::decode(&m.body, &psk).unwrap();
+    assert_eq!(r.request_id, "00000000000000000000000000000b0b");
+    assert!(
+        common::eventually(|| shoal_node.log_text().contains("decodes to more than")),
+        "{}",
+        shoal_node.log_text()
+    );
+}

@@ -52,6 +52,10 @@ pub enum MarshalError {
     Trailing(usize),
     #[error("nested too deeply")]
     TooDeep,
+    /// Object links (`@`) repeat what they point to: a few hundred bytes of links doubling
+    /// at each level once decoded to gigabytes.
+    #[error("decodes to more than {0} values and bytes")]
+    TooLarge(usize),
 }
 
 impl Value {
@@ -128,6 +132,8 @@ pub fn load(data: &[u8]) -> Result<Value, MarshalError> {
         pos: 2,
         symbols: Vec::new(),
         objects: Vec::new(),
+        weight: 0,
+        max_weight: max_weight(data.len()),
     };
     let v = r.value(0)?;
     if r.pos != data.len() {
@@ -140,8 +146,18 @@ struct Reader<'a> {
     data: &'a [u8],
     pos: usize,
     symbols: Vec<String>,
-    /// Objects in the order Ruby numbers them (for `@` links); `None` while being read.
-    objects: Vec<Option<Value>>,
+    /// Objects in the order Ruby numbers them (for `@` links), with their weight; `None`
+    /// while being read.
+    objects: Vec<Option<(Value, usize)>>,
+    /// Values and string bytes decoded so far, links counting what they repeat.
+    weight: usize,
+    max_weight: usize,
+}
+
+/// The most a dump of `len` bytes may decode to (values plus string bytes): a few times its
+/// size, which no real MCollective message comes near (it links symbols, not objects).
+fn max_weight(len: usize) -> usize {
+    len.saturating_mul(8).max(1 << 20)
 }
 
 impl Reader<'_> {
@@ -215,6 +231,21 @@ impl Reader<'_> {
         }
     }
 
+    fn charge(&mut self, w: usize) -> Result<(), MarshalError> {
+        self.weight = self.weight.saturating_add(w);
+        if self.weight > self.max_weight {
+            return Err(MarshalError::TooLarge(self.max_weight));
+        }
+        Ok(())
+    }
+
+    /// Records the object read into `slot` since `start` (the weight before it).
+    fn store(&mut self, slot: usize, v: &Value, start: usize) {
+        if let Some(o) = self.objects.get_mut(slot) {
+            *o = Some((v.clone(), self.weight - start));
+        }
+    }
+
     fn reserve(&mut self) -> usize {
         self.objects.push(None);
         self.objects.len() - 1
@@ -225,6 +256,8 @@ impl Reader<'_> {
             return Err(MarshalError::TooDeep);
         }
         let at = self.pos;
+        let start = self.weight;
+        self.charge(1)?;
         let tag = self.byte()?;
         match tag {
             b'0' => Ok(Value::Nil),
@@ -242,16 +275,22 @@ impl Reader<'_> {
             }
             b'@' => {
                 let i = self.len()?;
+                let w = match self.objects.get(i) {
+                    Some(Some((_, w))) => *w,
+                    _ => return Err(MarshalError::BadLink("object", i)),
+                };
+                self.charge(w)?;
                 match self.objects.get(i) {
-                    Some(Some(v)) => Ok(v.clone()),
+                    Some(Some((v, _))) => Ok(v.clone()),
                     _ => Err(MarshalError::BadLink("object", i)),
                 }
             }
             b'"' => {
                 let slot = self.reserve();
                 let n = self.len()?;
+                self.charge(n)?;
                 let v = Value::Str(self.bytes(n)?.to_vec(), Encoding::Binary);
-                self.objects[slot] = Some(v.clone());
+                self.store(slot, &v, start);
                 Ok(v)
             }
             b'l' => {
@@ -270,7 +309,7 @@ impl Reader<'_> {
                 }
                 let x = i64::try_from(x).map_err(|_| MarshalError::IntTooLarge)?;
                 let v = Value::Int(if sign == b'-' { -x } else { x });
-                self.objects[slot] = Some(v.clone());
+                self.store(slot, &v, start);
                 Ok(v)
             }
             b'f' => {
@@ -283,7 +322,7 @@ impl Reader<'_> {
                     "-inf" => f64::NEG_INFINITY,
                     _ => s.parse().map_err(|_| MarshalError::BadFloat(s.clone()))?,
                 };
-                self.objects[slot] = Some(Value::Float(f));
+                self.store(slot, &Value::Float(f), start);
                 Ok(Value::Float(f))
             }
             b'[' => {
@@ -294,7 +333,7 @@ impl Reader<'_> {
                     items.push(self.value(depth + 1)?);
                 }
                 let v = Value::Array(items);
-                self.objects[slot] = Some(v.clone());
+                self.store(slot, &v, start);
                 Ok(v)
             }
             b'{' => {
@@ -307,7 +346,7 @@ impl Reader<'_> {
                     pairs.push((k, v));
                 }
                 let v = Value::Hash(pairs);
-                self.objects[slot] = Some(v.clone());
+                self.store(slot, &v, start);
                 Ok(v)
             }
             b'I' => {
@@ -334,9 +373,7 @@ impl Reader<'_> {
                 match (inner, enc) {
                     (Value::Str(b, _), e) => {
                         let v = Value::Str(b, e.unwrap_or(Encoding::Binary));
-                        if let Some(o) = self.objects.get_mut(slot) {
-                            *o = Some(v.clone());
-                        }
+                        self.store(slot, &v, start);
                         Ok(v)
                     }
                     (v @ Value::Sym(_), _) => Ok(v),

@@ -131,3 +131,30 @@ fn bad_input_is_an_error_not_a_panic() {
         assert!(load(&PING_REQUEST[..n]).is_err());
     }
 }
+
+#[test]
+fn a_link_bomb_is_refused_not_expanded() {
+    // [[[…"x"…, @3], @2], @1]: each level links the one inside it, doubling the value; 40
+    // levels are 2^40 strings from 135 bytes.
+    let levels = 40u8;
+    let mut b = vec![4u8, 8];
+    for _ in 0..levels {
+        b.extend_from_slice(b"[\x07");
+    }
+    b.extend_from_slice(b"\"\x06x");
+    for k in (0..levels).rev() {
+        b.push(b'@');
+        b.push(k + 1 + 5);
+    }
+    assert!(
+        matches!(load(&b), Err(MarshalError::TooLarge(_))),
+        "{:?}",
+        load(&b).err()
+    );
+    // A few levels decode as they should.
+    let mut b = vec![4u8, 8];
+    b.extend_from_slice(b"[\x07[\x07\"\x06x@\x07@\x06");
+    let v = load(&b).unwrap();
+    let inner = Value::Array(vec![Value::Str(b"x".to_vec(), Encoding::Binary); 2]);
+    assert_eq!(v, Value::Array(vec![inner.clone(), inner]));
+}
