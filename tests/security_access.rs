@@ -58,7 +58,7 @@ fn failed_logins_are_throttled_per_address() {
         "{}",
         b.log()
     );
-    // A success resets the address's record.
+    // The user's own success forgives its failures from the address.
     qa(&b);
     let t = Instant::now();
     qa(&b);

@@ -327,3 +327,100 @@ fn a_bridge_is_told_only_the_demand_its_user_may_read() {
         "production demand told to a QA bridge: {told:?}"
     );
 }
+
+/// `n` wrong-password logins as `login`, all at once from this address; returns when every
+/// one has its answer (each must be the one failure answer).
+fn wrong_logins_at_once(b: &Broker, login: &'static str, n: usize) -> Duration {
+    let start = std::time::Instant::now();
+    let tries: Vec<_> = (0..n)
+        .map(|i| {
+            let addr = b.addr.clone();
+            std::thread::spawn(move || {
+                let r = Stomp::login(&addr, login, &format!("guess-{i}"));
+                assert!(r.is_err(), "guess {i} got in");
+            })
+        })
+        .collect();
+    for t in tries {
+        t.join().expect("a login attempt");
+    }
+    start.elapsed()
+}
+
+#[test]
+fn a_login_storm_keeps_memory_flat() {
+    // No throttle delay: every attempt goes straight to argon2 (19 MiB each while it runs).
+    let b = Broker::start_with(
+        &seed_config("[auth]\nthrottle_base_ms = 0\nthrottle_max_ms = 0\n"),
+        &[],
+    );
+    let before = b.memory_kib("VmRSS");
+    for _ in 0..2 {
+        wrong_logins_at_once(&b, "prodadmin", 40);
+    }
+    let peak = b.memory_kib("VmHWM");
+    println!("RSS {before} KiB before, peak {peak} KiB during 2 × 40 wrong passwords at once");
+    assert!(
+        peak < before + 160 * 1024,
+        "peak RSS {peak} KiB from {before} KiB"
+    );
+    // And the broker still answers a right password.
+    prod_finds_nothing_wrong(&b);
+}
+
+fn prod_finds_nothing_wrong(b: &Broker) {
+    let mut p = common::seed::prod(b);
+    p.send_sync("/queue/prodcollective.x", &[], b"still here");
+}
+
+#[test]
+fn parallel_guesses_from_one_address_are_spaced_like_sequential_ones() {
+    let b = Broker::start_with(
+        &seed_config("[auth]\nthrottle_base_ms = 100\nthrottle_max_ms = 400\n"),
+        &[],
+    );
+    // 12 at once: slots 0, 100, 300, 700 ms, then every 400 ms: the last near 3.9 s. (Each
+    // once waited the same delay, then all guessed together.)
+    let took = wrong_logins_at_once(&b, "prodadmin", 12);
+    assert!(took >= Duration::from_secs(3), "12 guesses in {took:?}");
+    // Another user's valid login in between does not reset the address.
+    let _ = qa(&b);
+    let t = std::time::Instant::now();
+    assert!(Stomp::login(&b.addr, "prodadmin", "again").is_err());
+    assert!(
+        t.elapsed() >= Duration::from_millis(400),
+        "the guess after qaadmin's login waited only {:?}",
+        t.elapsed()
+    );
+}
+
+#[test]
+fn a_connect_trickled_a_byte_at_a_time_is_cut_at_the_deadline() {
+    let b = Broker::start_with(&seed_config("[limits]\nconnect_timeout_ms = 1000\n"), &[]);
+    let mut s = Stomp::open(&b.addr);
+    let start = std::time::Instant::now();
+    let bytes = b"CONNECT\naccept-version:1.2\nhost:/\nlogin:qaadmin\npasscode:muppetsfromspace\nx-padding:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n\n\0";
+    // One byte every 100 ms: each read comes well within the 1 s timeout.
+    let mut closed_at = None;
+    for b in bytes {
+        if std::io::Write::write_all(&mut s.stream, &[*b]).is_err() {
+            closed_at = Some(start.elapsed());
+            break;
+        }
+        s.stream
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut one = [0u8; 512];
+        match s.stream.read(&mut one) {
+            Ok(0) => {
+                closed_at = Some(start.elapsed());
+                break;
+            }
+            Ok(_) => {} // the ERROR that precedes the close
+            Err(_) => {}
+        }
+    }
+    let at = closed_at.expect("the trickled CONNECT was never cut off");
+    assert!(at < Duration::from_secs(3), "cut only after {at:?}");
+    assert!(b.wait_log("no CONNECT frame in time"), "{}", b.log());
+}

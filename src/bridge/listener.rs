@@ -10,7 +10,7 @@ use super::link::{self, LinkSettings};
 use super::network::Network;
 use super::status::{BridgeStatus, Direction};
 use super::wire;
-use crate::broker::auth::AUTH_FAILED;
+use crate::broker::login::Credentials;
 use crate::stomp::{Command, Frame};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -97,40 +97,24 @@ async fn serve(
         .await;
         return;
     }
-    let delay = net.handle.login_delay(addr.ip());
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    let (login, passcode) = (
-        hello.get("login").map(str::to_string),
-        hello.get("passcode").map(str::to_string),
-    );
-    let handle = net.handle.clone();
-    let (l, p, c) = (login.clone(), passcode, cn.clone());
-    let verdict = tokio::task::spawn_blocking(move || {
-        handle.authenticate(l.as_deref(), p.as_deref(), c.as_deref())
-    })
-    .await
-    .unwrap_or(Err(AUTH_FAILED));
-    let verdict = verdict.map_err(|_| None).and_then(|p| {
-        if bridge_users.allows(&p.user) {
-            Ok(p)
-        } else {
-            Err(Some(p))
-        }
-    });
-    net.handle.record_login(addr.ip(), verdict.is_ok());
-    let principal = match verdict {
-        Ok(p) => p,
-        Err(None) => {
-            tracing::warn!(%addr, %peer, login = login.as_deref().unwrap_or("(none)"), "bridge authentication failed");
-            let _ = write_frame(&mut s, &refuse(AUTH_FAILED)).await;
-            return;
-        }
-        Err(Some(p)) => {
+    let creds = Credentials {
+        login: hello.get("login").map(str::to_string),
+        passcode: hello.get("passcode").map(str::to_string),
+        cert_cn: cn,
+    };
+    let login = creds.login.clone();
+    let principal = match net.handle.login(addr.ip(), creds).await {
+        Ok(p) if bridge_users.allows(&p.user) => p,
+        Ok(p) => {
+            net.handle.refused_after_login(addr.ip(), &p.user);
             tracing::warn!(%addr, %peer, user = %p.user, "bridge refused: the user is not one of [cluster] users");
             let why = format!("user {} may not connect as a bridge", p.user);
             let _ = write_frame(&mut s, &refuse(&why)).await;
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(%addr, %peer, login = login.as_deref().unwrap_or("(none)"), "bridge authentication failed: {e}");
+            let _ = write_frame(&mut s, &refuse(&e.to_string())).await;
             return;
         }
     };

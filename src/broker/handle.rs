@@ -188,18 +188,22 @@ impl BrokerHandle {
         self.engine.subscriptions()
     }
 
-    /// Checks credentials the way CONNECT does (bridges' cluster listener uses it). Blocking
-    /// (argon2): call from a blocking thread.
-    pub fn authenticate(
+    /// Decides who a login is, the way CONNECT does (throttled, hashing bounded): the
+    /// bridges' cluster listener uses it.
+    pub async fn login(
         &self,
-        login: Option<&str>,
-        passcode: Option<&str>,
-        cert_cn: Option<&str>,
-    ) -> Result<Arc<Principal>, &'static str> {
-        self.engine
-            .security
-            .auth
-            .authenticate(login, passcode, cert_cn)
+        ip: std::net::IpAddr,
+        creds: super::login::Credentials,
+    ) -> Result<Arc<Principal>, super::login::LoginError> {
+        self.engine.login(ip, creds).await
+    }
+
+    /// Records a refusal made after a successful login (a user who may not be a bridge), so
+    /// the address is throttled as for a wrong password.
+    pub fn refused_after_login(&self, ip: std::net::IpAddr, login: &str) {
+        let auth = &self.engine.security.auth;
+        let slot = auth.reserve(ip, Some(login));
+        auth.finish(slot, super::auth::throttle::Outcome::Refused);
     }
 
     /// Whether `who` may read (some of) `pattern` (a destination, or a SUBSCRIBE pattern with
@@ -216,15 +220,6 @@ impl BrokerHandle {
             Some(d) => acl.allows(who, super::auth::Action::Read, &d),
             None => acl.may_read_some(who, &p),
         }
-    }
-
-    /// The login throttle of the client port, shared by the cluster port.
-    pub fn login_delay(&self, ip: std::net::IpAddr) -> Duration {
-        self.engine.security.auth.delay_for(ip)
-    }
-
-    pub fn record_login(&self, ip: std::net::IpAddr, ok: bool) {
-        self.engine.security.auth.record(ip, ok);
     }
 
     pub fn limits(&self) -> &super::Limits {

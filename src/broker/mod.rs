@@ -14,6 +14,7 @@ pub mod events;
 pub mod flow;
 pub mod handle;
 pub mod local;
+pub mod login;
 pub mod message;
 pub mod outbox;
 pub mod publish;

@@ -9,6 +9,7 @@ use super::auth::{Principal, AUTH_FAILED};
 use super::destination::{DestPattern, Destination};
 use super::engine::{Engine, SubscribeRequest};
 use super::events::BrokerEvent;
+use super::login::{Credentials, LoginError};
 use super::outbox::Outbox;
 use super::receipts::Receipts;
 use super::selector::Selector;
@@ -23,6 +24,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio_util::sync::CancellationToken;
+
+/// How long a closing connection's writer may take to flush what is queued (receipts, the
+/// ERROR) before it is stopped and the socket closed regardless.
+const WRITER_FLUSH: Duration = Duration::from_secs(5);
 
 /// A protocol error: the short `message` header and a longer explanation for the body.
 struct Fatal {
@@ -126,6 +131,8 @@ where
         ticket: 0,
         receipts: Receipts::new(engine.store.clone()),
     };
+    let connect_deadline =
+        tokio::time::Instant::now() + Duration::from_millis(limits.connect_timeout_ms);
     let mut decoder = Decoder::new(limits.frame_limits());
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let reason = 'conn: loop {
@@ -157,12 +164,18 @@ where
             buf.reserve(64 * 1024);
         }
         let read = reader.read_buf(&mut buf);
-        let read_timeout = session.read_timeout;
+        // Until CONNECT, the deadline counts from accept (a client trickling a byte a second
+        // would otherwise restart it with every byte); after, from the last read.
+        let read_deadline = match (session.version, session.read_timeout) {
+            (None, _) => Some(connect_deadline),
+            (Some(_), Some(t)) => Some(tokio::time::Instant::now() + t),
+            (Some(_), None) => None,
+        };
         let waiting = session.receipts.is_waiting();
         let n = tokio::select! {
             r = async {
-                match read_timeout {
-                    Some(t) => tokio::time::timeout(t, read).await.map_err(|_| ()),
+                match read_deadline {
+                    Some(at) => tokio::time::timeout_at(at, read).await.map_err(|_| ()),
                     None => Ok(read.await),
                 }
             } => r,
@@ -195,9 +208,13 @@ where
             }
         }
     };
-    // Let the writer flush what is queued (receipts, the ERROR), but not forever.
+    // Let the writer flush what is queued (receipts, the ERROR), but not forever: a peer
+    // that does not read would keep the writer — and the socket — alive.
     outbox.close_with(None);
-    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    let writer_abort = writer.abort_handle();
+    if tokio::time::timeout(WRITER_FLUSH, writer).await.is_err() {
+        writer_abort.abort();
+    }
     done.cancel();
     tracing::debug!(conn, peer = %peer.addr, %reason, "connection closed");
     engine.close_connection(conn, &reason);
@@ -423,36 +440,17 @@ impl Session {
     }
 
     /// Checks the CONNECT's credentials (or the TLS client certificate). A failure waits out
-    /// the address's throttle delay, is logged, and ends with the same ERROR text whatever
-    /// went wrong.
+    /// the throttle, is logged, and ends with the same ERROR text whatever went wrong.
     async fn authenticate(&mut self, frame: &Frame) -> Result<Arc<Principal>, Fatal> {
-        let ip = self.peer.addr.ip();
-        let delay = self.engine.security.auth.delay_for(ip);
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
-        }
-        let login = frame.get("login").map(str::to_string);
-        let passcode = frame.get("passcode").map(str::to_string);
-        let cn = self.peer.cert_cn.clone();
-        let engine = self.engine.clone();
-        let (l, c) = (login.clone(), cn.clone());
-        let verdict = tokio::task::spawn_blocking(move || {
-            engine
-                .security
-                .auth
-                .authenticate(l.as_deref(), passcode.as_deref(), c.as_deref())
-        })
-        .await
-        .unwrap_or(Err(AUTH_FAILED));
-        let auth = &self.engine.security.auth;
-        match verdict {
-            Ok(p) => {
-                auth.record(ip, true);
-                Ok(p)
-            }
-            Err(_) => {
-                let failures = auth.record(ip, false);
-                let next = auth.delay_for(ip);
+        let creds = Credentials {
+            login: frame.get("login").map(str::to_string),
+            passcode: frame.get("passcode").map(str::to_string),
+            cert_cn: self.peer.cert_cn.clone(),
+        };
+        let (login, cn) = (creds.login.clone(), creds.cert_cn.clone());
+        match self.engine.login(self.peer.addr.ip(), creds).await {
+            Ok(p) => Ok(p),
+            Err(LoginError::Failed { failures, next }) => {
                 tracing::warn!(
                     peer = %self.peer.addr,
                     login = login.as_deref().unwrap_or("(none)"),
@@ -465,6 +463,10 @@ impl Session {
                     AUTH_FAILED,
                     "the login, passcode or client certificate was not accepted",
                 ))
+            }
+            Err(e @ LoginError::Busy) => {
+                tracing::warn!(peer = %self.peer.addr, login = login.as_deref().unwrap_or("(none)"), "login turned away: {e}");
+                Err(Fatal::new(e.to_string(), "reconnect in a moment"))
             }
         }
     }

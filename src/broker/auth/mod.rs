@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use throttle::{LoginThrottle, ThrottleSettings};
+use throttle::{LoginThrottle, Outcome, Slot, ThrottleSettings};
 
 /// A configured user, with its password already resolved to a hash.
 #[derive(Debug, Clone)]
@@ -44,6 +44,12 @@ pub struct Authenticator {
     /// once does not pay argon2 per connection. Entries are dropped when a check fails.
     verified: Mutex<HashMap<(String, u64), ()>>,
     dummy_hash: String,
+    /// Password checks running at once. Each argon2 check holds its memory cost (19 MiB by
+    /// default) until it ends: 150 wrong passwords at once once took the broker to 2.8 GiB.
+    pub(crate) hashing: Arc<tokio::sync::Semaphore>,
+    /// argon2's working memory, one per check that ran at once, reused (see
+    /// `password::verify_password_in`).
+    scratch: Mutex<Vec<Vec<argon2::Block>>>,
 }
 
 impl Authenticator {
@@ -64,6 +70,10 @@ impl Authenticator {
             throttle_settings: throttle,
             verified: Mutex::new(HashMap::new()),
             dummy_hash: password::hash_password("shoal-dummy").unwrap_or_default(),
+            scratch: Mutex::new(Vec::new()),
+            hashing: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4)),
+            )),
         }
     }
 
@@ -91,61 +101,86 @@ impl Authenticator {
         self.anonymous.is_some()
     }
 
-    /// How long a CONNECT from `ip` waits before it is judged.
+    /// The throttle's slot for an attempt from `ip` as `login` (see `throttle`).
+    pub fn reserve(&self, ip: IpAddr, login: Option<&str>) -> Slot {
+        self.throttle.reserve(ip, login, &self.throttle_settings)
+    }
+
+    /// Ends the attempt of `slot`; returns the address's recent failures.
+    pub fn finish(&self, slot: Slot, outcome: Outcome) -> u32 {
+        self.throttle.finish(slot, outcome, &self.throttle_settings)
+    }
+
+    /// How long the next attempt from `ip` would wait (for log lines).
     pub fn delay_for(&self, ip: IpAddr) -> Duration {
         self.throttle.delay_for(ip, &self.throttle_settings)
     }
 
-    pub fn record(&self, ip: IpAddr, ok: bool) -> u32 {
-        if ok {
-            self.throttle.succeeded(ip);
-            0
-        } else {
-            self.throttle.failed(ip, &self.throttle_settings)
+    /// The verdict when no password needs hashing — no users, a certificate, no login, or a
+    /// passcode already verified — and `None` when argon2 must decide (see `login`).
+    pub fn quick(
+        &self,
+        login: Option<&str>,
+        passcode: Option<&str>,
+        cert_cn: Option<&str>,
+    ) -> Option<Result<Arc<Principal>, &'static str>> {
+        // A broker with no users and anonymous access ignores credentials, as ActiveMQ does
+        // without an authentication plugin (MCollective always sends some).
+        if self.users.is_empty() {
+            return Some(self.anonymous.clone().ok_or(AUTH_FAILED));
         }
+        if let Some(user) = cert_cn.and_then(|cn| self.by_cn.get(cn)) {
+            if login.is_some_and(|l| l != user) {
+                return Some(Err(AUTH_FAILED));
+            }
+            return Some(Ok(self.principal(&self.users[user])));
+        }
+        let Some(login) = login.filter(|l| !l.is_empty()) else {
+            return Some(self.anonymous.clone().ok_or(AUTH_FAILED));
+        };
+        let user = self.users.get(login)?;
+        let hash = user.password_hash.as_ref()?;
+        let key = (login.to_string(), fast_hash(hash, passcode.unwrap_or("")));
+        self.verified
+            .lock()
+            .contains_key(&key)
+            .then(|| Ok(self.principal(user)))
     }
 
     /// Decides who a CONNECT is. Blocking (argon2 takes milliseconds): call it from a blocking
-    /// thread. `cert_cn` is the subject CN of a client certificate the TLS layer verified.
+    /// thread, as `login` does. `cert_cn` is the subject CN of a client certificate the TLS
+    /// layer verified.
     pub fn authenticate(
         &self,
         login: Option<&str>,
         passcode: Option<&str>,
         cert_cn: Option<&str>,
     ) -> Result<Arc<Principal>, &'static str> {
-        // A broker with no users and anonymous access ignores credentials, as ActiveMQ does
-        // without an authentication plugin (MCollective always sends some).
-        if self.users.is_empty() {
-            return self.anonymous.clone().ok_or(AUTH_FAILED);
+        if let Some(verdict) = self.quick(login, passcode, cert_cn) {
+            return verdict;
         }
-        if let Some(user) = cert_cn.and_then(|cn| self.by_cn.get(cn)) {
-            if login.is_some_and(|l| l != user) {
-                return Err(AUTH_FAILED);
-            }
-            return Ok(self.principal(&self.users[user]));
-        }
-        let Some(login) = login.filter(|l| !l.is_empty()) else {
-            return self.anonymous.clone().ok_or(AUTH_FAILED);
-        };
+        let login = login.unwrap_or("");
         let passcode = passcode.unwrap_or("");
+        let verify = |hash: &str| {
+            let mut scratch = self.scratch.lock().pop().unwrap_or_default();
+            let ok = password::verify_password_in(passcode, hash, &mut scratch);
+            self.scratch.lock().push(scratch);
+            ok
+        };
         let Some(user) = self.users.get(login) else {
             // Same work as for a real user, so timing does not reveal who exists.
-            let _ = password::verify_password(passcode, &self.dummy_hash);
+            let _ = verify(&self.dummy_hash);
             return Err(AUTH_FAILED);
         };
         let Some(hash) = &user.password_hash else {
             return Err(AUTH_FAILED);
         };
-        let key = (login.to_string(), fast_hash(hash, passcode));
-        if self.verified.lock().contains_key(&key) {
-            return Ok(self.principal(user));
-        }
-        if password::verify_password(passcode, hash) {
+        if verify(hash) {
             let mut v = self.verified.lock();
             if v.len() > 100_000 {
                 v.clear();
             }
-            v.insert(key, ());
+            v.insert((login.to_string(), fast_hash(hash, passcode)), ());
             Ok(self.principal(user))
         } else {
             Err(AUTH_FAILED)
