@@ -207,3 +207,75 @@ fn queue_messages_re_sent_after_a_flap_are_not_acknowledged_before_they_are_cons
         );
     }
 }
+
+#[test]
+fn a_bridge_dials_a_peer_that_comes_back_at_once_not_at_the_end_of_its_back_off() {
+    let port = common::free_port();
+    let peer_cfg = format!(
+        "{}[cluster]\nlisten = [\"127.0.0.1:{port}\"]\n",
+        common::OPEN
+    );
+    let mut peer = Broker::start_with(&peer_cfg, &["--name", "RB"]);
+    let a = node(
+        "RA",
+        &[("RB", &format!("127.0.0.1:{port}"))],
+        "initial_reconnect_delay_ms = 8000\nmax_reconnect_delay_ms = 8000",
+    );
+    peer.kill();
+    assert!(a.wait_log("bridge backoff bridge=RA-RB"), "{}", a.log());
+    // Back-off is 4-8 s; the peer is back in about one.
+    let _peer = Broker::start_with(&peer_cfg, &["--name", "RB"]);
+    let back = Instant::now();
+    assert!(
+        common::eventually_within(Duration::from_secs(10), || a
+            .log()
+            .matches("bridge connected bridge=RA-RB")
+            .count()
+            == 2),
+        "{}",
+        a.log()
+    );
+    assert!(
+        back.elapsed() < Duration::from_secs(3),
+        "reconnected {:?} after the peer came back:\n{}",
+        back.elapsed(),
+        a.log()
+    );
+}
+
+#[test]
+fn a_stall_shorter_than_the_link_timeout_costs_no_message() {
+    // Heart-beats every 200 ms: a stall of 2 s is ten silent periods, well inside the 5 s
+    // link timeout. (Declared dead after three periods, the link lost what was in flight.)
+    let a = node("SA", &[], "");
+    let proxy = FaultProxy::start(&a.cluster[0]);
+    let b = node(
+        "SB",
+        &[("SA", &proxy.addr)],
+        "duplex = true\nheartbeat_ms = 200\nlink_timeout_ms = 5000",
+    );
+    let mut sub = Stomp::connect(&b.addr);
+    sub.subscribe("s", "/topic/wan", &[]);
+    wait_for_route(&a, &mut sub, "/topic/wan");
+    proxy.stall(true);
+    let mut p = Stomp::connect(&a.addr);
+    for i in 0..100 {
+        p.send(&frame(
+            "SEND",
+            &[("destination", "/topic/wan"), ("n", &i.to_string())],
+            b"x",
+        ));
+    }
+    p.request(frame("SEND", &[("destination", "/queue/flush")], b""));
+    std::thread::sleep(Duration::from_secs(2)); // the length of the stall, not a wait for anything
+    proxy.stall(false);
+    let got = consume(&mut sub, 100, Duration::from_secs(5), "SB");
+    println!("longest wait through the stall: {got:?}");
+    assert!(!b.log().contains("link dead"), "{}", b.log());
+    assert_eq!(
+        b.log().matches("bridge connected bridge=SB-SA").count(),
+        1,
+        "{}",
+        b.log()
+    );
+}

@@ -221,7 +221,7 @@ fn mco_ping_through_a_bridge_survives_a_partition() {
     let b = Broker::start_with(
         &format!(
             "{open}[[bridge]]\nname = \"b-a\"\nuri = \"static:(tcp://{})\"\nduplex = true\nnetwork_ttl = 2\n\
-             heartbeat_ms = 200\ninitial_reconnect_delay_ms = 100\nmax_reconnect_delay_ms = 500\n",
+             heartbeat_ms = 200\nlink_timeout_ms = 600\ninitial_reconnect_delay_ms = 100\nmax_reconnect_delay_ms = 500\n",
             proxy.addr
         ),
         &["--name", "wan-b"],

@@ -133,14 +133,21 @@ pub struct BridgeConfig {
     pub password_file: Option<PathBuf>,
     #[serde(default)]
     pub tls: Option<BridgeTls>,
-    /// Reconnect back-off: starts here, doubles (with jitter) up to the max.
+    /// Reconnect back-off: starts here, doubles (with jitter) up to the max. While it waits,
+    /// the bridge probes its first peer (a TCP connect every half second) and dials at once
+    /// when the path comes back.
     #[serde(default = "initial_delay")]
     pub initial_reconnect_delay_ms: u64,
     #[serde(default = "max_delay")]
     pub max_reconnect_delay_ms: u64,
-    /// Heart-beat period; a link silent for three periods is dead.
+    /// Heart-beat period: pings (and the round-trip time) on a quiet link.
     #[serde(default = "heartbeat")]
     pub heartbeat_ms: u64,
+    /// A link on which nothing at all arrives for this long is dead (at least three
+    /// heart-beats). A WAN stall shorter than this costs nothing; a longer one, a reconnect.
+    /// Both ends of the link use the dialer's value.
+    #[serde(default = "link_timeout")]
+    pub link_timeout_ms: u64,
     /// Queue messages in flight on the link awaiting the peer's receipt.
     #[serde(default = "window")]
     pub queue_window: usize,
@@ -156,10 +163,13 @@ fn initial_delay() -> u64 {
     100
 }
 fn max_delay() -> u64 {
-    30_000
+    10_000
 }
 fn heartbeat() -> u64 {
     1_000
+}
+fn link_timeout() -> u64 {
+    30_000
 }
 fn window() -> usize {
     1_000
@@ -172,6 +182,11 @@ impl BridgeConfig {
 
     pub fn consumer_ttl(&self) -> u32 {
         self.consumer_ttl.unwrap_or(self.network_ttl)
+    }
+
+    /// `link_timeout_ms`, never under three heart-beats.
+    pub fn link_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.link_timeout_ms.max(3 * self.heartbeat_ms.max(50)))
     }
 }
 

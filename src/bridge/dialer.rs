@@ -13,6 +13,9 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
+/// How often a backing-off bridge probes its peer.
+const PROBE_EVERY: Duration = Duration::from_millis(500);
+
 /// Everything an outgoing bridge needs, resolved from its config.
 pub struct Dialer {
     pub cfg: BridgeConfig,
@@ -74,6 +77,11 @@ impl Dialer {
             });
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
+                _ = self.probe_until_reachable() => {
+                    tracing::info!(bridge = %self.cfg.name, "the peer answers again: dialing now");
+                    delay = initial;
+                    continue;
+                }
                 _ = stop.cancelled() => {
                     status.lock().set_state(BridgeState::Stopped);
                     return;
@@ -106,6 +114,7 @@ impl Dialer {
             filters: self.filters.clone(),
             decrease_priority: self.cfg.decrease_network_consumer_priority,
             heartbeat: Duration::from_millis(self.cfg.heartbeat_ms.max(50)),
+            timeout: self.cfg.link_timeout(),
             window: self.cfg.queue_window.max(1),
             suppress_queues: self.cfg.suppress_duplicate_queue_subscriptions,
             conduit: self.cfg.conduit_subscriptions,
@@ -120,6 +129,33 @@ impl Dialer {
             stop.clone(),
         )
         .await)
+    }
+
+    /// Returns once the first peer accepts a TCP connection after having refused (or
+    /// ignored) one: a healed path is dialed at once instead of at the end of a back-off
+    /// that kept doubling through the outage. Never returns when the peer answers the first
+    /// probe (it is up, and the link failed for another reason: the back-off runs its
+    /// course, and the peer sees one probe per back-off, not a stream of them).
+    async fn probe_until_reachable(&self) {
+        let Some(addr) = self.peers.first() else {
+            return std::future::pending().await;
+        };
+        let mut was_down = false;
+        loop {
+            let up = tokio::time::timeout(
+                PROBE_EVERY,
+                TcpStream::connect((addr.host.as_str(), addr.port)),
+            )
+            .await
+            .is_ok_and(|c| c.is_ok());
+            match (up, was_down) {
+                (true, true) => return,
+                // It answers: the path is fine and the link failed for another reason.
+                (true, false) => return std::future::pending().await,
+                (false, _) => was_down = true,
+            }
+            tokio::time::sleep(PROBE_EVERY).await;
+        }
     }
 
     async fn open(&self, addr: &PeerAddr) -> Result<Box<dyn Io>, String> {
@@ -167,6 +203,7 @@ impl Dialer {
             login: self.cfg.user.as_deref(),
             passcode: self.password.as_deref(),
             heartbeat_ms: self.cfg.heartbeat_ms,
+            link_timeout_ms: self.cfg.link_timeout().as_millis() as u64,
             suppress_queues: self.cfg.suppress_duplicate_queue_subscriptions,
             conduit: self.cfg.conduit_subscriptions,
         };

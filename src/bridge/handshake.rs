@@ -50,6 +50,7 @@ pub struct Hello<'a> {
     pub login: Option<&'a str>,
     pub passcode: Option<&'a str>,
     pub heartbeat_ms: u64,
+    pub link_timeout_ms: u64,
     pub suppress_queues: bool,
     pub conduit: bool,
 }
@@ -66,7 +67,8 @@ pub async fn dial<S: Io>(s: &mut S, h: &Hello<'_>) -> Result<(String, BytesMut),
         .header(wire::MESSAGE_TTL, h.message_ttl.to_string())
         .header(wire::CONSUMER_TTL, h.consumer_ttl.to_string())
         .header(wire::SUPPRESS, h.suppress_queues.to_string())
-        .header(wire::CONDUIT, h.conduit.to_string());
+        .header(wire::CONDUIT, h.conduit.to_string())
+        .header(wire::LINK_TIMEOUT, h.link_timeout_ms.to_string());
     if let Some(l) = h.login {
         f = f.header("login", l);
     }

@@ -151,6 +151,13 @@ async fn serve(
         filters: Filters::default(),
         decrease_priority: false,
         heartbeat: Duration::from_millis(heartbeat),
+        timeout: Duration::from_millis(
+            hello
+                .get(wire::LINK_TIMEOUT)
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(3 * heartbeat)
+                .max(3 * heartbeat),
+        ),
         window: 1000,
         suppress_queues: hello.get(wire::SUPPRESS) == Some("true"),
         conduit: hello.get(wire::CONDUIT) != Some("false"),

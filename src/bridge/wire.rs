@@ -28,6 +28,8 @@ pub const SUPPRESS: &str = "shoal-suppress-duplicate-queues";
 /// The dialer's conduit_subscriptions (`false`: one queue demand per consumer), which both
 /// sides of the link apply to what they advertise.
 pub const CONDUIT: &str = "shoal-conduit";
+/// The dialer's `link_timeout_ms`, which the accepting end follows too.
+pub const LINK_TIMEOUT: &str = "shoal-link-timeout";
 /// The id the message got on the broker where it was published: with `shoal-path`'s first
 /// element it names the message network-wide, for de-duplication.
 pub const ORIGIN: &str = crate::broker::message::ORIGIN_HEADER;

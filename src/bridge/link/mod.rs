@@ -48,6 +48,8 @@ pub struct LinkSettings {
     pub filters: Filters,
     pub decrease_priority: bool,
     pub heartbeat: Duration,
+    /// Nothing at all received for this long: the link is dead.
+    pub timeout: Duration,
     pub window: usize,
     /// Consume queue demand only over the shortest of several routes.
     pub suppress_queues: bool,
@@ -473,9 +475,9 @@ impl Link {
 
     fn on_tick(&mut self) -> Result<(), String> {
         let hb = self.s.heartbeat;
-        if self.last_heard.elapsed() > hb * 3 {
+        if self.last_heard.elapsed() > self.s.timeout {
             return Err(format!(
-                "no heart-beat from {} for {:.1} s: link dead",
+                "nothing from {} for {:.1} s: link dead",
                 self.s.peer,
                 self.last_heard.elapsed().as_secs_f64()
             ));
