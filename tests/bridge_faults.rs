@@ -5,7 +5,7 @@ mod common;
 use common::net::{node, wait_for_route};
 use common::{frame, Broker, FaultProxy, Stomp};
 use shoal::stomp::Command;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 const MIB: usize = 1 << 20;
@@ -210,7 +210,7 @@ fn queue_messages_re_sent_after_a_flap_are_not_acknowledged_before_they_are_cons
 
 #[test]
 fn a_bridge_dials_a_peer_that_comes_back_at_once_not_at_the_end_of_its_back_off() {
-    let port = common::free_port();
+    let port = common::stable_port();
     let peer_cfg = format!(
         "{}[cluster]\nlisten = [\"127.0.0.1:{port}\"]\n",
         common::OPEN
@@ -278,4 +278,65 @@ fn a_stall_shorter_than_the_link_timeout_costs_no_message() {
         "{}",
         b.log()
     );
+}
+
+#[test]
+fn queue_messages_follow_a_consumer_that_moves_between_brokers_without_duplicates() {
+    let a = node("MA", &[], "");
+    let b = node(
+        "MB",
+        &[("MA", &a.cluster[0])],
+        "duplex = true\nheartbeat_ms = 200",
+    );
+    let client_ack = [
+        ("ack", "client-individual"),
+        ("activemq.prefetchSize", "10"),
+    ];
+    let mut on_b = Stomp::connect(&b.addr);
+    on_b.subscribe("c", "/queue/move", &client_ack);
+    let n = 300;
+    let mut p = Stomp::connect(&a.addr);
+    for i in 0..n {
+        let i = i.to_string();
+        p.send(&frame(
+            "SEND",
+            &[
+                ("destination", "/queue/move"),
+                ("persistent", "true"),
+                ("n", &i),
+            ],
+            b"work",
+        ));
+    }
+    p.request(frame("SEND", &[("destination", "/queue/flush")], b""));
+    // The consumer on MB takes 50, then moves to MA; MB holds the rest, forwarded to it.
+    let mut got: HashMap<String, usize> = HashMap::new();
+    let mut take = |s: &mut Stomp, ack: bool| -> Option<()> {
+        let m = s.recv_within(Duration::from_secs(10))?;
+        *got.entry(m.get("n").unwrap().to_string()).or_default() += 1;
+        if ack {
+            s.send(&frame("ACK", &[("id", m.get("ack").unwrap())], b""));
+        }
+        Some(())
+    };
+    for _ in 0..50 {
+        take(&mut on_b, true).expect("MB's consumer gets its share");
+    }
+    on_b.request(frame("DISCONNECT", &[], b""));
+    let mut on_a = Stomp::connect(&a.addr);
+    on_a.subscribe("c", "/queue/move", &[]);
+    // Everything else reaches MA within a few seconds, once: none stranded on MB.
+    for i in 50..n {
+        take(&mut on_a, false)
+            .unwrap_or_else(|| panic!("stranded: {} of {n} arrived:\n{}", i, b.log()));
+    }
+    // And a consumer coming back to MB finds no ghost copies of what MA's consumer took.
+    let mut back = Stomp::connect(&b.addr);
+    back.subscribe("c", "/queue/move", &[]);
+    if let Some(m) = back.recv_within(Duration::from_secs(2)) {
+        panic!("a copy of {:?} was left on MB", m.get("n"));
+    }
+    let dups: Vec<_> = got.iter().filter(|(_, c)| **c > 1).collect();
+    assert!(dups.is_empty(), "delivered twice: {dups:?}");
+    assert_eq!(got.len(), n);
 }

@@ -133,9 +133,9 @@ impl Dialer {
 
     /// Returns once the first peer accepts a TCP connection after having refused (or
     /// ignored) one: a healed path is dialed at once instead of at the end of a back-off
-    /// that kept doubling through the outage. Never returns when the peer answers the first
-    /// probe (it is up, and the link failed for another reason: the back-off runs its
-    /// course, and the peer sees one probe per back-off, not a stream of them).
+    /// that kept doubling through the outage. While the peer answers (it is up, and the
+    /// link failed for another reason) the back-off runs its course; the peer logs these
+    /// empty connections at debug level only.
     async fn probe_until_reachable(&self) {
         let Some(addr) = self.peers.first() else {
             return std::future::pending().await;
@@ -150,8 +150,9 @@ impl Dialer {
             .is_ok_and(|c| c.is_ok());
             match (up, was_down) {
                 (true, true) => return,
-                // It answers: the path is fine and the link failed for another reason.
-                (true, false) => return std::future::pending().await,
+                // It answers (it may be on its way down, or up with the link failed for
+                // another reason): keep looking.
+                (true, false) => {}
                 (false, _) => was_down = true,
             }
             tokio::time::sleep(PROBE_EVERY).await;

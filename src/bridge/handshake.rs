@@ -15,6 +15,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Reads one frame (within the handshake timeout); returns it and whatever came after it.
+/// `read_frame`'s error for a connection closed before sending anything (a backing-off
+/// peer's probe, a port scanner).
+pub const CLOSED_SILENT: &str = "closed before sending anything";
+
 pub async fn read_frame<S: AsyncRead + Unpin>(s: &mut S) -> Result<(Frame, BytesMut), String> {
     let mut d = link_decoder();
     let mut buf = BytesMut::with_capacity(4096);
@@ -24,7 +28,11 @@ pub async fn read_frame<S: AsyncRead + Unpin>(s: &mut S) -> Result<(Frame, Bytes
                 return Ok(f);
             }
             if s.read_buf(&mut buf).await.map_err(|e| e.to_string())? == 0 {
-                return Err("closed during the handshake".to_string());
+                return Err(if buf.is_empty() {
+                    CLOSED_SILENT.to_string()
+                } else {
+                    "closed during the handshake".to_string()
+                });
             }
         }
     };

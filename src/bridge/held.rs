@@ -89,19 +89,28 @@ impl Held {
     }
 }
 
+impl Held {
+    fn settle(&self, token: u64) -> Option<Owed> {
+        let mut g = self.inner.lock();
+        let (key, owed) = g.by_token.remove(&token)?;
+        if g.by_key.get(&key) == Some(&token) {
+            g.by_key.remove(&key);
+        }
+        Some(owed)
+    }
+}
+
 impl ConsumedSink for Held {
     fn consumed(&self, token: u64) {
-        let owed = {
-            let mut g = self.inner.lock();
-            let Some((key, owed)) = g.by_token.remove(&token) else {
-                return;
-            };
-            if g.by_key.get(&key) == Some(&token) {
-                g.by_key.remove(&key);
-            }
-            owed
-        };
-        owed.sink.consumed(owed.receipt);
+        if let Some(owed) = self.settle(token) {
+            owed.sink.consumed(owed.receipt);
+        }
+    }
+
+    fn returned(&self, token: u64) {
+        if let Some(owed) = self.settle(token) {
+            owed.sink.returned(owed.receipt);
+        }
     }
 }
 

@@ -75,6 +75,10 @@ async fn serve(
 ) {
     let (hello, rest) = match read_frame(&mut s).await {
         Ok(x) => x,
+        Err(e) if e == super::handshake::CLOSED_SILENT => {
+            tracing::debug!(%addr, "cluster connection closed before sending anything (a probe)");
+            return;
+        }
         Err(e) => {
             tracing::info!(%addr, "cluster connection dropped: {e}");
             return;

@@ -33,11 +33,20 @@ pub const LINK_TIMEOUT: &str = "shoal-link-timeout";
 /// The id the message got on the broker where it was published: with `shoal-path`'s first
 /// element it names the message network-wide, for de-duplication.
 pub const ORIGIN: &str = crate::broker::message::ORIGIN_HEADER;
+/// On a queue message forwarded without demand (`statically_included_destinations`): the
+/// receiver keeps it even with no consumer for it (see `broker::drain`).
+pub const PINNED: &str = crate::broker::message::PINNED_HEADER;
 pub const PING_PREFIX: &str = "ping-";
 
 /// Encodes a SEND forwarding `m` to `peer`'s side: the message's own headers, with path,
 /// hops and origin id set for the next broker.
-pub fn encode_forward(out: &mut BytesMut, m: &Message, local: &str, receipt: Option<u64>) {
+pub fn encode_forward(
+    out: &mut BytesMut,
+    m: &Message,
+    local: &str,
+    receipt: Option<u64>,
+    pinned: bool,
+) {
     let v = Version::V1_2;
     out.reserve(256 + m.body.len());
     out.put_slice(b"SEND\n");
@@ -46,7 +55,10 @@ pub fn encode_forward(out: &mut BytesMut, m: &Message, local: &str, receipt: Opt
     put_header(out, "destination", &m.destination_header, v, true);
     // Path and hops are written anew below; the rest goes as it came.
     m.headers
-        .encode_into(out, v, true, &[PATH_HEADER, HOPS_HEADER]);
+        .encode_into(out, v, true, &[PATH_HEADER, HOPS_HEADER, PINNED]);
+    if pinned {
+        put_header(out, PINNED, "true", v, true);
+    }
     if !m.headers.contains(ORIGIN) {
         put_header(out, ORIGIN, &m.id, v, true);
     }
@@ -75,6 +87,8 @@ pub struct Forwarded<'a> {
     /// Index of the `shoal-path` header, and its value.
     pub path: Option<(usize, &'a str)>,
     pub origin_id: Option<&'a str>,
+    /// Forwarded without demand (`PINNED`).
+    pub pinned: bool,
 }
 
 impl<'a> Forwarded<'a> {
@@ -89,6 +103,10 @@ impl<'a> Forwarded<'a> {
                 ORIGIN => &mut f.origin_id,
                 PATH_HEADER => {
                     f.path.get_or_insert((i, v));
+                    continue;
+                }
+                PINNED => {
+                    f.pinned = v == "true";
                     continue;
                 }
                 _ => continue,

@@ -129,6 +129,7 @@ impl Engine {
                 }
             }
         }
+        self.end_if_drained(core, conn, key);
         let blocked = core
             .conns
             .get_mut(&conn)

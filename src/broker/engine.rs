@@ -259,6 +259,7 @@ impl Engine {
             priority: req.priority,
             network: req.network,
             durable: durable.clone(),
+            draining: false,
         };
         core.attach(sub, &self.events, &self.security.acl);
         if let Some(d) = durable.and_then(|d| core.durables.get_mut(&d)) {
@@ -287,7 +288,7 @@ impl Engine {
 
     /// Detaches a subscription; its unacknowledged queue messages go back to their queues
     /// (marked redelivered), as ActiveMQ does when a consumer closes.
-    fn remove_subscription(&self, core: &mut Core, conn: ConnId, key: SubKey) {
+    pub(super) fn remove_subscription(&self, core: &mut Core, conn: ConnId, key: SubKey) {
         if let Some(mut sub) = core.detach(key) {
             if let Some(d) = sub.durable.as_ref().and_then(|d| core.durables.get_mut(d)) {
                 d.active = None;
@@ -297,6 +298,11 @@ impl Engine {
             // A bridge's link going down says nothing about the messages: not a redelivery
             // that counts towards the dead-letter queue (a flapping WAN link would fill it).
             core.requeue(unacked, now_ms(), sub.network.is_none());
+            // Forwarded copies only this subscription would have taken go back to their
+            // sender (see `drain`).
+            for d in &sub.attached {
+                core.hand_back(d);
+            }
             self.settle(core);
             self.emit(BrokerEvent::SubscriptionRemoved {
                 conn,

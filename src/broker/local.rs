@@ -187,6 +187,11 @@ impl LocalClient {
         Ok(self.engine.unsubscribe(self.conn, id)?)
     }
 
+    /// Ends a queue subscription once what it has in flight is settled (see `drain`).
+    pub fn drain(&self, id: &str) -> Result<(), LocalError> {
+        Ok(self.engine.drain(self.conn, id)?)
+    }
+
     /// The next message, waiting for one.
     pub async fn recv(&mut self) -> Option<Received> {
         loop {

@@ -44,6 +44,10 @@ pub struct ConsumedHook {
 /// Hears that messages it holds a hook on were consumed.
 pub trait ConsumedSink: Send + Sync {
     fn consumed(&self, token: u64);
+
+    /// The message will not be consumed here after all (no consumer for it any more): it
+    /// was taken out of its queue, for its sender to deliver elsewhere.
+    fn returned(&self, _token: u64) {}
 }
 
 impl std::fmt::Debug for ConsumedHook {
@@ -53,6 +57,13 @@ impl std::fmt::Debug for ConsumedHook {
 }
 
 impl Message {
+    /// Tells the consumed hook, if any, that the message goes back to its sender.
+    pub fn returned(&self) {
+        if let Some(h) = &self.on_consumed {
+            h.sink.returned(h.token);
+        }
+    }
+
     /// Runs the consumed hook, if any.
     pub fn consumed(&self) {
         if let Some(h) = &self.on_consumed {
@@ -66,6 +77,8 @@ pub const PATH_HEADER: &str = "shoal-path";
 pub const HOPS_HEADER: &str = "shoal-hops";
 /// The network-wide id of a forwarded message (its first broker's message id).
 pub const ORIGIN_HEADER: &str = "shoal-origin";
+/// A queue message a bridge forwarded without demand (see `bridge::wire::PINNED`).
+pub const PINNED_HEADER: &str = "shoal-static";
 /// How many times a redelivered message was delivered before (with `redelivered:true`).
 pub const REDELIVERY_COUNT_HEADER: &str = "redelivery-count";
 /// Where a dead-lettered or expired message was first sent.

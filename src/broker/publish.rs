@@ -23,6 +23,10 @@ pub struct Publish {
     pub headers: Headers,
     pub body: Bytes,
     pub on_consumed: Option<ConsumedHook>,
+    /// A forwarded queue message that no subscription here will take goes straight back
+    /// to its sender (`Message::returned`) instead of waiting here: its demand moved on
+    /// while it was on the way (see `drain`).
+    pub return_unwanted: bool,
 }
 
 impl Engine {
@@ -68,6 +72,7 @@ impl Engine {
         batch: Vec<Publish>,
     ) -> SmallVec<[(usize, EngineError); 1]> {
         let now = now_ms();
+        let unwanted_back: SmallVec<[bool; 16]> = batch.iter().map(|p| p.return_unwanted).collect();
         let messages: Vec<Arc<Message>> = batch
             .into_iter()
             .map(|p| self.make_message(conn, p.destination, p.headers, p.body, now, p.on_consumed))
@@ -79,6 +84,10 @@ impl Engine {
         let core = &mut *guard;
         core.ticket = 0;
         for (i, m) in messages.into_iter().enumerate() {
+            if unwanted_back[i] && m.destination.kind.is_queue() && !core.has_taker(&m) {
+                m.returned();
+                continue;
+            }
             match self.publish_locked(core, conn, m, now) {
                 Ok(Some(q)) if !queues.iter().any(|m| m.destination == q.destination) => {
                     queues.push(q)

@@ -105,16 +105,24 @@ impl MessageQueue {
 
     /// Takes out every expired message.
     pub fn take_expired(&mut self, now_ms: u64) -> Vec<Queued> {
-        if !self.items.iter().any(|q| q.message.is_expired(now_ms)) {
+        self.take_where(|q| q.message.is_expired(now_ms))
+    }
+
+    /// Takes out the messages `pick` chooses, keeping the others in order.
+    pub fn take_where(&mut self, mut pick: impl FnMut(&Queued) -> bool) -> Vec<Queued> {
+        if !self.items.iter().any(&mut pick) {
             return Vec::new();
         }
-        let (expired, kept): (VecDeque<Queued>, VecDeque<Queued>) = std::mem::take(&mut self.items)
-            .into_iter()
-            .partition(|q| q.message.is_expired(now_ms));
+        let (taken, kept): (VecDeque<Queued>, VecDeque<Queued>) =
+            std::mem::take(&mut self.items).into_iter().partition(pick);
         self.items = kept;
-        let freed: usize = expired.iter().map(|q| q.message.body.len()).sum();
-        self.shrank(freed, expired.len());
-        expired.into()
+        let freed: usize = taken.iter().map(|q| q.message.body.len()).sum();
+        self.shrank(freed, taken.len());
+        taken.into()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Queued> {
+        self.items.iter()
     }
 
     /// Takes out everything (a durable subscription removed).

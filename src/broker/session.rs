@@ -667,7 +667,10 @@ fn durable_name(frame: &Frame) -> Option<&str> {
 fn is_link_header(name: &str) -> bool {
     matches!(
         name,
-        super::message::PATH_HEADER | super::message::HOPS_HEADER | super::message::ORIGIN_HEADER
+        super::message::PATH_HEADER
+            | super::message::HOPS_HEADER
+            | super::message::ORIGIN_HEADER
+            | super::message::PINNED_HEADER
     )
 }
 

@@ -152,12 +152,14 @@ pub struct Subscription {
     pub network: Option<NetworkSub>,
     /// The durable subscription (`client-id:name`) this subscription consumes, if any.
     pub durable: Option<String>,
+    /// Taking nothing new; ends once what is in flight is settled (see `drain`).
+    pub draining: bool,
 }
 
 impl Subscription {
     /// Whether one more message may be handed to this subscription now.
     pub fn has_credit(&self) -> bool {
-        self.ack == AckMode::Auto || self.unacked.len() < self.prefetch
+        !self.draining && (self.ack == AckMode::Auto || self.unacked.len() < self.prefetch)
     }
 
     /// Whether this subscription may be attached to `dest` (the ACL's read right).

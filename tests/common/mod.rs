@@ -736,6 +736,20 @@ fn pump(mut from: TcpStream, mut to: TcpStream, st: Arc<Mutex<ProxyState>>, outw
     let _ = to.shutdown(std::net::Shutdown::Both);
 }
 
+/// A free loopback port below the kernel's ephemeral range, for a server that must come back
+/// on the same port: a port from `free_port` may be handed to another socket (a proxy of a
+/// test running alongside) the moment its server stops.
+pub fn stable_port() -> u16 {
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 5_000) as u16 * 2;
+    loop {
+        let p = base + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 2_000;
+        if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
+            return p;
+        }
+    }
+}
+
 /// A loopback port that was free a moment ago (for configs that must name their port).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -66,6 +66,9 @@ pub struct LinkSettings {
 /// link's reading and its writing.
 pub const OUT_HIGH: usize = 1 << 20;
 
+/// Subscription ids of a link's statically included destinations.
+const STATIC_PREFIX: &str = "static-";
+
 /// How long a link that ends waits for its socket to close.
 pub const CLOSE_WAIT: Duration = Duration::from_millis(500);
 
@@ -142,6 +145,8 @@ struct Link {
     batch_meta: Vec<(Option<u64>, Option<SeenKey>, bool)>,
     /// Queue messages the peer re-sent that were still held here, since the last tick.
     resent_held: u64,
+    /// Queue messages the peer handed back (its consumers left), since the last tick.
+    handed_back: u64,
 }
 
 /// Runs the link until it fails or `stop` fires; returns why it ended.
@@ -194,6 +199,7 @@ where
         batch: Vec::new(),
         batch_meta: Vec::new(),
         resent_held: 0,
+        handed_back: 0,
         s,
     };
     link.subscribe_statics();
@@ -234,6 +240,10 @@ where
             _ = consumed.wake.notified() => {
                 let owed = std::mem::take(&mut *consumed.owed.lock());
                 link.receipts_out.extend(owed);
+                let returned = std::mem::take(&mut *consumed.returned.lock());
+                for r in returned {
+                    link.answer(Some(r), Some(traffic::HANDED_BACK.to_string()));
+                }
             }
             cmd = reg.commands.recv() => match cmd {
                 Some(LinkCmd::Close { reason }) => break reason,
@@ -304,7 +314,7 @@ impl Link {
         for (i, p) in self.s.filters.statics.clone().iter().enumerate() {
             let r = subscribe_network(
                 &self.local,
-                &format!("static-{i}"),
+                &format!("{STATIC_PREFIX}{i}"),
                 &p.to_string(),
                 None,
                 self.s.window,
@@ -351,7 +361,7 @@ impl Link {
                     .collect();
                 if pause {
                     for (id, _, _) in &ids {
-                        let _ = self.local.unsubscribe(&format!("d{id}"));
+                        let _ = self.local.drain(&format!("d{id}"));
                     }
                     self.paused = true;
                 } else {
@@ -390,7 +400,7 @@ impl Link {
                     .map(|(id, _)| id.clone())
                     .collect();
                 for id in found {
-                    let _ = self.local.unsubscribe(&format!("d{id}"));
+                    let _ = self.local.drain(&format!("d{id}"));
                     self.held.insert(id);
                 }
                 return;
@@ -431,7 +441,7 @@ impl Link {
                 if let Some(id) = f.get("id") {
                     if let Some((key, _)) = self.remote.remove(id) {
                         if !self.held.remove(id) {
-                            let _ = self.local.unsubscribe(&format!("d{id}"));
+                            let _ = self.local.drain(&format!("d{id}"));
                         }
                         let last = self.count_key(&key, false) == 0;
                         if last && self.suppresses(&key) {
@@ -452,7 +462,12 @@ impl Link {
                     .and_then(|r| r.parse().ok())
                     .and_then(|r: u64| self.pending.remove(&r))
                 {
-                    tracing::warn!(peer = %self.s.peer, "peer refused a queue message: {}", f.get("message").unwrap_or(""));
+                    match f.get("message") {
+                        Some(traffic::HANDED_BACK) => self.handed_back += 1,
+                        why => {
+                            tracing::warn!(peer = %self.s.peer, "peer refused a queue message: {}", why.unwrap_or(""))
+                        }
+                    }
                     self.refused.push((Instant::now(), token));
                 }
             }
@@ -486,6 +501,11 @@ impl Link {
             tracing::info!(peer = %self.s.peer, held = self.net.held.len(),
                 "peer re-sent {} queue messages still held here: their receipts wait until they are consumed here",
                 std::mem::take(&mut self.resent_held));
+        }
+        if self.handed_back > 0 {
+            tracing::info!(peer = %self.s.peer,
+                "peer handed back {} queue messages (their consumers there left): they go where the demand is now",
+                std::mem::take(&mut self.handed_back));
         }
         self.next_receipt += 1;
         let id = format!("{PING_PREFIX}{}", self.next_receipt);

@@ -21,6 +21,9 @@ use smallvec::SmallVec;
 #[derive(Default)]
 pub(super) struct ConsumedReceipts {
     pub(super) owed: parking_lot::Mutex<Vec<u64>>,
+    /// Forwarded queue messages handed back unconsumed (their demand went elsewhere): owed
+    /// a NACK, so the peer delivers them where the demand is now.
+    pub(super) returned: parking_lot::Mutex<Vec<u64>>,
     pub(super) wake: tokio::sync::Notify,
 }
 
@@ -33,13 +36,22 @@ impl ConsumedSink for ConsumedReceipts {
             self.wake.notify_one();
         }
     }
+
+    fn returned(&self, token: u64) {
+        self.returned.lock().push(token);
+        self.wake.notify_one();
+    }
 }
+
+/// The NACK reason for a forwarded message handed back.
+pub(super) const HANDED_BACK: &str = "no consumer for it here any more";
 
 impl Link {
     /// A message the peer forwarded: de-duplicate, publish here with this broker on its path.
     pub(super) fn on_message(&mut self, f: Frame) {
         let fwd = Forwarded::read(&f.headers);
         let receipt = fwd.receipt;
+        let pinned = fwd.pinned;
         let Some(dest) = fwd.destination else {
             return;
         };
@@ -113,6 +125,7 @@ impl Link {
             headers,
             body: f.body,
             on_consumed: hook,
+            return_unwanted: hooked && !pinned,
         });
         self.batch_meta.push((receipt, id, hooked));
     }
@@ -214,7 +227,11 @@ impl Link {
             self.pending.insert(self.next_receipt, token);
             self.next_receipt
         });
-        wire::encode_forward(&mut self.out, &d.message, &self.net.local, receipt);
+        let pinned = d
+            .subscription
+            .as_deref()
+            .is_some_and(|s| s.starts_with(super::STATIC_PREFIX));
+        wire::encode_forward(&mut self.out, &d.message, &self.net.local, receipt, pinned);
         let mut st = self.status.lock();
         st.traffic.msgs_out += 1;
         st.traffic.bytes_out += d.message.body.len() as u64;
