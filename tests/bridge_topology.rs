@@ -162,6 +162,16 @@ fn ring_of_three_duplex_delivers_each_message_once() {
 }
 
 #[test]
+fn routes_of_different_lengths_within_the_ttl_deliver_everything_once() {
+    // A mesh of four with B–D and C–D down: D is reachable from B and C only through A, two
+    // bridges, and network_ttl is 2. B's messages also reach A the long way (B→C→A) with no
+    // TTL left; when that copy came first, the direct one (which could still go on to D) was
+    // dropped as a duplicate and D never got the message.
+    let b = network(&["A", "B", "C", "D"], &[(1, 0), (2, 0), (2, 1), (3, 0)], 2);
+    everyone_gets_everything_once(&b, "/topic/uneven");
+}
+
+#[test]
 fn full_mesh_of_five_duplex_delivers_each_message_once() {
     let names = ["M1", "M2", "M3", "M4", "M5"];
     let mut edges = Vec::new();

@@ -12,6 +12,11 @@
 //!
 //! Both forget with age: a message older than the window (by its stream's counter, or by
 //! arrival for the hash set) counts as new again — as it would with any bounded memory.
+//!
+//! A topic copy that arrives with no TTL left (it came the long way) is remembered as
+//! *ended* here: when the same message then arrives by a shorter route, with TTL to spare,
+//! it is not a plain duplicate — it is forwarded on (not delivered here again), so that
+//! "connected within the TTL" means delivered, whichever copy came first (`sight`).
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::hash_map::RandomState;
@@ -21,10 +26,20 @@ use std::hash::BuildHasher;
 /// Sequence numbers each stream remembers (32 KiB of bits per stream).
 pub const WINDOW: u64 = 1 << 18;
 /// Streams kept at once (origin broker × boot × route length for queue messages); the least
-/// recently used goes first. 256 × 32 KiB bounds the memory at 8 MiB.
+/// recently used goes first. 256 × 2 × 32 KiB (seen, ended) bounds the memory at 16 MiB.
 const MAX_STREAMS: usize = 256;
 /// Fingerprints kept for ids without a sequence number.
 const MAX_OTHER: usize = 200_000;
+
+/// What a copy of a message is, to this broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sighting {
+    /// The first copy: deliver it here, and on.
+    New,
+    /// Taken before, but that copy could go no further and this one can: pass it on only.
+    Further,
+    Duplicate,
+}
 
 /// A message's name in the window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,6 +53,7 @@ pub struct SeenIds {
     /// Bumped on every use of a stream, to find the least recently used.
     clock: u64,
     other: FxHashSet<u128>,
+    other_ended: FxHashSet<u128>,
     other_order: VecDeque<u128>,
     keys: (RandomState, RandomState),
     /// The stream named last: consecutive messages nearly always come from the same one, and
@@ -56,6 +72,8 @@ struct SeqWindow {
     /// The oldest sequence number still remembered.
     base: u64,
     bits: Box<[u64]>,
+    /// Taken by a copy that could go no further (see `Sighting::Further`).
+    ended: Box<[u64]>,
     used: u64,
 }
 
@@ -65,6 +83,7 @@ impl Default for SeenIds {
             streams: FxHashMap::default(),
             clock: 0,
             other: FxHashSet::default(),
+            other_ended: FxHashSet::default(),
             other_order: VecDeque::new(),
             keys: (RandomState::new(), RandomState::new()),
             last: None,
@@ -98,6 +117,32 @@ impl SeenIds {
         SeenKey::Other((u128::from(h(&self.keys.0)) << 64) | u128::from(h(&self.keys.1)))
     }
 
+    /// Records a copy of `key` that can (`goes_on`) or cannot be forwarded further from here.
+    pub fn sight(&mut self, key: SeenKey, goes_on: bool) -> Sighting {
+        if self.insert(key) {
+            if !goes_on {
+                self.set_ended(key, true);
+            }
+            return Sighting::New;
+        }
+        if goes_on && self.set_ended(key, false) {
+            return Sighting::Further;
+        }
+        Sighting::Duplicate
+    }
+
+    /// Sets or clears `key`'s ended mark; whether it was set before.
+    fn set_ended(&mut self, key: SeenKey, on: bool) -> bool {
+        match key {
+            SeenKey::Seq { stream, seq } => self
+                .streams
+                .get_mut(&stream)
+                .is_some_and(|w| w.set_ended(seq, on)),
+            SeenKey::Other(id) if on => !self.other_ended.insert(id),
+            SeenKey::Other(id) => self.other_ended.remove(&id),
+        }
+    }
+
     /// Records `key`; false when it was already there.
     pub fn insert(&mut self, key: SeenKey) -> bool {
         match key {
@@ -120,6 +165,7 @@ impl SeenIds {
                 if self.other_order.len() >= MAX_OTHER {
                     if let Some(old) = self.other_order.pop_front() {
                         self.other.remove(&old);
+                        self.other_ended.remove(&old);
                     }
                 }
                 self.other_order.push_back(id);
@@ -174,6 +220,7 @@ impl SeqWindow {
         SeqWindow {
             base: first.saturating_sub(WINDOW / 2),
             bits: vec![0u64; (WINDOW / 64) as usize].into_boxed_slice(),
+            ended: vec![0u64; (WINDOW / 64) as usize].into_boxed_slice(),
             used: 0,
         }
     }
@@ -196,6 +243,21 @@ impl SeqWindow {
         !seen
     }
 
+    /// Sets or clears the ended mark of `seq` (inside the window); whether it was set.
+    fn set_ended(&mut self, seq: u64, on: bool) -> bool {
+        if seq < self.base || seq >= self.base + WINDOW {
+            return false;
+        }
+        let (word, bit) = SeqWindow::slot(seq);
+        let was = self.ended[word] & bit != 0;
+        if on {
+            self.ended[word] |= bit;
+        } else {
+            self.ended[word] &= !bit;
+        }
+        was
+    }
+
     fn clear(&mut self, seq: u64) {
         if seq >= self.base && seq < self.base + WINDOW {
             let (word, bit) = SeqWindow::slot(seq);
@@ -207,15 +269,18 @@ impl SeqWindow {
     fn advance(&mut self, base: u64) {
         if base - self.base >= WINDOW {
             self.bits.fill(0);
+            self.ended.fill(0);
         } else {
             let mut s = self.base;
             while s < base {
                 let (word, bit) = SeqWindow::slot(s);
                 if bit == 1 && base - s >= 64 {
                     self.bits[word] = 0;
+                    self.ended[word] = 0;
                     s += 64;
                 } else {
                     self.bits[word] &= !bit;
+                    self.ended[word] &= !bit;
                     s += 1;
                 }
             }
@@ -232,6 +297,21 @@ mod tests {
     fn take(seen: &mut SeenIds, broker: &str, id: &str, hops: Option<u32>) -> bool {
         let k = seen.key(broker, id, hops);
         seen.insert(k)
+    }
+
+    #[test]
+    fn a_copy_with_ttl_to_spare_goes_on_after_one_that_had_none() {
+        let mut seen = SeenIds::default();
+        for id in ["ID-A-17-5", "foreign-id"] {
+            let k = seen.key("A", id, None);
+            assert_eq!(seen.sight(k, false), Sighting::New, "{id}: the long way first");
+            assert_eq!(seen.sight(k, false), Sighting::Duplicate);
+            assert_eq!(seen.sight(k, true), Sighting::Further, "{id}: the short way");
+            assert_eq!(seen.sight(k, true), Sighting::Duplicate, "{id}: passed on once");
+        }
+        let k = seen.key("A", "ID-A-17-6", None);
+        assert_eq!(seen.sight(k, true), Sighting::New);
+        assert_eq!(seen.sight(k, true), Sighting::Duplicate);
     }
 
     #[test]

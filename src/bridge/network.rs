@@ -6,7 +6,7 @@
 //! command channel (advertise, withdraw). It watches the engine's event stream for local
 //! consumers coming and going, and re-reads the engine's subscriptions when it fell behind.
 
-use super::dedup::{SeenIds, SeenKey};
+use super::dedup::{SeenIds, SeenKey, Sighting};
 use super::demand::{Advert, DemandKey, DemandTable, LinkId, LinkView, Source};
 use super::status::{BridgeSnapshot, SharedStatus};
 use crate::broker::events::BrokerEvent;
@@ -298,17 +298,19 @@ impl Network {
         sync_key(&mut g, &self.local, key);
     }
 
-    /// Whether the message `origin_id` from `origin_broker` is new here (and remembers it);
-    /// queue messages are also named by their `hops` (see `SeenIds::key`).
+    /// What this copy of the message `origin_id` from `origin_broker` is here (and remembers
+    /// it); `goes_on`: it has TTL left to be forwarded further. Queue messages are also named
+    /// by their `hops` (see `SeenIds::key`).
     pub fn first_sighting(
         &self,
         origin_broker: &str,
         origin_id: &str,
         hops: Option<u32>,
-    ) -> (SeenKey, bool) {
+        goes_on: bool,
+    ) -> (SeenKey, Sighting) {
         let mut r = self.recent.lock();
         let key = r.key(origin_broker, origin_id, hops);
-        (key, r.insert(key))
+        (key, r.sight(key, goes_on))
     }
 
     /// Forgets a message that could not be taken after all, so its redelivery is not

@@ -27,6 +27,9 @@ pub struct Publish {
     /// to its sender (`Message::returned`) instead of waiting here: its demand moved on
     /// while it was on the way (see `drain`).
     pub return_unwanted: bool,
+    /// A topic message already delivered here, which this copy carries further: only to
+    /// bridges' subscriptions, not again to local subscribers.
+    pub onward_only: bool,
 }
 
 impl Engine {
@@ -72,7 +75,10 @@ impl Engine {
         batch: Vec<Publish>,
     ) -> SmallVec<[(usize, EngineError); 1]> {
         let now = now_ms();
-        let unwanted_back: SmallVec<[bool; 16]> = batch.iter().map(|p| p.return_unwanted).collect();
+        let flags: SmallVec<[(bool, bool); 16]> = batch
+            .iter()
+            .map(|p| (p.return_unwanted, p.onward_only))
+            .collect();
         let messages: Vec<Arc<Message>> = batch
             .into_iter()
             .map(|p| self.make_message(conn, p.destination, p.headers, p.body, now, p.on_consumed))
@@ -84,8 +90,14 @@ impl Engine {
         let core = &mut *guard;
         core.ticket = 0;
         for (i, m) in messages.into_iter().enumerate() {
-            if unwanted_back[i] && m.destination.kind.is_queue() && !core.has_taker(&m) {
+            let (return_unwanted, onward_only) = flags[i];
+            if return_unwanted && m.destination.kind.is_queue() && !core.has_taker(&m) {
                 m.returned();
+                continue;
+            }
+            if onward_only && !m.destination.kind.is_queue() {
+                let dest = m.destination.clone();
+                core.publish_topic(&dest, m, &self.settings, true);
                 continue;
             }
             match self.publish_locked(core, conn, m, now) {
@@ -147,7 +159,7 @@ impl Engine {
         let held = message.clone();
         let key = &held.destination;
         if !key.kind.is_queue() {
-            core.publish_topic(key, message, &self.settings);
+            core.publish_topic(key, message, &self.settings, false);
             return Ok(None);
         }
         let mut queued = Queued::new(message);

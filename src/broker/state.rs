@@ -462,11 +462,13 @@ impl Core {
         }
     }
 
+    /// `onward_only`: to bridges' subscriptions only (see `Publish::onward_only`).
     pub fn publish_topic(
         &mut self,
         dest: &Destination,
         message: Arc<Message>,
         settings: &BrokerSettings,
+        onward_only: bool,
     ) {
         let Some(d) = self.dests.get(dest) else {
             return;
@@ -477,7 +479,7 @@ impl Core {
             let Some(sub) = self.subs.get(&key) else {
                 continue;
             };
-            if !sub.accepts(&message) {
+            if !sub.accepts(&message) || (onward_only && sub.network.is_none()) {
                 continue;
             }
             match self.offer(key, &message, false, 0, None, None) {
@@ -505,6 +507,9 @@ impl Core {
             d.stats.dequeued += delivered;
             d.stats.dropped += dropped;
             d.stats.bytes_out += delivered * message.body.len() as u64;
+        }
+        if onward_only {
+            return; // delivered here already, durable subscribers included
         }
         // Durable subscribers get their copy whether connected or not (through their queue).
         for durable in self.durables.values() {

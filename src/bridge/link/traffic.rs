@@ -4,6 +4,7 @@
 
 use super::Link;
 use crate::bridge::filter;
+use crate::bridge::dedup::Sighting;
 use crate::bridge::held::Owed;
 use crate::bridge::wire::{self, Forwarded};
 use crate::broker::destination::{DestKind, Destination};
@@ -66,9 +67,12 @@ impl Link {
         let queue = dest.kind == DestKind::Queue;
         // A topic message is the same message whichever route it took; a queue message is
         // re-sent on the same route (same hops) only after a lost receipt.
+        // A topic copy with no TTL left cannot go on from here: if it came first (the long
+        // way), the same message by a shorter route is still passed on (`Sighting::Further`).
+        let goes_on = queue || fwd.hops < self.s.message_ttl;
         let sighting = fwd.origin().map(|(broker, id)| {
             self.net
-                .first_sighting(broker, id, queue.then_some(fwd.hops))
+                .first_sighting(broker, id, queue.then_some(fwd.hops), goes_on)
         });
         let path = fwd.path.map(|(i, _)| i);
         let mut headers = f.headers;
@@ -81,7 +85,7 @@ impl Link {
             st.traffic.msgs_in += 1;
             st.traffic.bytes_in += body_len;
             match sighting {
-                Some((key, false)) => {
+                Some((key, Sighting::Duplicate)) => {
                     st.traffic.duplicates_dropped += 1;
                     drop(st);
                     // A queue message re-sent after a flap and still held here: its receipt
@@ -99,10 +103,11 @@ impl Link {
                     self.answer(receipt, None);
                     return;
                 }
-                Some((key, true)) => Some(key),
+                Some((key, _)) => Some(key),
                 None => None,
             }
         };
+        let onward_only = matches!(sighting, Some((_, Sighting::Further)));
         // A queue message is acknowledged upstream once it is consumed here (end to end):
         // if this broker dies first, the sender still holds it and delivers it elsewhere.
         let hook = match (receipt, queue, id) {
@@ -126,6 +131,7 @@ impl Link {
             body: f.body,
             on_consumed: hook,
             return_unwanted: hooked && !pinned,
+            onward_only,
         });
         self.batch_meta.push((receipt, id, hooked));
     }
