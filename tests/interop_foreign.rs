@@ -145,3 +145,79 @@ fn collective_tools_on_activemq_and_rabbitmq() {
         assert_eq!(ping_replies(&out), [only], "{out}");
     }
 }
+
+/// A `kind = "stomp"` bridge negotiates heart-beats with ActiveMQ: a frozen connection (open,
+/// nothing moving) is noticed within three periods and the bridge recovers; the operator's
+/// reconnect (the TUI's action, on `/queue/shoal.control`) reaches the foreign link.
+#[test]
+fn a_frozen_foreign_link_is_noticed_and_recovers() {
+    if !peers_wanted() {
+        return;
+    }
+    let proxy = common::FaultProxy::start("127.0.0.1:61614");
+    let b = Broker::start_with(
+        &format!(
+            "{OPEN}[[bridge]]\nname = \"to-amq\"\nkind = \"stomp\"\nuri = \"tcp://{}\"\n\
+             heartbeat_ms = 300\ninitial_reconnect_delay_ms = 100\nmax_reconnect_delay_ms = 500\n\
+             statically_included_destinations = [\"topic://shoal.frozen\"]\n",
+            proxy.addr
+        ),
+        &["--name", "bastion"],
+    );
+    assert!(b.wait_log("bridge connected bridge=to-amq"), "{}", b.log());
+    proxy.stall(true);
+    let frozen = std::time::Instant::now();
+    assert!(
+        common::eventually_within(Duration::from_secs(10), || b
+            .log()
+            .contains("no heart-beat from the foreign broker")),
+        "{}",
+        b.log()
+    );
+    let noticed = frozen.elapsed();
+    proxy.stall(false);
+    proxy.cut(); // the frozen connection's bytes are stale: start clean
+    assert!(
+        noticed < Duration::from_millis(3 * 300 + 1500),
+        "noticed after {noticed:?}"
+    );
+    let connects = || b.log().matches("bridge connected bridge=to-amq").count();
+    assert!(
+        common::eventually_within(Duration::from_secs(10), || connects() >= 2),
+        "{}",
+        b.log()
+    );
+    // The operator's reconnect is carried out on the foreign link.
+    let before = connects();
+    let mut admin = Stomp::connect(&b.addr);
+    admin.send_sync(
+        "/queue/shoal.control",
+        &[("shoal-bridge", "to-amq"), ("shoal-action", "reconnect")],
+        b"",
+    );
+    assert!(
+        common::eventually_within(Duration::from_secs(10), || connects() > before),
+        "{}",
+        b.log()
+    );
+    assert!(
+        b.log().contains("reconnect requested by an operator"),
+        "{}",
+        b.log()
+    );
+    // And messages cross again.
+    let mut there = Stomp::connect("127.0.0.1:61614");
+    there.subscribe("t", "/topic/shoal.frozen", &[]);
+    let mut here = Stomp::connect(&b.addr);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        here.send_sync("/topic/shoal.frozen", &[], b"after the freeze");
+        if there.recv_within(Duration::from_millis(300)).is_some() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing crosses after recovery"
+        );
+    }
+}

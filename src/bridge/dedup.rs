@@ -304,10 +304,22 @@ mod tests {
         let mut seen = SeenIds::default();
         for id in ["ID-A-17-5", "foreign-id"] {
             let k = seen.key("A", id, None);
-            assert_eq!(seen.sight(k, false), Sighting::New, "{id}: the long way first");
+            assert_eq!(
+                seen.sight(k, false),
+                Sighting::New,
+                "{id}: the long way first"
+            );
             assert_eq!(seen.sight(k, false), Sighting::Duplicate);
-            assert_eq!(seen.sight(k, true), Sighting::Further, "{id}: the short way");
-            assert_eq!(seen.sight(k, true), Sighting::Duplicate, "{id}: passed on once");
+            assert_eq!(
+                seen.sight(k, true),
+                Sighting::Further,
+                "{id}: the short way"
+            );
+            assert_eq!(
+                seen.sight(k, true),
+                Sighting::Duplicate,
+                "{id}: passed on once"
+            );
         }
         let k = seen.key("A", "ID-A-17-6", None);
         assert_eq!(seen.sight(k, true), Sighting::New);

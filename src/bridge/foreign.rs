@@ -10,10 +10,11 @@
 //! path, so our network subscription never sends it back out. Queue messages are acknowledged
 //! on the side they came from only once the other side has them (RECEIPT out, ACK in).
 
+use super::demand::LinkView;
 use super::dialer::Dialer;
 use super::handshake::{read_frame, write_frame, Io};
 use super::link::{link_decoder, subscribe_network, CLOSE_WAIT, OUT_HIGH};
-use super::network::Network;
+use super::network::{LinkCmd, Network};
 use super::status::{BridgeState, SharedStatus};
 use super::wire;
 use crate::broker::local::Received;
@@ -24,7 +25,7 @@ use crate::stomp::{Command, Frame, Version};
 use bytes::{Buf, BytesMut};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
@@ -47,10 +48,11 @@ pub async fn run(
     stop: CancellationToken,
 ) -> Result<String, String> {
     let label = format!("stomp:{}", d.cfg.name);
+    let heartbeat = Duration::from_millis(d.cfg.heartbeat_ms.max(50));
     let mut connect = Frame::new(Command::Connect)
         .header("accept-version", "1.0,1.1,1.2")
         .header("host", d.cfg.vhost.clone().unwrap_or_else(|| "/".into()))
-        .header("heart-beat", "0,0");
+        .header("heart-beat", format!("{0},{0}", heartbeat.as_millis()));
     if let Some(u) = &d.cfg.user {
         connect = connect.header("login", u.clone());
     }
@@ -68,11 +70,21 @@ pub async fn run(
         }
         (c, _) => return Err(format!("unexpected {c} while connecting")),
     };
+    let beats = Beats::negotiate(heartbeat, &reply);
     {
         let mut st = status.lock();
         st.remote_broker = Some(reply.get("server").unwrap_or("STOMP broker").to_string());
         st.set_state(BridgeState::Connected);
     }
+    // Registered like a native link, for the operator's controls (reconnect) and the status;
+    // it takes no part in demand (it advertises nothing).
+    let view = LinkView {
+        peer: label.clone(),
+        consumer_ttl: 0,
+        filters: d.filters.clone(),
+        conduit: true,
+    };
+    let mut reg = net.register(view, false, status.clone());
     let mut local = net.handle.connect_local(&format!("bridge:{label}"));
     let mut out = BytesMut::new();
     // Outward: a network subscription per static destination, skipping what came from there.
@@ -125,11 +137,15 @@ pub async fn run(
     let (mut reader, mut writer) = tokio::io::split(s);
     let mut pending: HashMap<u64, AckToken> = HashMap::new();
     let mut next = 0u64;
+    let (mut last_heard, mut last_sent) = (Instant::now(), Instant::now());
+    let mut tick = tokio::time::interval(heartbeat / 2);
     let why = 'run: loop {
-        while let Some(f) = decoder
-            .decode(&mut buf)
-            .map_err(|e| format!("bad frame from the foreign broker: {e}"))?
-        {
+        loop {
+            let f = match decoder.decode(&mut buf) {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => break 'run format!("bad frame from the foreign broker: {e}"),
+            };
             match f.command {
                 Command::Message => inbound(&net, &local, &label, f, version, &mut out, &status),
                 Command::Receipt => {
@@ -156,25 +172,83 @@ pub async fn run(
             _ = stop.cancelled() => break "stopped".to_string(),
             w = writer.write(&out), if !out.is_empty() => match w {
                 Ok(0) => break "write failed: connection closed".to_string(),
-                Ok(n) => out.advance(n),
+                Ok(n) => {
+                    out.advance(n);
+                    last_sent = Instant::now();
+                }
                 Err(e) => break format!("write failed: {e}"),
             },
             r = reader.read_buf(&mut buf) => match r {
                 Ok(0) => break "the foreign broker closed the connection".to_string(),
-                Ok(_) => {}
+                Ok(_) => last_heard = Instant::now(),
                 Err(e) => break format!("read failed: {e}"),
             },
             m = local.recv(), if out.len() < OUT_HIGH => match m {
                 Some(m) => outbound(&net, m, version, &mut out, &mut pending, &mut next, &status),
                 None => break "local side closed".to_string(),
             },
-            _ = tokio::time::sleep(Duration::from_secs(30)) => {
-                out.extend_from_slice(b"\n"); // keeps NATs and idle timeouts from cutting us
+            cmd = reg.commands.recv() => match cmd {
+                Some(LinkCmd::Close { reason }) => break reason,
+                Some(LinkCmd::Pause(_)) => tracing::warn!(bridge = %d.cfg.name,
+                    "pause is not supported on kind = \"stomp\" bridges: use reconnect, or stop the bridge"),
+                Some(_) => {} // demand: not for a foreign broker
+                None => break "network shut down".to_string(),
+            },
+            _ = tick.tick() => {
+                if let Some(silence) = beats.dead_after().filter(|t| last_heard.elapsed() > *t) {
+                    break format!(
+                        "no heart-beat from the foreign broker for {:.1} s (expected every {} ms): connection dead",
+                        last_heard.elapsed().as_secs_f64(),
+                        silence.as_millis() / 3
+                    );
+                }
+                if out.is_empty() && last_sent.elapsed() >= beats.send_every() {
+                    out.extend_from_slice(b"\n"); // a heart-beat (and keeps NATs from cutting us)
+                }
             }
         }
     };
+    net.unregister(reg.id);
     let _ = tokio::time::timeout(CLOSE_WAIT, writer.shutdown()).await;
     Ok(why)
+}
+
+/// The heart-beats agreed with the foreign broker (STOMP 1.1 and 1.2): both sides offered
+/// `heartbeat`; each sends at the slower of what it offers and what the other wants.
+struct Beats {
+    send: Option<Duration>,
+    expect: Option<Duration>,
+}
+
+impl Beats {
+    fn negotiate(ours: Duration, connected: &Frame) -> Beats {
+        let theirs = connected
+            .get("heart-beat")
+            .and_then(|h| {
+                let (sx, sy) = h.split_once(',')?;
+                Some((
+                    sx.trim().parse::<u64>().ok()?,
+                    sy.trim().parse::<u64>().ok()?,
+                ))
+            })
+            .unwrap_or((0, 0));
+        let at_least = |ms: u64| (ms > 0).then(|| ours.max(Duration::from_millis(ms)));
+        Beats {
+            send: at_least(theirs.1),
+            expect: at_least(theirs.0),
+        }
+    }
+
+    /// How often to send something: the agreed rate, or every 30 s to keep NATs and idle
+    /// timeouts from cutting a quiet connection.
+    fn send_every(&self) -> Duration {
+        self.send.unwrap_or(Duration::from_secs(30))
+    }
+
+    /// Silence after which the connection is dead: three of the broker's periods.
+    fn dead_after(&self) -> Option<Duration> {
+        self.expect.map(|e| e * 3)
+    }
 }
 
 /// `topic://x` / `queue://x` (ACL style) or `/topic/x` → `/topic/x`.

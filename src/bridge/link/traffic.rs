@@ -3,8 +3,8 @@
 //! acknowledge queue messages end to end.
 
 use super::Link;
-use crate::bridge::filter;
 use crate::bridge::dedup::Sighting;
+use crate::bridge::filter;
 use crate::bridge::held::Owed;
 use crate::bridge::wire::{self, Forwarded};
 use crate::broker::destination::{DestKind, Destination};
