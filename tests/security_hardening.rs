@@ -424,3 +424,48 @@ fn a_connect_trickled_a_byte_at_a_time_is_cut_at_the_deadline() {
     assert!(at < Duration::from_secs(3), "cut only after {at:?}");
     assert!(b.wait_log("no CONNECT frame in time"), "{}", b.log());
 }
+
+#[test]
+fn the_cluster_port_holds_a_bounded_number_of_idle_connections() {
+    let b = with_cluster("users = [\"mqcluster\"]\n");
+    // 40 idle connections from one address: the port keeps 16 and closes the rest at once.
+    let idle: Vec<std::net::TcpStream> = (0..40)
+        .map(|_| std::net::TcpStream::connect(&b.cluster[0]).expect("connect"))
+        .collect();
+    let open = idle
+        .iter()
+        .filter(|s| {
+            s.set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            matches!(
+                (&**s).read(&mut [0u8; 16]).map_err(|e| e.kind()),
+                Err(std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
+            )
+        })
+        .count();
+    assert_eq!(
+        open, 16,
+        "the cluster port kept {open} of 40 idle connections"
+    );
+    assert!(b.wait_log("cluster port full"), "{}", b.log());
+    // Once they go, a real bridge gets in again.
+    drop(idle);
+    assert!(common::eventually(|| try_bridge(&b).is_some()));
+}
+
+/// A bridge login as mqcluster; `None` when the port closed the connection instead.
+fn try_bridge(b: &Broker) -> Option<()> {
+    let mut s = Stomp::open(&b.cluster[0]);
+    s.send(&frame(
+        "CONNECT",
+        &[
+            ("accept-version", "1.2"),
+            ("login", "mqcluster"),
+            ("passcode", "cluster-pw"),
+            ("shoal-broker", "peer"),
+        ],
+        b"",
+    ));
+    let f = s.recv_within(Duration::from_secs(10))?;
+    (f.command == Command::Connected).then_some(())
+}

@@ -20,6 +20,61 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+/// Connections the cluster port holds at once (handshaking or linked), in all and from one
+/// address: a network of brokers has a handful of peers (two links each, with the seed's
+/// standby), so these are generous for it and small for a flood of idle connections.
+pub const MAX_CLUSTER_CONNECTIONS: usize = 256;
+pub const MAX_CLUSTER_CONNECTIONS_PER_ADDRESS: usize = 16;
+
+/// Counts the cluster port's connections; a `Ticket` is one, given back when dropped.
+#[derive(Default)]
+struct Admission {
+    counts: parking_lot::Mutex<(usize, std::collections::HashMap<std::net::IpAddr, usize>)>,
+    last_warning: parking_lot::Mutex<Option<std::time::Instant>>,
+}
+
+struct Ticket {
+    admission: Arc<Admission>,
+    ip: std::net::IpAddr,
+}
+
+impl Admission {
+    fn admit(self: &Arc<Self>, ip: std::net::IpAddr) -> Option<Ticket> {
+        let mut g = self.counts.lock();
+        let (total, per) = &mut *g;
+        let here = per.get(&ip).copied().unwrap_or(0);
+        if *total >= MAX_CLUSTER_CONNECTIONS || here >= MAX_CLUSTER_CONNECTIONS_PER_ADDRESS {
+            drop(g);
+            let mut last = self.last_warning.lock();
+            if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                *last = Some(std::time::Instant::now());
+                tracing::warn!(%ip, "cluster port full ({here} connections from this address, {MAX_CLUSTER_CONNECTIONS_PER_ADDRESS} allowed; {MAX_CLUSTER_CONNECTIONS} in all): closing new ones");
+            }
+            return None;
+        }
+        *total += 1;
+        per.insert(ip, here + 1);
+        Some(Ticket {
+            admission: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut g = self.admission.counts.lock();
+        let (total, per) = &mut *g;
+        *total -= 1;
+        if let Some(n) = per.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                per.remove(&self.ip);
+            }
+        }
+    }
+}
+
 pub async fn accept_loop(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -29,6 +84,7 @@ pub async fn accept_loop(
     tracker: TaskTracker,
 ) {
     let acceptor = tls.map(TlsAcceptor::from);
+    let admission = Arc::new(Admission::default());
     loop {
         let (tcp, peer) = tokio::select! {
             a = listener.accept() => match a {
@@ -40,6 +96,10 @@ pub async fn accept_loop(
                 }
             },
             _ = stop.cancelled() => return,
+        };
+        let Some(ticket) = admission.admit(peer.ip()) else {
+            drop(tcp);
+            continue;
         };
         let _ = tcp.set_nodelay(true);
         let (net, stop, acceptor) = (net.clone(), stop.clone(), acceptor.clone());
@@ -61,6 +121,7 @@ pub async fn accept_loop(
                 },
             };
             serve(net, stream, peer, cn, &bridge_users, stop).await;
+            drop(ticket);
         });
     }
 }
