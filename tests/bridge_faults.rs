@@ -223,7 +223,9 @@ fn a_bridge_dials_a_peer_that_comes_back_at_once_not_at_the_end_of_its_back_off(
     );
     peer.kill();
     assert!(a.wait_log("bridge backoff bridge=RA-RB"), "{}", a.log());
-    // Back-off is 4-8 s; the peer is back in about one.
+    // The outage lasts a second (longer than a probe period, not a wait for anything); the
+    // back-off is 4-8 s.
+    std::thread::sleep(Duration::from_secs(1));
     let _peer = Broker::start_with(&peer_cfg, &["--name", "RB"]);
     let back = Instant::now();
     assert!(

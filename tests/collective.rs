@@ -13,6 +13,21 @@ use std::time::Duration;
 
 const ALL: [&str; 3] = ["mcollective", "qacollective", "prodcollective"];
 
+/// A discovery ping on `mcollective` from `test`, sent `age` seconds ago (TTL 60).
+fn discovery_ping(id: &str, age: i64) -> Request {
+    Request {
+        request_id: id.into(),
+        sender_id: "test".into(),
+        caller_id: "uid=0".into(),
+        collective: "mcollective".into(),
+        agent: "discovery".into(),
+        filter: Filter::default(),
+        ttl: 60,
+        msgtime: now_secs() - age,
+        payload: Value::str("ping"),
+    }
+}
+
 fn node<'a>(id: &'a str, collectives: &'a [&'a str], psk: &'a str) -> Node<'a> {
     Node {
         id,
@@ -206,17 +221,7 @@ fn expired_requests_are_ignored_and_logged() {
         (300, "0000000000000000000000000000dead"),
         (0, "0000000000000000000000000000beef"),
     ] {
-        let req = Request {
-            request_id: id.into(),
-            sender_id: "test".into(),
-            caller_id: "uid=0".into(),
-            collective: "mcollective".into(),
-            agent: "discovery".into(),
-            filter: Filter::default(),
-            ttl: 60,
-            msgtime: now_secs() - age,
-            payload: Value::str("ping"),
-        };
+        let req = discovery_ping(id, age);
         c.send_sync(
             "/topic/mcollective.discovery.agent",
             &[("reply-to", "/queue/mcollective.reply.test_1.1")],
@@ -309,17 +314,7 @@ fn a_marshal_link_bomb_leaves_a_shoal_node_answering() {
         &bomb,
     );
     let psk = Psk::new("bomb-psk");
-    let req = Request {
-        request_id: "00000000000000000000000000000b0b".into(),
-        sender_id: "test".into(),
-        caller_id: "uid=0".into(),
-        collective: "mcollective".into(),
-        agent: "discovery".into(),
-        filter: Filter::default(),
-        ttl: 60,
-        msgtime: now_secs(),
-        payload: Value::str("ping"),
-    };
+    let req = discovery_ping("00000000000000000000000000000b0b", 0);
     c.send_sync(
         "/topic/mcollective.discovery.agent",
         &[("reply-to", "/queue/mcollective.reply.test_1.1")],

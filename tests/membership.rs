@@ -82,6 +82,17 @@ async fn membership_follows_local_and_bridged_nodes() {
         "{:#?}",
         tracker.snapshot()
     );
+    // Its agent topics are subscribed one by one, after the collectives' first ones.
+    let t = tracker.clone();
+    assert!(
+        within(Duration::from_secs(5), || t
+            .members("mcollective")
+            .first()
+            .is_some_and(|m| m.agents == ["discovery", "rpcutil"]))
+        .await,
+        "{:#?}",
+        tracker.members("mcollective")
+    );
     let m = tracker.members("mcollective");
     assert_eq!(m[0].identity, "node1");
     assert!(m[0].address.starts_with("127.0.0.1:"), "{m:?}");

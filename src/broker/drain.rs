@@ -29,14 +29,7 @@ impl Engine {
     pub fn drain(&self, conn: ConnId, client_key: &str) -> Result<(), EngineError> {
         let mut guard = self.core.lock();
         let core = &mut *guard;
-        let c = core
-            .conns
-            .get_mut(&conn)
-            .ok_or(EngineError::ConnectionClosed)?;
-        let key = c
-            .subs
-            .remove(client_key)
-            .ok_or_else(|| EngineError::NoSuchSubscription(client_key.to_string()))?;
+        let key = core.take_client_key(conn, client_key)?;
         let settled = core
             .subs
             .get(&key)
@@ -73,6 +66,20 @@ impl Engine {
 }
 
 impl Core {
+    /// Takes a client's subscription id off its connection: the subscription it named.
+    pub(super) fn take_client_key(
+        &mut self,
+        conn: ConnId,
+        client_key: &str,
+    ) -> Result<SubKey, EngineError> {
+        self.conns
+            .get_mut(&conn)
+            .ok_or(EngineError::ConnectionClosed)?
+            .subs
+            .remove(client_key)
+            .ok_or_else(|| EngineError::NoSuchSubscription(client_key.to_string()))
+    }
+
     /// Whether some subscription of `m`'s queue (not a draining one) would take it.
     pub(super) fn has_taker(&self, m: &Message) -> bool {
         self.dests.get(&m.destination).is_some_and(|d| {

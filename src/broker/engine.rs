@@ -274,14 +274,7 @@ impl Engine {
     pub fn unsubscribe(&self, conn: ConnId, client_key: &str) -> Result<(), EngineError> {
         let mut guard = self.core.lock();
         let core = &mut *guard;
-        let c = core
-            .conns
-            .get_mut(&conn)
-            .ok_or(EngineError::ConnectionClosed)?;
-        let key = c
-            .subs
-            .remove(client_key)
-            .ok_or_else(|| EngineError::NoSuchSubscription(client_key.to_string()))?;
+        let key = core.take_client_key(conn, client_key)?;
         self.remove_subscription(core, conn, key);
         Ok(())
     }

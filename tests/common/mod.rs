@@ -289,20 +289,7 @@ impl Stomp {
 
     /// Connects, offering `accept` (None: no accept-version header, i.e. STOMP 1.0).
     pub fn connect_version(addr: &str, accept: Option<&str>) -> Stomp {
-        let mut s = Stomp::open(addr);
-        let mut h = vec![("host", "/")];
-        if let Some(a) = accept {
-            h.push(("accept-version", a));
-        }
-        s.send(&frame("CONNECT", &h, b""));
-        let c = s.expect(Command::Connected);
-        s.version = match c.get("version") {
-            Some("1.2") => Version::V1_2,
-            Some("1.1") => Version::V1_1,
-            _ => Version::V1_0,
-        };
-        s.decoder.version = s.version;
-        s
+        Stomp::connect_offering(addr, accept, &[])
     }
 
     /// Connects offering `accept` (None: STOMP 1.0), with a login and passcode.
@@ -312,8 +299,14 @@ impl Stomp {
         login: &str,
         passcode: &str,
     ) -> Stomp {
+        Stomp::connect_offering(addr, accept, &[("login", login), ("passcode", passcode)])
+    }
+
+    /// CONNECT offering `accept`, with `extra` headers; the version is the one agreed.
+    fn connect_offering(addr: &str, accept: Option<&str>, extra: &[(&str, &str)]) -> Stomp {
         let mut s = Stomp::open(addr);
-        let mut h = vec![("host", "/"), ("login", login), ("passcode", passcode)];
+        let mut h = vec![("host", "/")];
+        h.extend_from_slice(extra);
         if let Some(a) = accept {
             h.push(("accept-version", a));
         }
