@@ -469,3 +469,40 @@ fn try_bridge(b: &Broker) -> Option<()> {
     let f = s.recv_within(Duration::from_secs(10))?;
     (f.command == Command::Connected).then_some(())
 }
+
+#[test]
+fn header_bytes_count_against_a_queues_byte_limit() {
+    // 1 MiB per queue; producers to a full queue are refused at once.
+    let b = Broker::start_with(
+        &seed_config("[limits]\nmax_queue_bytes = 1048576\nproducer_wait_ms = 0\n"),
+        &[],
+    );
+    let mut p = qa(&b);
+    let pad = "h".repeat(15_000);
+    let headers: Vec<(String, &str)> = (0..10)
+        .map(|i| (format!("x-pad-{i}"), pad.as_str()))
+        .collect();
+    let mut h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    h.push(("destination", "/queue/qacollective.heavy"));
+    h.push(("receipt", "r"));
+    // Body-less messages of 150 kB of headers each: the eighth does not fit in 1 MiB.
+    let mut accepted = 0;
+    for _ in 0..20 {
+        p.send(&frame("SEND", &h, b""));
+        match p.recv_within(Duration::from_secs(5)).map(|f| f.command) {
+            Some(Command::Receipt) => accepted += 1,
+            Some(Command::Error) => break,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert!(
+        (6..=7).contains(&accepted),
+        "{accepted} messages of 150 kB of headers fit a 1 MiB queue"
+    );
+    // Nothing accepted was lost.
+    let mut c = qa(&b);
+    c.subscribe("c", "/queue/qacollective.heavy", &[]);
+    for _ in 0..accepted {
+        c.expect(Command::Message);
+    }
+}

@@ -140,7 +140,7 @@ impl Engine {
         core.ensure_dest(dest_key, &self.events, &self.security.acl);
         let total = core.queued_total.bytes.load(Ordering::Relaxed);
         let dest = core.dests.get_mut(dest_key).expect("just ensured");
-        let size = message.body.len();
+        let size = message.size();
         if dest_key.kind.is_queue() {
             self.check_room(dest_key, &dest.queue, size, message.persistent, total)?;
         }

@@ -35,7 +35,7 @@ impl Queued {
 /// without the engine's lock.
 #[derive(Debug, Default)]
 pub struct QueuedTotals {
-    /// Body bytes (the memory limit).
+    /// Bytes, bodies and headers (the memory limit).
     pub bytes: AtomicUsize,
     pub messages: AtomicUsize,
 }
@@ -64,7 +64,7 @@ impl MessageQueue {
         self.items.is_empty()
     }
 
-    /// Body bytes of everything waiting.
+    /// Bytes (bodies and headers) of everything waiting.
     pub fn bytes(&self) -> usize {
         self.bytes
     }
@@ -87,19 +87,19 @@ impl MessageQueue {
     }
 
     pub fn push_back(&mut self, q: Queued) {
-        self.grew(q.message.body.len());
+        self.grew(q.message.size());
         self.items.push_back(q);
     }
 
     /// Redeliveries go back in front, ahead of newer messages.
     pub fn push_front(&mut self, q: Queued) {
-        self.grew(q.message.body.len());
+        self.grew(q.message.size());
         self.items.push_front(q);
     }
 
     pub fn remove(&mut self, i: usize) -> Option<Queued> {
         let q = self.items.remove(i)?;
-        self.shrank(q.message.body.len(), 1);
+        self.shrank(q.message.size(), 1);
         Some(q)
     }
 
@@ -116,7 +116,7 @@ impl MessageQueue {
         let (taken, kept): (VecDeque<Queued>, VecDeque<Queued>) =
             std::mem::take(&mut self.items).into_iter().partition(pick);
         self.items = kept;
-        let freed: usize = taken.iter().map(|q| q.message.body.len()).sum();
+        let freed: usize = taken.iter().map(|q| q.message.size()).sum();
         self.shrank(freed, taken.len());
         taken.into()
     }

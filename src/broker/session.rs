@@ -263,16 +263,14 @@ impl Session {
             return;
         }
         let persistent = frame.get("persistent").is_some_and(super::message::is_true);
-        if self.engine.room_everywhere(frame.body.len(), persistent) {
+        let size = frame.body.len() + frame.headers.byte_len();
+        if self.engine.room_everywhere(size, persistent) {
             return;
         }
         let Ok(dest) = self.destination(frame) else {
             return; // `handle` reports the bad destination
         };
-        let room = || {
-            self.engine
-                .has_room_for(&dest, frame.body.len(), persistent)
-        };
+        let room = || self.engine.has_room_for(&dest, size, persistent);
         if room() {
             return;
         }

@@ -292,7 +292,7 @@ impl Core {
             return Offer::Busy;
         };
         let needs_ack = sub.ack != AckMode::Auto;
-        let size = message.body.len();
+        let size = message.size();
         // Past the unacked-bytes cap, wait for ACKs (a lone message always goes, however big).
         if needs_ack && conn.unacked_bytes > 0 && conn.unacked_bytes + size > conn.max_unacked_bytes
         {
@@ -528,7 +528,7 @@ impl Core {
     /// Gives back the unacked-bytes credit of messages acknowledged or returned by `conn`.
     pub fn release_unacked(&mut self, conn: ConnId, taken: &[Unacked]) {
         if let Some(c) = self.conns.get_mut(&conn) {
-            let bytes: usize = taken.iter().map(|u| u.message.body.len()).sum();
+            let bytes: usize = taken.iter().map(|u| u.message.size()).sum();
             c.unacked_bytes = c.unacked_bytes.saturating_sub(bytes);
         }
     }

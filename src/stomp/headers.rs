@@ -178,6 +178,11 @@ impl Headers {
         self.position(name).is_some()
     }
 
+    /// Bytes the names and values take (what a queue's byte limit counts besides the body).
+    pub fn byte_len(&self) -> usize {
+        self.text.len()
+    }
+
     /// Whether `needle` occurs anywhere in the names or values: one search over the text, a
     /// cheap test before looking header by header.
     pub fn text_contains(&self, needle: &str) -> bool {
