@@ -322,8 +322,9 @@ fn a_full_queue_makes_the_producer_wait_then_refuses_without_losing_anything() {
     p.send_sync("/queue/full", &[], b"a");
     p.send_sync("/queue/full", &[], b"b");
     p.send(&frame("SEND", &[("destination", "/queue/full")], b"c"));
+    // (The bytes are the bodies' and the headers': priority and timestamp, 35 a message.)
     p.expect_error(
-        "queue /queue/full is full (2 messages, 2 bytes; limits 2 messages, 1000000 bytes)",
+        "queue /queue/full is full (2 messages, 72 bytes; limits 2 messages, 1000000 bytes)",
     );
     let mut c = Stomp::connect(&b.addr);
     c.subscribe("c", "/queue/full", &[]);
@@ -345,7 +346,7 @@ fn queue_bytes_are_bounded_too() {
         &[("destination", "/queue/big")],
         &[b'y'; 600],
     ));
-    p.expect_error("queue /queue/big is full (1 messages, 600 bytes");
+    p.expect_error("queue /queue/big is full (1 messages, 635 bytes");
 }
 
 #[test]
