@@ -177,13 +177,6 @@ impl Broker {
             .unwrap_or_else(|| panic!("no {field} in {status}"))
     }
 
-    /// File descriptors the broker has open (sockets among them).
-    pub fn open_fds(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
-            .map(|d| d.count())
-            .unwrap_or(0)
-    }
-
     /// Kills the process at once (SIGKILL), as a crash would.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
