@@ -134,7 +134,7 @@ where
     let connect_deadline =
         tokio::time::Instant::now() + Duration::from_millis(limits.connect_timeout_ms);
     let mut decoder = Decoder::new(limits.frame_limits());
-    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let reason = 'conn: loop {
         // Handle every whole frame already buffered before reading more.
         loop {
@@ -160,9 +160,7 @@ where
             }
         }
         session.receipts.release(&outbox);
-        if buf.capacity() - buf.len() < 16 * 1024 {
-            buf.reserve(64 * 1024);
-        }
+        fit_read_buffer(&mut buf);
         let read = reader.read_buf(&mut buf);
         // Until CONNECT, the deadline counts from accept (a client trickling a byte a second
         // would otherwise restart it with every byte); after, from the last read.
@@ -658,6 +656,22 @@ fn durable_name(frame: &Frame) -> Option<&str> {
         .get("activemq.subscriptionName")
         .or_else(|| frame.get("durable-subscription-name"))
         .filter(|n| !n.is_empty())
+}
+
+/// Bytes read at a time; a buffer grows past this only to hold one large frame.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Makes room for the next read. A buffer grown for a large frame is not kept for the small
+/// frames after it: the large body sliced from it shares its allocation, and the next large
+/// one would too, so once little is left in it the rest moves to a fresh chunk.
+fn fit_read_buffer(buf: &mut BytesMut) {
+    if buf.capacity() > 2 * READ_CHUNK && buf.len() < READ_CHUNK / 4 {
+        let mut fresh = BytesMut::with_capacity(READ_CHUNK);
+        fresh.extend_from_slice(buf);
+        *buf = fresh;
+    } else if buf.capacity() - buf.len() < 16 * 1024 {
+        buf.reserve(READ_CHUNK);
+    }
 }
 
 /// Refuses the engine's reserved destinations (durable subscriptions' queues).
