@@ -3,9 +3,10 @@
 //! are bounded, selectors cost linear time, and a dropped connection leaves no socket.
 
 mod common;
-use common::seed::{qa, seed_config};
+use common::seed::{login_with, qa, seed_config};
 use common::{frame, Broker};
 use shoal::stomp::Command;
+use std::time::Duration;
 
 #[test]
 fn small_queued_messages_do_not_pin_the_read_buffers_they_came_in() {
@@ -45,4 +46,56 @@ fn small_queued_messages_do_not_pin_the_read_buffers_they_came_in() {
     for _ in 0..=N {
         assert_eq!(c.expect(Command::Message).body.as_ref(), b"1");
     }
+}
+
+/// The destination's entry in the next stats report (admin reads `shoal.stats.report`).
+fn destination_stats(b: &Broker, dest: &str) -> serde_json::Value {
+    let mut s = login_with(b, "admin", &[]);
+    s.subscribe("stats", "/topic/shoal.stats.report", &[]);
+    let f = s
+        .recv_within(Duration::from_secs(5))
+        .expect("a stats report");
+    let report: serde_json::Value = serde_json::from_slice(&f.body).expect("JSON");
+    report["destinations"]
+        .as_array()
+        .and_then(|all| all.iter().find(|d| d["destination"] == dest).cloned())
+        .unwrap_or_else(|| panic!("{dest} not in {report}"))
+}
+
+#[test]
+fn messages_for_an_absent_node_do_not_slow_the_sends_after_them() {
+    let b = Broker::start_with(&seed_config(""), &[]);
+    const NODES: &str = "/queue/qacollective.nodes";
+    let mut node = qa(&b);
+    node.subscribe("n", NODES, &[("selector", "mc_identity = 'here'")]);
+    let mut p = qa(&b);
+    // Directed requests for a node that is not connected pile up in the shared queue...
+    const WAITING: usize = 4000;
+    let gone = frame(
+        "SEND",
+        &[("destination", NODES), ("mc_identity", "gone")],
+        b"req",
+    );
+    let gone = shoal::stomp::codec::to_bytes(&gone, p.version);
+    for _ in 0..WAITING {
+        p.send_raw(&gone);
+    }
+    p.send_sync(NODES, &[("mc_identity", "gone")], b"req");
+    // ...and each later SEND looks only at itself, not at all of them again.
+    for _ in 0..200 {
+        p.send_sync(NODES, &[("mc_identity", "gone")], b"req");
+    }
+    p.send_sync(NODES, &[("mc_identity", "here")], b"for you");
+    assert_eq!(node.expect_body(), "for you");
+    let stats = destination_stats(&b, NODES);
+    let (enqueued, examined) = (
+        stats["enqueued"].as_u64().unwrap(),
+        stats["examined"].as_u64().unwrap(),
+    );
+    println!("{enqueued} messages enqueued, {examined} looked at by dispatch");
+    assert!(
+        examined <= 2 * enqueued,
+        "dispatch looked at {examined} queued messages for {enqueued} sent"
+    );
+    assert_eq!(stats["pending"], WAITING + 201);
 }

@@ -46,6 +46,7 @@ fn report(destinations: usize, nodes: usize, t: u64) -> StatsReport {
             bytes_out: i as u64 * 1000,
             rate_in: ((i as u64 + t) % 50) as f64,
             rate_out: 0.0,
+            ..Default::default()
         })
         .collect();
     r.bridges = (0..8)

@@ -12,6 +12,7 @@ pub use super::error::EngineError;
 use super::events::BrokerEvent;
 use super::message::{now_ms, MessageIds};
 use super::outbox::Outbox;
+use super::queue::Scan;
 use super::selector::Selector;
 use super::settings::{BrokerSettings, DeliveryPolicy, Limits};
 use super::state::{Conn, ConnInfo, Core};
@@ -186,7 +187,7 @@ impl Engine {
             d.stats.bytes_in += q.message.body.len() as u64;
             d.last_active_ms = now;
             d.queue.push_back(q);
-            core.dispatch_queue(&dest, now);
+            core.dispatch_queue(&dest, now, Scan::New);
         }
     }
 

@@ -8,7 +8,7 @@
 use super::destination::Destination;
 use super::engine::{Engine, EngineError};
 use super::message::{is_frame_only, is_true, now_ms, ConsumedHook, Message, HOPS_HEADER};
-use super::queue::Queued;
+use super::queue::{Queued, Scan};
 use super::state::Core;
 use super::subscription::ConnId;
 use crate::stomp::Headers;
@@ -60,7 +60,7 @@ impl Engine {
         let core = &mut *guard;
         core.ticket = 0;
         if let Some(queued) = self.publish_locked(core, conn, message, now)? {
-            core.dispatch_queue(&queued.destination, now);
+            core.dispatch_queue(&queued.destination, now, Scan::New);
         }
         self.settle(core);
         Ok(core.ticket)
@@ -109,7 +109,7 @@ impl Engine {
             }
         }
         for q in &queues {
-            core.dispatch_queue(&q.destination, now);
+            core.dispatch_queue(&q.destination, now, Scan::New);
         }
         self.settle(core);
         refused

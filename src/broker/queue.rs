@@ -45,6 +45,21 @@ pub struct MessageQueue {
     items: VecDeque<Queued>,
     bytes: usize,
     total: Arc<QueuedTotals>,
+    /// How many messages at the front every consumer able to take one has been offered since
+    /// it last gained room: selectors declined them, or every taker is full. A message that
+    /// arrives needs only itself offered (see `Scan`); a consumer that gains room or arrives
+    /// looks at them all again. A queue holding 100 000 messages for an absent `mc_identity`
+    /// took 102 SENDs a second when every SEND walked them all (27 000 when empty).
+    offered: usize,
+}
+
+/// Where a dispatch pass starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scan {
+    /// At the front: a consumer arrived or gained room, or messages came back.
+    All,
+    /// After the messages already offered: only new ones arrived.
+    New,
 }
 
 impl MessageQueue {
@@ -53,6 +68,7 @@ impl MessageQueue {
             items: VecDeque::new(),
             bytes: 0,
             total,
+            offered: 0,
         }
     }
 
@@ -71,6 +87,19 @@ impl MessageQueue {
 
     pub fn get(&self, i: usize) -> Option<&Queued> {
         self.items.get(i)
+    }
+
+    /// Where a dispatch pass of this kind starts.
+    pub fn scan_from(&self, scan: Scan) -> usize {
+        match scan {
+            Scan::All => 0,
+            Scan::New => self.offered,
+        }
+    }
+
+    /// A dispatch pass has offered everything now waiting.
+    pub fn all_offered(&mut self) {
+        self.offered = self.items.len();
     }
 
     fn grew(&mut self, n: usize) {
@@ -95,10 +124,14 @@ impl MessageQueue {
     pub fn push_front(&mut self, q: Queued) {
         self.grew(q.message.size());
         self.items.push_front(q);
+        self.offered = 0;
     }
 
     pub fn remove(&mut self, i: usize) -> Option<Queued> {
         let q = self.items.remove(i)?;
+        if i < self.offered {
+            self.offered -= 1;
+        }
         self.shrank(q.message.size(), 1);
         Some(q)
     }
@@ -116,6 +149,7 @@ impl MessageQueue {
         let (taken, kept): (VecDeque<Queued>, VecDeque<Queued>) =
             std::mem::take(&mut self.items).into_iter().partition(pick);
         self.items = kept;
+        self.offered = 0;
         let freed: usize = taken.iter().map(|q| q.message.size()).sum();
         self.shrank(freed, taken.len());
         taken.into()
@@ -128,6 +162,7 @@ impl MessageQueue {
     /// Takes out everything (a durable subscription removed).
     pub fn drain(&mut self) -> Vec<Queued> {
         let all: Vec<Queued> = std::mem::take(&mut self.items).into();
+        self.offered = 0;
         let freed = self.bytes;
         self.shrank(freed, all.len());
         all

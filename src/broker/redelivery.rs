@@ -4,7 +4,7 @@
 
 use super::destination::{DestKind, Destination};
 use super::message::Message;
-use super::queue::Queued;
+use super::queue::{Queued, Scan};
 use super::settings::ExpiredPolicy;
 use super::state::Core;
 use super::subscription::Unacked;
@@ -94,7 +94,7 @@ impl Core {
             }
         }
         for q in touched {
-            self.dispatch_queue(&q, now);
+            self.dispatch_queue(&q, now, Scan::All);
         }
     }
 }

@@ -44,7 +44,7 @@ pub struct ConnectionSnapshot {
     pub pending: usize,
 }
 
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct DestinationSnapshot {
     /// `/queue/NAME`, `/topic/NAME`, …
     pub destination: String,
@@ -62,6 +62,9 @@ pub struct DestinationSnapshot {
     pub in_flight: usize,
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// Queued messages dispatch looked at (see `DestStats::examined`).
+    #[serde(default)]
+    pub examined: u64,
     pub rate_in: f64,
     pub rate_out: f64,
 }
@@ -140,6 +143,7 @@ impl Engine {
                     dropped,
                     bytes_in,
                     bytes_out,
+                    examined,
                 } = dest.stats;
                 DestinationSnapshot {
                     destination: d.to_string(),
@@ -155,6 +159,7 @@ impl Engine {
                     in_flight,
                     bytes_in,
                     bytes_out,
+                    examined,
                     rate_in: dest.rate_in,
                     rate_out: dest.rate_out,
                 }

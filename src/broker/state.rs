@@ -11,7 +11,7 @@ use super::destination::Destination;
 use super::events::BrokerEvent;
 use super::message::Message;
 use super::outbox::{Delivery, Outbox};
-use super::queue::{MessageQueue, Queued};
+use super::queue::{MessageQueue, Queued, Scan};
 use super::selector::Selector;
 use super::settings::DeliveryPolicy;
 use super::settings::{BrokerSettings, SlowConsumerPolicy};
@@ -101,6 +101,9 @@ pub struct DestStats {
     pub dropped: u64,
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// Queued messages dispatch passes looked at. Far above `enqueued`, consumers gaining
+    /// room keep finding messages their selectors decline.
+    pub examined: u64,
 }
 
 pub(super) struct Dest {
@@ -338,13 +341,14 @@ impl Core {
     }
 
     /// Hands queued messages of `dest` to consumers while any can take them.
-    pub fn dispatch_queue(&mut self, dest: &Destination, now: u64) {
+    pub fn dispatch_queue(&mut self, dest: &Destination, now: u64, scan: Scan) {
         let Some(d) = self.dests.get_mut(dest) else {
             return;
         };
         if d.subscribers.is_empty() || d.queue.is_empty() {
             return;
         }
+        let mut i = d.queue.scan_from(scan);
         // Borrow the consumer list for the pass (put back below) instead of cloning it on
         // every SEND; `offer` never touches destinations.
         let consumers = std::mem::take(&mut d.subscribers);
@@ -355,7 +359,6 @@ impl Core {
         // it on every SEND would make a backed-up queue quadratic.
         let mut closed: Vec<bool> = Vec::new();
         let mut open = n;
-        let mut i = 0;
         // Priority levels, highest first: local consumers (0) before bridges (below 0).
         let (mut hi, mut lo) = (i32::MIN, i32::MAX);
         for k in &consumers {
@@ -367,6 +370,7 @@ impl Core {
         while open > 0 {
             let d = self.dests.get_mut(dest).expect("exists");
             let Some(q) = d.queue.get(i) else { break };
+            d.stats.examined += 1;
             if q.message.is_expired(now) {
                 d.stats.expired += 1;
                 if let Some(q) = d.queue.remove(i) {
@@ -438,6 +442,9 @@ impl Core {
         if let Some(d) = self.dests.get_mut(dest) {
             d.rr = rr;
             d.subscribers = consumers;
+            // Offered to every consumer with room, or waiting for room: either way the next
+            // pass that is not for a consumer gaining room starts after them.
+            d.queue.all_offered();
         }
     }
 
@@ -453,12 +460,12 @@ impl Core {
         // Usually one destination: dispatch it without copying the list.
         if sub.attached.len() == 1 {
             let d = sub.attached[0].clone();
-            self.dispatch_queue(&d, now);
+            self.dispatch_queue(&d, now, Scan::All);
             return;
         }
         let attached = sub.attached.clone();
         for d in attached {
-            self.dispatch_queue(&d, now);
+            self.dispatch_queue(&d, now, Scan::All);
         }
     }
 

@@ -78,6 +78,7 @@ fn destination(name: &str, i: u64) -> DestinationSnapshot {
         bytes_out: 290_000 * i,
         rate_in: 17.0 * i as f64,
         rate_out: 16.0 * i as f64,
+        ..Default::default()
     }
 }
 
