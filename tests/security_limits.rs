@@ -99,3 +99,40 @@ fn messages_for_an_absent_node_do_not_slow_the_sends_after_them() {
     );
     assert_eq!(stats["pending"], WAITING + 201);
 }
+
+#[test]
+fn selectors_are_bounded_in_length_and_like_is_matched_without_backtracking() {
+    let b = Broker::start_with(&seed_config(""), &[]);
+    let mut q = qa(&b);
+    q.send(&frame(
+        "SUBSCRIBE",
+        &[
+            ("id", "long"),
+            ("destination", "/topic/qacollective.x"),
+            ("selector", &format!("h LIKE '%{}'", "a".repeat(5000))),
+        ],
+        b"",
+    ));
+    q.expect_error("max_selector_bytes (4096)");
+
+    // The longest allowed pattern of the kind that made a backtracking matcher quadratic,
+    // against header values as long as a header line may be.
+    let mut q = qa(&b);
+    let pattern = format!("%{}b", "a".repeat(4000));
+    let selector = format!("h LIKE '{pattern}' OR h LIKE '{}'", "_".repeat(3));
+    q.subscribe("like", "/topic/qacollective.x", &[("selector", &selector)]);
+    let long = "a".repeat(16_000);
+    let mut p = qa(&b);
+    for _ in 0..20 {
+        p.send_sync("/topic/qacollective.x", &[("h", &long)], b"no");
+    }
+    p.send_sync(
+        "/topic/qacollective.x",
+        &[("h", &format!("{long}b"))],
+        b"yes",
+    );
+    p.send_sync("/topic/qacollective.x", &[("h", "abc")], b"three");
+    assert_eq!(q.expect_body(), "yes");
+    assert_eq!(q.expect_body(), "three");
+    q.expect_nothing();
+}

@@ -522,6 +522,16 @@ impl Session {
             )
         })?;
         let selector = match frame.get("selector").filter(|s| !s.trim().is_empty()) {
+            Some(src) if src.len() > self.engine.limits.max_selector_bytes => {
+                return Err(Fatal::new(
+                    format!(
+                        "selector of {} bytes is over max_selector_bytes ({})",
+                        src.len(),
+                        self.engine.limits.max_selector_bytes
+                    ),
+                    "the broker's [limits] max_selector_bytes bounds a SUBSCRIBE's selector",
+                ))
+            }
             Some(src) => Some(
                 Selector::parse(src)
                     .map_err(|e| Fatal::new(e.to_string(), format!("selector: {src}")))?,

@@ -83,6 +83,8 @@ pub struct Limits {
     /// beyond it, queue messages wait for other consumers or for ACKs.
     pub max_unacked_bytes: usize,
     pub max_subscriptions_per_connection: usize,
+    /// A SUBSCRIBE's `selector` (MCollective's `mc_identity = '…'` needs a few dozen).
+    pub max_selector_bytes: usize,
     pub max_connections: usize,
     /// Connections from one source address (a runaway script, or one host hogging the broker).
     pub max_connections_per_address: usize,
@@ -109,6 +111,7 @@ impl Default for Limits {
             producer_wait_ms: 10_000,
             max_unacked_bytes: 64 * 1024 * 1024,
             max_subscriptions_per_connection: 10_000,
+            max_selector_bytes: 4096,
             max_connections: 20_000,
             max_connections_per_address: 4096,
             idle_timeout_secs: 0,

@@ -5,7 +5,10 @@
 //! may receive a request addressed to it. Evaluation follows SQL's three-valued logic: a missing
 //! header is NULL, a comparison with NULL is unknown, and only a definite TRUE selects.
 
+mod like;
 mod parse;
+
+use like::Like;
 
 use std::fmt;
 use thiserror::Error;
@@ -43,7 +46,7 @@ pub(crate) enum Expr {
     Cmp(&'static str, Box<Expr>, Box<Expr>),
     Between(Box<Expr>, Box<Expr>, Box<Expr>),
     In(Box<Expr>, Vec<Literal>),
-    Like(Box<Expr>, String, Option<char>),
+    Like(Box<Expr>, Like),
     IsNull(Box<Expr>),
     Not(Box<Expr>),
     And(Box<Expr>, Box<Expr>),
@@ -208,8 +211,8 @@ fn eval<'a, 'h: 'a>(e: &'a Expr, lookup: &dyn Fn(&str) -> Option<&'h str>) -> Va
                     .any(|l| compare(&x, &Value::from_lit(l)) == Some(std::cmp::Ordering::Equal)),
             )
         }
-        Expr::Like(x, pattern, escape) => match eval(x, lookup) {
-            Value::Str(s) => Value::Bool(like(&s, pattern, *escape)),
+        Expr::Like(x, pattern) => match eval(x, lookup) {
+            Value::Str(s) => Value::Bool(pattern.matches(&s)),
             _ => Value::Null,
         },
         Expr::IsNull(x) => Value::Bool(eval(x, lookup) == Value::Null),
@@ -250,54 +253,6 @@ fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
         }
         _ => a.num()?.partial_cmp(&b.num()?),
     }
-}
-
-/// SQL LIKE: `%` any run, `_` one character, `escape` makes the next character literal.
-fn like(s: &str, pattern: &str, escape: Option<char>) -> bool {
-    #[derive(Clone, Copy, PartialEq)]
-    enum P {
-        Any,
-        One,
-        Lit(char),
-    }
-    let mut pat = Vec::new();
-    let mut it = pattern.chars();
-    while let Some(c) = it.next() {
-        if Some(c) == escape {
-            if let Some(n) = it.next() {
-                pat.push(P::Lit(n));
-            }
-        } else if c == '%' {
-            pat.push(P::Any);
-        } else if c == '_' {
-            pat.push(P::One);
-        } else {
-            pat.push(P::Lit(c));
-        }
-    }
-    let text: Vec<char> = s.chars().collect();
-    // Iterative glob match with backtracking to the last '%': linear in practice, no recursion.
-    let (mut t, mut p) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        if p < pat.len() && (pat[p] == P::One || pat[p] == P::Lit(text[t])) {
-            t += 1;
-            p += 1;
-        } else if p < pat.len() && pat[p] == P::Any {
-            star = Some((p, t));
-            p += 1;
-        } else if let Some((sp, st)) = star {
-            p = sp + 1;
-            t = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    while p < pat.len() && pat[p] == P::Any {
-        p += 1;
-    }
-    p == pat.len()
 }
 
 #[cfg(test)]

@@ -270,7 +270,7 @@ impl Parser {
                     _ => return Err(self.err("ESCAPE takes a one-character string")),
                 }
             }
-            Expr::Like(Box::new(left), pattern, escape)
+            Expr::Like(Box::new(left), super::Like::compile(&pattern, escape))
         } else if negated {
             return Err(self.err(format!(
                 "expected BETWEEN, IN or LIKE after NOT, found {}",

@@ -99,3 +99,68 @@ fn errors_name_the_position() {
     let deep = "(".repeat(500) + "a = 1" + &")".repeat(500);
     assert!(Selector::parse(&deep).is_err());
 }
+
+/// The textbook dynamic programme (quadratic, obviously right) the linear matcher must agree with.
+fn like_reference(text: &str, pattern: &str, escape: Option<char>) -> bool {
+    #[derive(PartialEq)]
+    enum P {
+        Any,
+        One,
+        Lit(char),
+    }
+    let mut pat = Vec::new();
+    let mut it = pattern.chars();
+    while let Some(c) = it.next() {
+        match c {
+            c if Some(c) == escape => pat.extend(it.next().map(P::Lit)),
+            '%' => pat.push(P::Any),
+            '_' => pat.push(P::One),
+            c => pat.push(P::Lit(c)),
+        }
+    }
+    let text: Vec<char> = text.chars().collect();
+    // fit[j]: the text so far matches the first j pattern items.
+    let mut fit = vec![false; pat.len() + 1];
+    fit[0] = true;
+    for j in 0..pat.len() {
+        fit[j + 1] = fit[j] && pat[j] == P::Any;
+    }
+    for c in text {
+        let mut next = vec![false; pat.len() + 1];
+        for j in 0..pat.len() {
+            next[j + 1] = match pat[j] {
+                P::Any => next[j] || fit[j + 1],
+                P::One => fit[j],
+                P::Lit(l) => fit[j] && l == c,
+            };
+        }
+        fit = next;
+    }
+    fit[pat.len()]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+    #[test]
+    fn like_agrees_with_the_textbook_matcher(
+        text in "[abé]{0,12}",
+        pattern in "[abé%_!]{0,8}",
+    ) {
+        let escape = Some('!');
+        let quoted = pattern.replace('\'', "''");
+        let fast = sel(&format!("s LIKE '{quoted}' ESCAPE '!'"), &[("s", &text)]);
+        proptest::prop_assert_eq!(fast, like_reference(&text, &pattern, escape), "{:?} LIKE {:?}", text, pattern);
+    }
+}
+
+#[test]
+fn like_with_long_parts_of_single_character_wildcards() {
+    // Parts over 64 characters take more than one shift-and word.
+    let part: String = (0..150)
+        .map(|i| if i % 3 == 0 { '_' } else { 'a' })
+        .collect();
+    let text = format!("zz{}yy", "a".repeat(150));
+    assert!(sel(&format!("s LIKE '%{part}%'"), &[("s", &text)]));
+    assert!(sel(&format!("s LIKE 'zz{part}yy'"), &[("s", &text)]));
+    assert!(!sel(&format!("s LIKE '%{part}b%'"), &[("s", &text)]));
+}
