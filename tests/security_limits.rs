@@ -136,3 +136,82 @@ fn selectors_are_bounded_in_length_and_like_is_matched_without_backtracking() {
     assert_eq!(q.expect_body(), "three");
     q.expect_nothing();
 }
+
+#[test]
+fn destinations_are_bounded_per_user_and_overall() {
+    let b = Broker::start_with(
+        &seed_config(
+            "[broker]\nidle_destination_secs = 1\n\
+             [limits]\nmax_destinations_per_user = 40\nmax_destinations = 70\n",
+        ),
+        &[],
+    );
+    // qaadmin's SENDs and SUBSCRIBEs create 40 destinations; the next one is refused.
+    let mut q = qa(&b);
+    for i in 0..30 {
+        q.send_sync(&format!("/topic/qacollective.t{i}"), &[], b"x");
+    }
+    for i in 0..10 {
+        q.subscribe(&format!("s{i}"), &format!("/queue/qacollective.q{i}"), &[]);
+    }
+    q.send_sync("/topic/qacollective.t0", &[], b"existing ones still work");
+    q.send(&frame(
+        "SEND",
+        &[("destination", "/topic/qacollective.more")],
+        b"x",
+    ));
+    q.expect_error("user qaadmin has 40 destinations (max_destinations_per_user)");
+    let mut q = qa(&b);
+    q.send(&frame(
+        "SUBSCRIBE",
+        &[("id", "1"), ("destination", "/queue/qacollective.more")],
+        b"",
+    ));
+    q.expect_error("max_destinations_per_user");
+
+    // Another user is not held back by qaadmin's, until the broker as a whole is full.
+    // (The broker's own stats and control destinations count towards the 70.)
+    let mut p = common::seed::prod(&b);
+    let mut made = 0;
+    let refusal = loop {
+        let dest = format!("/topic/prodcollective.t{made}");
+        p.send(&frame(
+            "SEND",
+            &[("destination", &dest), ("receipt", "r")],
+            b"x",
+        ));
+        let f = p.recv_within(Duration::from_secs(5)).expect("an answer");
+        if f.command != Command::Receipt {
+            break f;
+        }
+        made += 1;
+    };
+    assert!((20..30).contains(&made), "prodadmin made {made}");
+    assert_eq!(
+        refusal.get("message"),
+        Some(format!("cannot create /topic/prodcollective.t{made}: the broker has 70 destinations (max_destinations)").as_str())
+    );
+
+    // Forgotten when idle (the subscriptions went with the connection), they count no more.
+    let mut q = qa(&b);
+    assert!(
+        common::eventually_within(Duration::from_secs(20), || {
+            q.send(&frame(
+                "SEND",
+                &[
+                    ("destination", "/topic/qacollective.later"),
+                    ("receipt", "r"),
+                ],
+                b"x",
+            ));
+            match q.recv_within(Duration::from_secs(5)) {
+                Some(f) if f.command == Command::Receipt => true,
+                _ => {
+                    q = qa(&b); // refused: that connection is closed
+                    false
+                }
+            }
+        }),
+        "idle destinations were never forgotten"
+    );
+}

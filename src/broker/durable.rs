@@ -135,7 +135,7 @@ impl Engine {
             self.drop_durable(core, &key);
         }
         let queue = queue_of(&client_id, name);
-        core.ensure_dest(&queue, &self.events, &self.security.acl);
+        core.ensure_dest(&queue, &self.events, &self.security.acl, None);
         core.durables.insert(
             key.clone(),
             Durable {
@@ -197,7 +197,7 @@ impl Engine {
         let Some(d) = core.durables.remove(key) else {
             return;
         };
-        if let Some(mut dest) = core.dests.remove(&d.queue) {
+        if let Some(mut dest) = core.forget_dest(&d.queue) {
             for q in dest.queue.drain() {
                 core.consumed(&q.message, q.store_id);
             }
@@ -274,7 +274,7 @@ impl Engine {
                 }
             };
             let queue = queue_of(&r.client_id, &r.name);
-            core.ensure_dest(&queue, &self.events, &self.security.acl);
+            core.ensure_dest(&queue, &self.events, &self.security.acl, None);
             let principal = r
                 .user
                 .as_deref()
@@ -318,7 +318,7 @@ impl Engine {
                 on_consumed: None,
             };
             let redelivered = rec.delivered || recovery.crashed || m.redeliveries > 0;
-            core.ensure_dest(&queue, &self.events, &self.security.acl);
+            core.ensure_dest(&queue, &self.events, &self.security.acl, None);
             let d = core.dests.get_mut(&queue).expect("just ensured");
             d.stats.enqueued += 1;
             d.queue.push_back(Queued {

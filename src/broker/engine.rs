@@ -180,7 +180,7 @@ impl Engine {
             {
                 continue;
             }
-            core.ensure_dest(&dest, &self.events, &self.security.acl);
+            core.ensure_dest(&dest, &self.events, &self.security.acl, None);
             core.journal(&dest, &mut q);
             let d = core.dests.get_mut(&dest).expect("just ensured");
             d.stats.enqueued += 1;
@@ -216,6 +216,9 @@ impl Engine {
         }
         if let Some(p) = &principal {
             self.authorize_subscribe(core, conn, p, &req.pattern)?;
+        }
+        if let Some(d) = req.pattern.as_destination() {
+            core.may_create(&d, principal.as_deref(), &self.limits)?;
         }
         // A durable subscription consumes its own queue, fed from the topic (see `durable`).
         let durable = match req.durable.take() {
@@ -352,8 +355,7 @@ impl Engine {
             self.remove_subscription(core, conn, key);
         }
         let prefix = format!("{TEMP_PREFIX}{conn}.");
-        core.dests
-            .retain(|d, _| !(d.kind.is_temp() && d.name.starts_with(&prefix)));
+        core.forget_dests_where(|d| d.kind.is_temp() && d.name.starts_with(&prefix));
         for d in core.dests.values_mut() {
             d.producers.remove(&conn);
         }
@@ -392,7 +394,7 @@ impl Engine {
             }
         }
         for k in gone {
-            core.dests.remove(&k);
+            core.forget_dest(&k);
         }
         self.settle(core);
     }

@@ -48,6 +48,13 @@ pub enum EngineError {
     TempGone(String),
     #[error("more than {0} subscriptions on one connection")]
     TooManySubscriptions(usize),
+    #[error("cannot create {destination}: {who} has {max} destinations ({limit})")]
+    TooManyDestinations {
+        destination: String,
+        who: String,
+        max: usize,
+        limit: &'static str,
+    },
     #[error("connection is closed")]
     ConnectionClosed,
     #[error("access denied: {user} may not {action} {destination}")]

@@ -7,6 +7,7 @@ pub mod access;
 pub mod ack;
 pub mod auth;
 pub mod destination;
+pub mod dests;
 pub mod drain;
 pub mod durable;
 pub mod engine;

@@ -137,7 +137,11 @@ impl Engine {
             }
         }
         self.authorize_send(core, conn, &message)?;
-        core.ensure_dest(dest_key, &self.events, &self.security.acl);
+        if !core.dests.contains_key(dest_key) {
+            let owner = core.conns.get(&conn).and_then(|c| c.principal.clone());
+            core.may_create(dest_key, owner.as_deref(), &self.limits)?;
+            core.ensure_dest(dest_key, &self.events, &self.security.acl, owner.as_ref());
+        }
         let total = core.queued_total.bytes.load(Ordering::Relaxed);
         let dest = core.dests.get_mut(dest_key).expect("just ensured");
         let size = message.size();

@@ -83,6 +83,10 @@ pub struct Limits {
     /// beyond it, queue messages wait for other consumers or for ACKs.
     pub max_unacked_bytes: usize,
     pub max_subscriptions_per_connection: usize,
+    /// Destinations that may exist at once, and that one user's SENDs and SUBSCRIBEs may
+    /// have created (idle ones are forgotten after `idle_destination_secs`).
+    pub max_destinations: usize,
+    pub max_destinations_per_user: usize,
     /// A SUBSCRIBE's `selector` (MCollective's `mc_identity = '…'` needs a few dozen).
     pub max_selector_bytes: usize,
     pub max_connections: usize,
@@ -112,6 +116,8 @@ impl Default for Limits {
             max_unacked_bytes: 64 * 1024 * 1024,
             max_subscriptions_per_connection: 10_000,
             max_selector_bytes: 4096,
+            max_destinations: 100_000,
+            max_destinations_per_user: 10_000,
             max_connections: 20_000,
             max_connections_per_address: 4096,
             idle_timeout_secs: 0,

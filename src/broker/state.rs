@@ -119,8 +119,10 @@ pub(super) struct Dest {
     /// Per-second rates, refreshed by `sample_rates`.
     pub rate_in: f64,
     pub rate_out: f64,
-    prev_in: u64,
-    prev_out: u64,
+    pub prev_in: u64,
+    pub prev_out: u64,
+    /// The user whose SEND or SUBSCRIBE created it (the destination limits count it theirs).
+    pub owner: Option<Arc<Principal>>,
 }
 
 #[derive(Default)]
@@ -141,6 +143,8 @@ pub(super) struct Core {
     /// Subscriptions with wildcards, matched against destinations created later.
     pub wildcard_subs: Vec<SubKey>,
     pub dests: HashMap<Destination, Dest>,
+    /// Destinations each user created that still exist (see `dests`).
+    pub dests_by_user: HashMap<String, usize>,
     pub next_sub: SubKey,
     pub totals: Totals,
 }
@@ -179,55 +183,6 @@ enum Offer {
 }
 
 impl Core {
-    /// Creates `dest` on first use and attaches the wildcard subscriptions that match it.
-    pub fn ensure_dest(
-        &mut self,
-        dest: &Destination,
-        events: &broadcast::Sender<BrokerEvent>,
-        acl: &Acl,
-    ) {
-        if self.dests.contains_key(dest) {
-            return;
-        }
-        // A durable subscription's queue is its subscriber's alone: no wildcard takes from it.
-        let subscribers: Vec<SubKey> = if super::durable::is_reserved(dest.kind, &dest.name) {
-            Vec::new()
-        } else {
-            self.wildcard_subs
-                .iter()
-                .copied()
-                .filter(|k| {
-                    self.subs
-                        .get(k)
-                        .is_some_and(|s| s.pattern.matches(dest) && s.may_read(acl, dest))
-                })
-                .collect()
-        };
-        for k in &subscribers {
-            if let Some(s) = self.subs.get_mut(k) {
-                s.attached.push(dest.clone());
-            }
-        }
-        self.dests.insert(
-            dest.clone(),
-            Dest {
-                subscribers,
-                rr: 0,
-                queue: MessageQueue::new(self.queued_total.clone()),
-                producers: HashSet::new(),
-                stats: DestStats::default(),
-                last_active_ms: super::message::now_ms(),
-                rate_in: 0.0,
-                rate_out: 0.0,
-                prev_in: 0,
-                prev_out: 0,
-            },
-        );
-        let _ = events.send(BrokerEvent::DestinationCreated {
-            destination: dest.to_string(),
-        });
-    }
-
     /// Adds a subscription and attaches it to every destination it matches (creating the one it
     /// names, when it has no wildcard).
     pub fn attach(
@@ -238,7 +193,7 @@ impl Core {
     ) {
         let key = sub.key;
         if let Some(d) = sub.pattern.as_destination() {
-            self.ensure_dest(&d, events, acl);
+            self.ensure_dest(&d, events, acl, sub.principal.as_ref());
             self.dests
                 .get_mut(&d)
                 .expect("ensured")
