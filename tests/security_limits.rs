@@ -215,3 +215,42 @@ fn destinations_are_bounded_per_user_and_overall() {
         "idle destinations were never forgotten"
     );
 }
+
+#[test]
+fn a_client_dropped_while_it_reads_nothing_leaves_no_socket() {
+    // Heart-beats expected every 300 ms: silent for ~1 s, a client is dropped.
+    let b = Broker::start_with(
+        &seed_config("[broker]\nheartbeat_receive_ms = 300\nheartbeat_grace = 2.0\n"),
+        &[],
+    );
+    let idle = b.sockets();
+    let mut silent = common::Stomp::open(&b.addr);
+    silent.send(&frame(
+        "CONNECT",
+        &[
+            ("accept-version", "1.2"),
+            ("host", "/"),
+            ("login", "qaadmin"),
+            ("passcode", "muppetsfromspace"),
+            ("heart-beat", "300,0"),
+        ],
+        b"",
+    ));
+    silent.expect(Command::Connected);
+    silent.subscribe("flood", "/topic/qacollective.flood", &[]);
+    // It promised heart-beats and sends none, and it reads nothing of what it is sent: the
+    // broker's writes to it block once the socket buffers are full.
+    let mut p = qa(&b);
+    let mb = vec![b'x'; 1 << 20];
+    for _ in 0..24 {
+        p.send_sync("/topic/qacollective.flood", &[], &mb);
+    }
+    assert!(b.wait_log("heart-beat"), "{}", b.log());
+    let with = b.sockets();
+    assert!(
+        common::eventually_within(Duration::from_secs(20), || b.sockets() < with),
+        "the dropped connection's socket is still open ({} sockets, {idle} when idle)",
+        b.sockets()
+    );
+    drop(silent);
+}
