@@ -1,0 +1,42 @@
+//! A fleet's worth of nodes on one broker: what thousands of connections that come back at
+//! once need from it.
+
+mod common;
+use common::{require_tool, Broker};
+
+/// The backlog of the listening socket on `port`: `ss` shows it as the Send-Q of a
+/// listening socket.
+fn listen_backlog(port: u16) -> Option<u32> {
+    let out = std::process::Command::new("ss")
+        .args(["-ltnH", &format!("sport = :{port}")])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.split_whitespace().nth(2)?.parse().ok())
+}
+
+#[test]
+fn the_listeners_queue_a_restart_storm_of_connections() {
+    if !require_tool("ss", &["-V"], "apt-get install iproute2") {
+        return;
+    }
+    let b = Broker::start_with(
+        "[auth]\nanonymous = true\n[cluster]\nlisten = [\"127.0.0.1:0\"]\n",
+        &[],
+    );
+    // The kernel caps the backlog asked for at net.core.somaxconn.
+    let cap: u32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(4096);
+    let want = cap.min(4096);
+    let cluster_port: u16 = b.cluster[0].rsplit(':').next().unwrap().parse().unwrap();
+    for port in [b.port(), cluster_port] {
+        assert_eq!(
+            listen_backlog(port),
+            Some(want),
+            "backlog of the listener on {port}"
+        );
+    }
+}
