@@ -570,8 +570,9 @@ fn expired_messages_move_to_the_expiry_queue_when_configured() {
 
 #[test]
 fn memory_and_disk_limits_refuse_with_a_clear_error_and_keep_what_was_accepted() {
-    // Four messages of 1000 bytes and their headers (priority, timestamp) fit; a fifth does not.
-    let broker = Broker::open_with("[limits]\nmax_memory_bytes = 4400\nproducer_wait_ms = 0\n");
+    // Four messages of 1000 bytes, their headers (priority, timestamp) and the 512 bytes
+    // counted for each message's own structures fit; a fifth does not.
+    let broker = Broker::open_with("[limits]\nmax_memory_bytes = 6500\nproducer_wait_ms = 0\n");
     let mut s = Stomp::connect(&broker.addr);
     let body = vec![b'x'; 1000];
     for _ in 0..4 {

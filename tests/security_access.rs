@@ -322,9 +322,10 @@ fn a_full_queue_makes_the_producer_wait_then_refuses_without_losing_anything() {
     p.send_sync("/queue/full", &[], b"a");
     p.send_sync("/queue/full", &[], b"b");
     p.send(&frame("SEND", &[("destination", "/queue/full")], b"c"));
-    // (The bytes are the bodies' and the headers': priority and timestamp, 35 a message.)
+    // (The bytes are the bodies', the headers' (priority and timestamp, 35 a message) and
+    // the 512 counted for each message's own structures.)
     p.expect_error(
-        "queue /queue/full is full (2 messages, 72 bytes; limits 2 messages, 1000000 bytes)",
+        "queue /queue/full is full (2 messages, 1096 bytes; limits 2 messages, 1000000 bytes)",
     );
     let mut c = Stomp::connect(&b.addr);
     c.subscribe("c", "/queue/full", &[]);
@@ -338,7 +339,7 @@ fn a_full_queue_makes_the_producer_wait_then_refuses_without_losing_anything() {
 
 #[test]
 fn queue_bytes_are_bounded_too() {
-    let b = Broker::open_with("[limits]\nmax_queue_bytes = 1000\nproducer_wait_ms = 0\n");
+    let b = Broker::open_with("[limits]\nmax_queue_bytes = 2000\nproducer_wait_ms = 0\n");
     let mut p = Stomp::connect(&b.addr);
     p.send_sync("/queue/big", &[], &[b'x'; 600]);
     p.send(&frame(
@@ -346,12 +347,12 @@ fn queue_bytes_are_bounded_too() {
         &[("destination", "/queue/big")],
         &[b'y'; 600],
     ));
-    p.expect_error("queue /queue/big is full (1 messages, 635 bytes");
+    p.expect_error("queue /queue/big is full (1 messages, 1147 bytes");
 }
 
 #[test]
 fn unacked_bytes_per_connection_are_bounded() {
-    let b = Broker::open_with("[limits]\nmax_unacked_bytes = 1000\n");
+    let b = Broker::open_with("[limits]\nmax_unacked_bytes = 2000\n");
     let mut p = Stomp::connect(&b.addr);
     for body in [b"1".repeat(600), b"2".repeat(600), b"3".repeat(600)] {
         p.send_sync("/queue/heavy", &[], &body);
@@ -359,7 +360,7 @@ fn unacked_bytes_per_connection_are_bounded() {
     let mut slow = Stomp::connect(&b.addr);
     slow.subscribe("s", "/queue/heavy", &[("ack", "client-individual")]);
     let first = slow.expect(Command::Message);
-    slow.expect_nothing(); // 600 + 600 would pass the 1000-byte cap
+    slow.expect_nothing(); // two of 1147 bytes (body, headers, overhead) would pass 2000
     slow.request(frame("ACK", &[("id", first.get("ack").unwrap())], b""));
     assert_eq!(slow.expect(Command::Message).body[0], b'2');
     // Another consumer is not held back by the slow one's cap.

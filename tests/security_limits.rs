@@ -254,3 +254,48 @@ fn a_client_dropped_while_it_reads_nothing_leaves_no_socket() {
     );
     drop(silent);
 }
+
+#[test]
+fn tiny_messages_cannot_hold_more_memory_than_the_limit_allows() {
+    // Each message's own structures count (512 bytes), not only its 3-byte body and headers:
+    // 150 000 of them were all accepted under 8 MiB, holding about 90 MiB.
+    let b = Broker::start_with(
+        &seed_config("[limits]\nmax_memory_bytes = 8388608\nproducer_wait_ms = 0\n"),
+        &[],
+    );
+    let before = b.memory_kib("VmRSS");
+    let mut p = qa(&b);
+    let one = shoal::stomp::codec::to_bytes(
+        &frame(
+            "SEND",
+            &[
+                ("destination", "/queue/qacollective.nodes"),
+                ("mc_identity", "gone"),
+            ],
+            b"req",
+        ),
+        p.version,
+    );
+    let batch: Vec<u8> = one.iter().copied().cycle().take(one.len() * 500).collect();
+    use std::io::Write;
+    for _ in 0..300 {
+        if p.stream.write_all(&batch).is_err() {
+            break; // refused: the broker closed the connection
+        }
+    }
+    let refusal = p
+        .recv_within(Duration::from_secs(10))
+        .expect("an ERROR when the memory limit is reached");
+    assert!(
+        refusal
+            .get("message")
+            .is_some_and(|m| m.contains("max_memory_bytes")),
+        "{refusal:?}"
+    );
+    let after = b.memory_kib("VmRSS");
+    println!("RSS {before} KiB before, {after} KiB with the queues full");
+    assert!(
+        after < before + 40 * 1024, // the 8 MiB, their allocator slack, a fixed ~20 MiB
+        "8 MiB of tiny messages took RSS from {before} KiB to {after} KiB"
+    );
+}

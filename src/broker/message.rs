@@ -7,6 +7,13 @@ use bytes::Bytes;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// What a queued message costs beyond its body and header bytes: its id, destination, header
+/// index and the structures that hold it (593 bytes of RSS each for 200 000 three-byte
+/// messages with one header, release build, 64-bit Linux). The byte limits count it, as
+/// ActiveMQ counts a minimum size per message, so that a flood of tiny messages cannot hold
+/// ten times the memory the limits allow.
+pub const MESSAGE_OVERHEAD: usize = 512;
+
 #[derive(Debug)]
 pub struct Message {
     /// Broker-assigned, unique for the broker's lifetime (`ID-<broker>-<boot>-<seq>`: no
@@ -152,8 +159,9 @@ impl Message {
     /// Bytes this message occupies on the wire, roughly; used for byte counters and limits.
     /// What the byte limits count for it: body and headers (a message of headers alone is
     /// not free: 200 of 1.5 MB once passed an 8 MiB queue limit).
+    /// What the byte limits count: body, header bytes and `MESSAGE_OVERHEAD`.
     pub fn size(&self) -> usize {
-        self.body.len() + self.headers.byte_len()
+        self.body.len() + self.headers.byte_len() + MESSAGE_OVERHEAD
     }
 
     pub fn wire_size(&self) -> usize {

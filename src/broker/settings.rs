@@ -69,17 +69,17 @@ pub struct Limits {
     /// Messages and bytes waiting to be written to one connection.
     pub outbox_messages: usize,
     pub outbox_bytes: usize,
-    /// Messages and bytes (bodies and headers) one queue may hold. A producer sending to a full queue waits
+    /// Messages and bytes (bodies, headers and `MESSAGE_OVERHEAD` a message) one queue may hold. A producer sending to a full queue waits
     /// (its connection stops being read) up to `producer_wait_ms`, then gets an ERROR.
     pub max_queue_messages: usize,
     pub max_queue_bytes: usize,
-    /// Bytes (bodies and headers) waiting in all queues together (the broker's memory limit); a SEND that
+    /// Bytes (bodies, headers and `MESSAGE_OVERHEAD` a message) waiting in all queues together (the broker's memory limit); a SEND that
     /// would pass it waits and is refused like one to a full queue.
     pub max_memory_bytes: usize,
     /// How long a producer to a full queue (or a full broker or store) waits before its
     /// ERROR; 0 refuses at once.
     pub producer_wait_ms: u64,
-    /// Bytes (bodies and headers) delivered to one connection and not yet acknowledged (client ack modes);
+    /// Bytes (bodies, headers and `MESSAGE_OVERHEAD` a message) delivered to one connection and not yet acknowledged (client ack modes);
     /// beyond it, queue messages wait for other consumers or for ACKs.
     pub max_unacked_bytes: usize,
     pub max_subscriptions_per_connection: usize,
