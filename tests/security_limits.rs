@@ -299,3 +299,36 @@ fn tiny_messages_cannot_hold_more_memory_than_the_limit_allows() {
         "8 MiB of tiny messages took RSS from {before} KiB to {after} KiB"
     );
 }
+
+#[test]
+fn a_node_arriving_finds_its_requests_without_looking_at_everyone_elses() {
+    let b = Broker::start_with(&seed_config(""), &[]);
+    const NODES: &str = "/queue/qacollective.nodes";
+    let mut p = qa(&b);
+    // Requests for 4000 absent nodes, and two for one that is about to connect.
+    let mut batch = Vec::new();
+    for i in 0..4000 {
+        let id = format!("gone{i}");
+        let f = frame(
+            "SEND",
+            &[("destination", NODES), ("mc_identity", &id)],
+            b"x",
+        );
+        batch.extend_from_slice(&shoal::stomp::codec::to_bytes(&f, p.version));
+    }
+    p.send_raw(&batch);
+    p.send_sync(NODES, &[("mc_identity", "late")], b"first");
+    p.send_sync(NODES, &[("mc_identity", "late")], b"second");
+    let looked = destination_stats(&b, NODES)["examined"].as_u64().unwrap();
+    let mut node = qa(&b);
+    node.subscribe("n", NODES, &[("selector", "mc_identity = 'late'")]);
+    assert_eq!(node.expect_body(), "first");
+    assert_eq!(node.expect_body(), "second");
+    let stats = destination_stats(&b, NODES);
+    let examined = stats["examined"].as_u64().unwrap() - looked;
+    assert_eq!(
+        examined, 2,
+        "the arriving node's dispatch looked at {examined} messages"
+    );
+    assert_eq!(stats["pending"], 4000);
+}

@@ -8,6 +8,7 @@ pub mod ack;
 pub mod auth;
 pub mod destination;
 pub mod dests;
+pub mod dispatch;
 pub mod drain;
 pub mod durable;
 pub mod engine;

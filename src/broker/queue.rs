@@ -3,7 +3,8 @@
 //! TUI's "bytes pending" cost nothing to read.
 
 use super::message::Message;
-use std::collections::VecDeque;
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -40,17 +41,33 @@ pub struct QueuedTotals {
     pub messages: AtomicUsize,
 }
 
-#[derive(Debug, Default)]
+/// Position of a message in its queue: messages are kept in `Seq` order, front first.
+pub type Seq = u64;
+
+/// Where the first `push_back` and `push_front` land: far from either end of `u64`.
+const MIDDLE: Seq = 1 << 62;
+
+#[derive(Debug)]
 pub struct MessageQueue {
-    items: VecDeque<Queued>,
+    /// In order, by a sequence number given when a message goes in at the back (or, for one
+    /// coming back, at the front): removing one from the middle — the message a node's
+    /// selector picks out of 100 000 waiting for others — costs a log, not a shift of all the
+    /// ones behind it.
+    items: BTreeMap<Seq, Queued>,
+    next_back: Seq,
+    next_front: Seq,
+    /// The waiting messages of each `mc_identity` (MCollective's directed requests, all in
+    /// one `/queue/<collective>.nodes`): a node that arrives or gains room finds its own
+    /// without looking at everyone else's (see `Core::dispatch_identity`).
+    by_identity: HashMap<Box<str>, BTreeSet<Seq>>,
     bytes: usize,
     total: Arc<QueuedTotals>,
-    /// How many messages at the front every consumer able to take one has been offered since
+    /// Every message before this one has been offered to each consumer able to take one since
     /// it last gained room: selectors declined them, or every taker is full. A message that
     /// arrives needs only itself offered (see `Scan`); a consumer that gains room or arrives
     /// looks at them all again. A queue holding 100 000 messages for an absent `mc_identity`
     /// took 102 SENDs a second when every SEND walked them all (27 000 when empty).
-    offered: usize,
+    offered: Seq,
 }
 
 /// Where a dispatch pass starts.
@@ -65,7 +82,10 @@ pub enum Scan {
 impl MessageQueue {
     pub fn new(total: Arc<QueuedTotals>) -> MessageQueue {
         MessageQueue {
-            items: VecDeque::new(),
+            items: BTreeMap::new(),
+            next_back: MIDDLE,
+            next_front: MIDDLE - 1,
+            by_identity: HashMap::default(),
             bytes: 0,
             total,
             offered: 0,
@@ -80,17 +100,30 @@ impl MessageQueue {
         self.items.is_empty()
     }
 
-    /// Bytes (bodies and headers) of everything waiting.
+    /// Bytes of everything waiting, as `Message::size` counts them.
     pub fn bytes(&self) -> usize {
         self.bytes
     }
 
-    pub fn get(&self, i: usize) -> Option<&Queued> {
-        self.items.get(i)
+    /// The first message at or after `from`.
+    pub fn first_from(&self, from: Seq) -> Option<(Seq, &Queued)> {
+        self.items.range(from..).next().map(|(s, q)| (*s, q))
+    }
+
+    pub fn get(&self, seq: Seq) -> Option<&Queued> {
+        self.items.get(&seq)
+    }
+
+    /// The waiting messages whose `mc_identity` is `identity`, front first.
+    pub fn with_identity(&self, identity: &str) -> impl Iterator<Item = Seq> + '_ {
+        self.by_identity
+            .get(identity)
+            .into_iter()
+            .flat_map(|seqs| seqs.iter().copied())
     }
 
     /// Where a dispatch pass of this kind starts.
-    pub fn scan_from(&self, scan: Scan) -> usize {
+    pub fn scan_from(&self, scan: Scan) -> Seq {
         match scan {
             Scan::All => 0,
             Scan::New => self.offered,
@@ -99,40 +132,61 @@ impl MessageQueue {
 
     /// A dispatch pass has offered everything now waiting.
     pub fn all_offered(&mut self) {
-        self.offered = self.items.len();
+        self.offered = self.next_back;
     }
 
-    fn grew(&mut self, n: usize) {
+    fn grew(&mut self, seq: Seq, q: &Queued) {
+        let n = q.message.size();
         self.bytes += n;
         self.total.bytes.fetch_add(n, Ordering::Relaxed);
         self.total.messages.fetch_add(1, Ordering::Relaxed);
+        if let Some(id) = q.message.header("mc_identity") {
+            match self.by_identity.get_mut(id) {
+                Some(seqs) => {
+                    seqs.insert(seq);
+                }
+                None => {
+                    self.by_identity.insert(id.into(), BTreeSet::from([seq]));
+                }
+            }
+        }
     }
 
-    /// `n` bytes in `count` messages left.
-    fn shrank(&mut self, n: usize, count: usize) {
+    /// `q` (at `seq`) left.
+    fn shrank(&mut self, seq: Seq, q: &Queued) {
+        let n = q.message.size();
         self.bytes -= n;
         self.total.bytes.fetch_sub(n, Ordering::Relaxed);
-        self.total.messages.fetch_sub(count, Ordering::Relaxed);
+        self.total.messages.fetch_sub(1, Ordering::Relaxed);
+        if let Some(id) = q.message.header("mc_identity") {
+            if let Some(seqs) = self.by_identity.get_mut(id) {
+                seqs.remove(&seq);
+                if seqs.is_empty() {
+                    self.by_identity.remove(id);
+                }
+            }
+        }
     }
 
     pub fn push_back(&mut self, q: Queued) {
-        self.grew(q.message.size());
-        self.items.push_back(q);
+        let seq = self.next_back;
+        self.next_back += 1;
+        self.grew(seq, &q);
+        self.items.insert(seq, q);
     }
 
     /// Redeliveries go back in front, ahead of newer messages.
     pub fn push_front(&mut self, q: Queued) {
-        self.grew(q.message.size());
-        self.items.push_front(q);
+        let seq = self.next_front;
+        self.next_front -= 1;
+        self.grew(seq, &q);
+        self.items.insert(seq, q);
         self.offered = 0;
     }
 
-    pub fn remove(&mut self, i: usize) -> Option<Queued> {
-        let q = self.items.remove(i)?;
-        if i < self.offered {
-            self.offered -= 1;
-        }
-        self.shrank(q.message.size(), 1);
+    pub fn remove(&mut self, seq: Seq) -> Option<Queued> {
+        let q = self.items.remove(&seq)?;
+        self.shrank(seq, &q);
         Some(q)
     }
 
@@ -143,29 +197,23 @@ impl MessageQueue {
 
     /// Takes out the messages `pick` chooses, keeping the others in order.
     pub fn take_where(&mut self, mut pick: impl FnMut(&Queued) -> bool) -> Vec<Queued> {
-        if !self.items.iter().any(&mut pick) {
-            return Vec::new();
-        }
-        let (taken, kept): (VecDeque<Queued>, VecDeque<Queued>) =
-            std::mem::take(&mut self.items).into_iter().partition(pick);
-        self.items = kept;
-        self.offered = 0;
-        let freed: usize = taken.iter().map(|q| q.message.size()).sum();
-        self.shrank(freed, taken.len());
-        taken.into()
+        let seqs: Vec<Seq> = self
+            .items
+            .iter()
+            .filter(|(_, q)| pick(q))
+            .map(|(s, _)| *s)
+            .collect();
+        seqs.into_iter().filter_map(|s| self.remove(s)).collect()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Queued> {
-        self.items.iter()
+        self.items.values()
     }
 
     /// Takes out everything (a durable subscription removed).
     pub fn drain(&mut self) -> Vec<Queued> {
-        let all: Vec<Queued> = std::mem::take(&mut self.items).into();
-        self.offered = 0;
-        let freed = self.bytes;
-        self.shrank(freed, all.len());
-        all
+        let seqs: Vec<Seq> = self.items.keys().copied().collect();
+        seqs.into_iter().filter_map(|s| self.remove(s)).collect()
     }
 }
 

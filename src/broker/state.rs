@@ -1,7 +1,6 @@
-//! The routing state inside the engine's lock, and the dispatch rules that act on it.
+//! The routing state inside the engine's lock, and the delivery rules that act on it.
 //!
-//! Queues: each message goes to one consumer, chosen round-robin among those whose selector
-//! accepts it and who have credit (prefetch) and room (outbox); otherwise it waits. Topics: each
+//! Queues: see `dispatch`. Topics: each
 //! matching subscriber gets the message now or, if it cannot take it, loses it and the loss is
 //! counted (or it is disconnected, by policy) — a slow reader never holds the others back.
 
@@ -11,7 +10,7 @@ use super::destination::Destination;
 use super::events::BrokerEvent;
 use super::message::Message;
 use super::outbox::{Delivery, Outbox};
-use super::queue::{MessageQueue, Queued, Scan};
+use super::queue::{MessageQueue, Queued};
 use super::selector::Selector;
 use super::settings::DeliveryPolicy;
 use super::settings::{BrokerSettings, SlowConsumerPolicy};
@@ -176,7 +175,7 @@ pub(super) struct Durable {
     pub orphaned: bool,
 }
 
-enum Offer {
+pub(super) enum Offer {
     Taken,
     /// No credit or no room: try someone else, or later.
     Busy,
@@ -231,7 +230,7 @@ impl Core {
     }
 
     /// Offers one message to one subscription.
-    fn offer(
+    pub(super) fn offer(
         &mut self,
         key: SubKey,
         message: &Arc<Message>,
@@ -293,135 +292,6 @@ impl Core {
         }
         self.totals.msgs_out += 1;
         Offer::Taken
-    }
-
-    /// Hands queued messages of `dest` to consumers while any can take them.
-    pub fn dispatch_queue(&mut self, dest: &Destination, now: u64, scan: Scan) {
-        let Some(d) = self.dests.get_mut(dest) else {
-            return;
-        };
-        if d.subscribers.is_empty() || d.queue.is_empty() {
-            return;
-        }
-        let mut i = d.queue.scan_from(scan);
-        // Borrow the consumer list for the pass (put back below) instead of cloning it on
-        // every SEND; `offer` never touches destinations.
-        let consumers = std::mem::take(&mut d.subscribers);
-        let mut rr = d.rr;
-        let n = consumers.len();
-        // Consumers that cannot take anything more in this pass (no credit, or outbox full).
-        // Once all are, stop: scanning the rest of the queue could only fail again, and doing
-        // it on every SEND would make a backed-up queue quadratic.
-        let mut closed: Vec<bool> = Vec::new();
-        let mut open = n;
-        // Priority levels, highest first: local consumers (0) before bridges (below 0).
-        let (mut hi, mut lo) = (i32::MIN, i32::MAX);
-        for k in &consumers {
-            if let Some(s) = self.subs.get(k) {
-                hi = hi.max(s.priority);
-                lo = lo.min(s.priority);
-            }
-        }
-        while open > 0 {
-            let d = self.dests.get_mut(dest).expect("exists");
-            let Some(q) = d.queue.get(i) else { break };
-            d.stats.examined += 1;
-            if q.message.is_expired(now) {
-                d.stats.expired += 1;
-                if let Some(q) = d.queue.remove(i) {
-                    self.expire(dest, q);
-                }
-                continue;
-            }
-            let (message, redelivered, redeliveries, store_id) =
-                (q.message.clone(), q.redelivered, q.redeliveries, q.store_id);
-            let mut taken: Option<SubKey> = None;
-            let mut level = hi;
-            'levels: while taken.is_none() && level >= lo {
-                for step in 0..n {
-                    let idx = (rr + step) % n;
-                    if closed.get(idx).copied().unwrap_or(false) {
-                        continue;
-                    }
-                    let key = consumers[idx];
-                    let busy = match self.subs.get(&key) {
-                        None => true,
-                        Some(sub) if sub.priority != level => continue,
-                        Some(sub) if !sub.has_credit() => true,
-                        Some(sub) if !sub.accepts(&message) => continue,
-                        Some(_) => {
-                            match self.offer(
-                                key,
-                                &message,
-                                redelivered,
-                                redeliveries,
-                                store_id,
-                                Some(dest),
-                            ) {
-                                Offer::Taken => {
-                                    rr = (idx + 1) % n;
-                                    taken = Some(key);
-                                    break 'levels;
-                                }
-                                Offer::Busy => true,
-                            }
-                        }
-                    };
-                    if busy {
-                        if closed.is_empty() {
-                            closed.resize(n, false);
-                        }
-                        closed[idx] = true;
-                        open -= 1;
-                    }
-                }
-                if level == i32::MIN {
-                    break;
-                }
-                level -= 1;
-            }
-            if let Some(key) = taken {
-                let auto = self.subs.get(&key).is_some_and(|s| s.ack == AckMode::Auto);
-                let d = self.dests.get_mut(dest).expect("exists");
-                d.queue.remove(i);
-                d.stats.dispatched += 1;
-                d.stats.bytes_out += message.body.len() as u64;
-                if auto {
-                    d.stats.dequeued += 1;
-                    self.consumed(&message, store_id);
-                }
-            } else {
-                i += 1; // nobody open wants this one (selectors): look further down the queue
-            }
-        }
-        if let Some(d) = self.dests.get_mut(dest) {
-            d.rr = rr;
-            d.subscribers = consumers;
-            // Offered to every consumer with room, or waiting for room: either way the next
-            // pass that is not for a consumer gaining room starts after them.
-            d.queue.all_offered();
-        }
-    }
-
-    /// Re-runs dispatch on every queue a subscription is attached to (it gained credit or room).
-    pub fn dispatch_for_sub(&mut self, key: SubKey) {
-        let Some(sub) = self.subs.get(&key) else {
-            return;
-        };
-        if !sub.pattern.kind.is_queue() {
-            return;
-        }
-        let now = super::message::now_ms();
-        // Usually one destination: dispatch it without copying the list.
-        if sub.attached.len() == 1 {
-            let d = sub.attached[0].clone();
-            self.dispatch_queue(&d, now, Scan::All);
-            return;
-        }
-        let attached = sub.attached.clone();
-        for d in attached {
-            self.dispatch_queue(&d, now, Scan::All);
-        }
     }
 
     /// `onward_only`: to bridges' subscriptions only (see `Publish::onward_only`).
