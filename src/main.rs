@@ -3,6 +3,13 @@ use shoal::cli::{self, Cli, Command};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+/// mimalloc rather than glibc's malloc: a message is allocated by the connection that read it
+/// and freed by the one that wrote it, on another thread, and glibc's per-thread arenas spent
+/// a fifth of the broker's time in `_int_malloc`/`unlink_chunk`/`malloc_consolidate` on a
+/// 256-byte queue run, and kept freed argon2 blocks (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter =

@@ -22,6 +22,7 @@ pub mod message;
 pub mod outbox;
 pub mod publish;
 pub mod queue;
+pub mod readbuf;
 pub mod receipts;
 pub mod redelivery;
 pub mod selector;

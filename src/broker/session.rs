@@ -17,7 +17,6 @@ use super::state::ConnInfo;
 use super::subscription::{AckMode, ConnId};
 use super::writer;
 use crate::stomp::{Command, Decoder, Frame, Version};
-use bytes::BytesMut;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -134,11 +133,11 @@ where
     let connect_deadline =
         tokio::time::Instant::now() + Duration::from_millis(limits.connect_timeout_ms);
     let mut decoder = Decoder::new(limits.frame_limits());
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut rb = super::readbuf::ReadBuf::new();
     let reason = 'conn: loop {
         // Handle every whole frame already buffered before reading more.
         loop {
-            match decoder.decode(&mut buf) {
+            match decoder.decode(&mut rb.buf) {
                 Ok(Some(frame)) => match session.dispatch(frame).await {
                     Ok(Next::Continue) => {
                         if let Some(v) = session.version {
@@ -160,8 +159,8 @@ where
             }
         }
         session.receipts.release(&outbox);
-        fit_read_buffer(&mut buf);
-        let read = reader.read_buf(&mut buf);
+        let room = rb.fit();
+        let read = reader.read_buf(&mut rb.buf);
         // Until CONNECT, the deadline counts from accept (a client trickling a byte a second
         // would otherwise restart it with every byte); after, from the last read.
         let read_deadline = match (session.version, session.read_timeout) {
@@ -187,7 +186,7 @@ where
         };
         match n {
             Ok(Ok(0)) => break "peer closed the connection".to_string(),
-            Ok(Ok(_)) => {}
+            Ok(Ok(n)) => rb.filled(n, room),
             Ok(Err(e)) => break format!("read error: {e}"),
             Err(()) if session.version.is_none() => {
                 break session.fail(Fatal::new(
@@ -666,22 +665,6 @@ fn durable_name(frame: &Frame) -> Option<&str> {
         .get("activemq.subscriptionName")
         .or_else(|| frame.get("durable-subscription-name"))
         .filter(|n| !n.is_empty())
-}
-
-/// Bytes read at a time; a buffer grows past this only to hold one large frame.
-const READ_CHUNK: usize = 64 * 1024;
-
-/// Makes room for the next read. A buffer grown for a large frame is not kept for the small
-/// frames after it: the large body sliced from it shares its allocation, and the next large
-/// one would too, so once little is left in it the rest moves to a fresh chunk.
-fn fit_read_buffer(buf: &mut BytesMut) {
-    if buf.capacity() > 2 * READ_CHUNK && buf.len() < READ_CHUNK / 4 {
-        let mut fresh = BytesMut::with_capacity(READ_CHUNK);
-        fresh.extend_from_slice(buf);
-        *buf = fresh;
-    } else if buf.capacity() - buf.len() < 16 * 1024 {
-        buf.reserve(READ_CHUNK);
-    }
 }
 
 /// Refuses the engine's reserved destinations (durable subscriptions' queues).

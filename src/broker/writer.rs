@@ -46,6 +46,9 @@ pub fn encode_delivery(out: &mut BytesMut, d: &Delivery, version: Version) {
     out.put_u8(0);
 }
 
+/// The write buffer of a quiet connection.
+const QUIET: usize = 4 * 1024;
+
 /// Runs until the outbox says Close, the socket fails, or `stop` is cancelled. Cancels `done`
 /// on the way out so the reader side stops too.
 pub async fn run<W: AsyncWrite + Unpin>(
@@ -56,7 +59,9 @@ pub async fn run<W: AsyncWrite + Unpin>(
     done: CancellationToken,
 ) {
     let mut batch: VecDeque<Outgoing> = VecDeque::new();
-    let mut buf = BytesMut::with_capacity(64 * 1024);
+    // Small while the connection is quiet (most of a fleet's are, for hours); it grows with
+    // the batches it encodes, and goes back once they are small again.
+    let mut buf = BytesMut::with_capacity(QUIET);
     'outer: loop {
         let hb = outbox.heartbeat_ms();
         let woke = if hb == 0 {
@@ -90,9 +95,12 @@ pub async fn run<W: AsyncWrite + Unpin>(
             if socket.write_all(&buf).await.is_err() {
                 break 'outer;
             }
+            let written = buf.len();
             buf.clear();
             if buf.capacity() > 4 * 1024 * 1024 {
                 buf = BytesMut::with_capacity(64 * 1024);
+            } else if written < QUIET && buf.capacity() > 4 * QUIET {
+                buf = BytesMut::with_capacity(QUIET);
             }
         }
         if close {
