@@ -51,9 +51,14 @@ def read_frame(s, buf):
 
 
 def bystander(port, seconds, out):
-    lat, failed, s = [], 0, None
-    deadline = time.time() + seconds
+    """Connected before the abuse starts (it answers "ready"); reconnects after a failure."""
+    lat, failed = [], 0
     buf = bytearray()
+    s = connect(port, "prodadmin", timeout=5)
+    s.sendall(frame("SUBSCRIBE", [("id", "rt"), ("destination", "/topic/prodcollective.rt"), ("receipt", "r")]))
+    read_frame(s, buf)
+    out.put("ready")
+    deadline = time.time() + seconds
     while time.time() < deadline:
         try:
             if s is None:
@@ -254,13 +259,14 @@ def run(abuse, seconds):
                 except OSError:
                     time.sleep(0.1)
             before = rss(b.pid)
+            out = mp.Queue()
+            by = mp.Process(target=bystander, args=(port, seconds, out))
+            by.start()
+            assert out.get() == "ready"
             stop = threading.Event()
             workers = [threading.Thread(target=w, args=(stop,), daemon=True) for w in ABUSES[abuse](port, stop)]
             for w in workers:
                 w.start()
-            out = mp.Queue()
-            by = mp.Process(target=bystander, args=(port, seconds, out))
-            by.start()
             lat, failed = out.get()
             by.join()
             peak = rss(b.pid, "VmHWM")
