@@ -183,7 +183,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     traffic(&hub, &[&east, &west], &stop);
     let source = Source::Embedded(hub.sources.clone());
     let result = match &args.snapshot {
-        Some(dir) => snapshot(keymap, theme, source, dir, &args.size).await,
+        Some(dir) => snapshot(keymap, theme, source, dir, &args.size, args.nodes).await,
         None => {
             let app = App::new(keymap, "demo", false);
             crate::tui::runtime::run(app, source, theme, Some(DEMO_PSK.into())).await
@@ -204,6 +204,7 @@ async fn snapshot(
     source: Source,
     dir: &std::path::Path,
     size: &str,
+    nodes: usize,
 ) -> anyhow::Result<()> {
     let (w, h) = size
         .split_once('x')
@@ -215,10 +216,26 @@ async fn snapshot(
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let stop = CancellationToken::new();
     source.start_feed(tx.clone(), stop.clone());
-    // Let bridges connect, demand spread and rates build up.
-    let settle = tokio::time::Instant::now() + Duration::from_secs(4);
-    while let Ok(Some(m)) = tokio::time::timeout_at(settle, rx.recv()).await {
-        app.on_incoming(m);
+    // Let bridges connect, demand spread and rates build up (4 s), and every node show up
+    // in the hub's membership (every node is in `mcollective`), for at most 15 s.
+    let start = tokio::time::Instant::now();
+    let (settle, give_up) = (
+        start + Duration::from_secs(4),
+        start + Duration::from_secs(15),
+    );
+    let all_seen =
+        |app: &App| app.report.membership.get("mcollective").map_or(0, Vec::len) >= nodes;
+    loop {
+        let now = tokio::time::Instant::now();
+        if now >= give_up || (now >= settle && all_seen(&app)) {
+            break;
+        }
+        let until = if now < settle { settle } else { give_up };
+        match tokio::time::timeout_at(until, rx.recv()).await {
+            Ok(Some(m)) => app.on_incoming(m),
+            Ok(None) => break,
+            Err(_) => {}
+        }
     }
     app.ping.form.timeout = "1".into();
     for e in app.ping.start() {
