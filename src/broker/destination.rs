@@ -179,6 +179,22 @@ impl DestPattern {
         self.elements.is_some()
     }
 
+    /// The whole elements before the first wildcard, joined (`a.b` for `a.b.*.c`; empty for
+    /// `>`): every name the pattern matches starts with them.
+    pub fn literal_prefix(&self) -> String {
+        let Some(els) = &self.elements else {
+            return self.pattern.clone();
+        };
+        let literals: Vec<&str> = els
+            .iter()
+            .map_while(|e| match e {
+                Element::Literal(l) => Some(l.as_str()),
+                _ => None,
+            })
+            .collect();
+        literals.join(".")
+    }
+
     /// Whether a message sent to `dest` is seen by this pattern.
     pub fn matches(&self, dest: &Destination) -> bool {
         self.kind == dest.kind && self.matches_name(&dest.name)

@@ -10,7 +10,7 @@
 //! exists is touched.
 
 use super::auth::{Acl, Principal};
-use super::destination::Destination;
+use super::destination::{DestPattern, Destination};
 use super::error::EngineError;
 use super::events::BrokerEvent;
 use super::queue::MessageQueue;
@@ -73,8 +73,8 @@ impl Core {
             Vec::new()
         } else {
             self.wildcard_subs
-                .iter()
-                .copied()
+                .candidates(dest)
+                .into_iter()
                 .filter(|k| {
                     self.subs
                         .get(k)
@@ -90,6 +90,7 @@ impl Core {
         if let Some(p) = owner {
             *self.dests_by_user.entry(p.user.clone()).or_default() += 1;
         }
+        self.dest_names.insert(dest.clone());
         self.dests.insert(
             dest.clone(),
             Dest {
@@ -114,20 +115,36 @@ impl Core {
     /// Removes `dest`, no longer counting it its owner's.
     pub fn forget_dest(&mut self, dest: &Destination) -> Option<Dest> {
         let d = self.dests.remove(dest)?;
+        self.dest_names.remove(dest);
         uncount(&mut self.dests_by_user, &d);
         Some(d)
     }
 
     /// Removes every destination `gone` picks.
     pub fn forget_dests_where(&mut self, mut gone: impl FnMut(&Destination) -> bool) {
-        let by_user = &mut self.dests_by_user;
+        let (by_user, names) = (&mut self.dests_by_user, &mut self.dest_names);
         self.dests.retain(|k, d| {
             let keep = !gone(k);
             if !keep {
                 uncount(by_user, d);
+                names.remove(k);
             }
             keep
         });
+    }
+
+    /// The destinations a wildcard `pattern` matches. Only those whose name starts with the
+    /// pattern's literal prefix are looked at (a range of `dest_names`): 10 000 wildcard
+    /// subscriptions each trying 10 000 destinations held the lock for seconds.
+    pub fn dests_matching(&self, pattern: &DestPattern) -> Vec<Destination> {
+        let prefix = pattern.literal_prefix();
+        let from = Destination::new(pattern.kind, prefix.clone());
+        self.dest_names
+            .range(from..)
+            .take_while(|d| d.kind == pattern.kind && d.name.starts_with(&prefix))
+            .filter(|d| pattern.matches(d))
+            .cloned()
+            .collect()
     }
 }
 

@@ -343,17 +343,23 @@ impl Engine {
 
     pub fn close_connection(&self, conn: ConnId, reason: &str) {
         let mut guard = self.core.lock();
-        let core = &mut *guard;
-        let Some(c) = core.conns.remove(&conn) else {
+        let Some(c) = guard.conns.remove(&conn) else {
             return;
         };
         if c.info.is_in_process() {
             self.in_process.fetch_sub(1, Ordering::Relaxed);
         }
         c.outbox.close_with(None);
-        for (_, key) in c.subs {
-            self.remove_subscription(core, conn, key);
+        // Others get the lock between batches: a connection with 10 000 subscriptions
+        // closing held it for 80 ms in one go. Its subscriptions take nothing meanwhile (the
+        // connection is gone, so every offer to them is refused).
+        for (i, (_, key)) in c.subs.into_iter().enumerate() {
+            self.remove_subscription(&mut guard, conn, key);
+            if i % 256 == 255 {
+                parking_lot::MutexGuard::bump(&mut guard);
+            }
         }
+        let core = &mut *guard;
         let prefix = format!("{TEMP_PREFIX}{conn}.");
         core.forget_dests_where(|d| d.kind.is_temp() && d.name.starts_with(&prefix));
         for d in core.dests.values_mut() {
