@@ -15,6 +15,14 @@ use super::subscription::{AckMode, SubKey};
 use smallvec::SmallVec;
 use std::sync::Arc;
 
+/// A waiting message as a pass offers it.
+struct Waiting {
+    message: Arc<Message>,
+    redelivered: bool,
+    redeliveries: u32,
+    store_id: Option<u64>,
+}
+
 impl Core {
     /// Hands queued messages of `dest` to consumers while any can take them.
     pub fn dispatch_queue(&mut self, dest: &Destination, now: u64, scan: Scan) {
@@ -45,20 +53,19 @@ impl Core {
         }
         while open > 0 {
             let d = self.dests.get_mut(dest).expect("exists");
-            let Some((seq, q)) = d.queue.first_from(at) else {
+            let Some((seq, _)) = d.queue.first_from(at) else {
                 break;
             };
             at = seq + 1;
-            d.stats.examined += 1;
-            if q.message.is_expired(now) {
-                d.stats.expired += 1;
-                if let Some(q) = d.queue.remove(seq) {
-                    self.expire(dest, q);
-                }
+            let Some(Waiting {
+                message,
+                redelivered,
+                redeliveries,
+                store_id,
+            }) = self.look_at(dest, seq, now)
+            else {
                 continue;
-            }
-            let (message, redelivered, redeliveries, store_id) =
-                (q.message.clone(), q.redelivered, q.redeliveries, q.store_id);
+            };
             let mut taken: Option<SubKey> = None;
             let mut level = hi;
             'levels: while taken.is_none() && level >= lo {
@@ -156,18 +163,15 @@ impl Core {
         };
         let seqs: SmallVec<[Seq; 4]> = d.queue.with_identity(identity).collect();
         for seq in seqs {
-            let d = self.dests.get_mut(dest).expect("exists");
-            let Some(q) = d.queue.get(seq) else { continue };
-            d.stats.examined += 1;
-            if q.message.is_expired(now) {
-                d.stats.expired += 1;
-                if let Some(q) = d.queue.remove(seq) {
-                    self.expire(dest, q);
-                }
+            let Some(Waiting {
+                message,
+                redelivered,
+                redeliveries,
+                store_id,
+            }) = self.look_at(dest, seq, now)
+            else {
                 continue;
-            }
-            let (message, redelivered, redeliveries, store_id) =
-                (q.message.clone(), q.redelivered, q.redeliveries, q.store_id);
+            };
             match self.subs.get(&key) {
                 Some(sub) if sub.has_credit() && sub.accepts(&message) => {}
                 _ => return,
@@ -185,6 +189,27 @@ impl Core {
                 Offer::Busy => return,
             }
         }
+    }
+
+    /// The message at `seq` of `dest`, counted as looked at; `None` when it is gone or has
+    /// expired (moved to the expiry queue).
+    fn look_at(&mut self, dest: &Destination, seq: Seq, now: u64) -> Option<Waiting> {
+        let d = self.dests.get_mut(dest)?;
+        let q = d.queue.get(seq)?;
+        d.stats.examined += 1;
+        if q.message.is_expired(now) {
+            d.stats.expired += 1;
+            if let Some(q) = d.queue.remove(seq) {
+                self.expire(dest, q);
+            }
+            return None;
+        }
+        Some(Waiting {
+            message: q.message.clone(),
+            redelivered: q.redelivered,
+            redeliveries: q.redeliveries,
+            store_id: q.store_id,
+        })
     }
 
     /// Bookkeeping for the message at `seq` of `dest`, taken by `key`.
