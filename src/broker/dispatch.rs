@@ -57,13 +57,7 @@ impl Core {
                 break;
             };
             at = seq + 1;
-            let Some(Waiting {
-                message,
-                redelivered,
-                redeliveries,
-                store_id,
-            }) = self.look_at(dest, seq, now)
-            else {
+            let Some(w) = self.look_at(dest, seq, now) else {
                 continue;
             };
             let mut taken: Option<SubKey> = None;
@@ -79,24 +73,15 @@ impl Core {
                         None => true,
                         Some(sub) if sub.priority != level => continue,
                         Some(sub) if !sub.has_credit() => true,
-                        Some(sub) if !sub.accepts(&message) => continue,
-                        Some(_) => {
-                            match self.offer(
-                                key,
-                                &message,
-                                redelivered,
-                                redeliveries,
-                                store_id,
-                                Some(dest),
-                            ) {
-                                Offer::Taken => {
-                                    rr = (idx + 1) % n;
-                                    taken = Some(key);
-                                    break 'levels;
-                                }
-                                Offer::Busy => true,
+                        Some(sub) if !sub.accepts(&w.message) => continue,
+                        Some(_) => match self.offer_waiting(key, &w, dest) {
+                            Offer::Taken => {
+                                rr = (idx + 1) % n;
+                                taken = Some(key);
+                                break 'levels;
                             }
-                        }
+                            Offer::Busy => true,
+                        },
                     };
                     if busy {
                         if closed.is_empty() {
@@ -113,7 +98,7 @@ impl Core {
             }
             // Taken, or nobody open wants it (selectors): on down the queue either way.
             if let Some(key) = taken {
-                self.taken_from(dest, seq, key, &message, store_id);
+                self.taken_from(dest, seq, key, &w);
             }
         }
         if let Some(d) = self.dests.get_mut(dest) {
@@ -163,29 +148,15 @@ impl Core {
         };
         let seqs: SmallVec<[Seq; 4]> = d.queue.with_identity(identity).collect();
         for seq in seqs {
-            let Some(Waiting {
-                message,
-                redelivered,
-                redeliveries,
-                store_id,
-            }) = self.look_at(dest, seq, now)
-            else {
+            let Some(w) = self.look_at(dest, seq, now) else {
                 continue;
             };
             match self.subs.get(&key) {
-                Some(sub) if sub.has_credit() && sub.accepts(&message) => {}
+                Some(sub) if sub.has_credit() && sub.accepts(&w.message) => {}
                 _ => return,
             }
-            let offered = self.offer(
-                key,
-                &message,
-                redelivered,
-                redeliveries,
-                store_id,
-                Some(dest),
-            );
-            match offered {
-                Offer::Taken => self.taken_from(dest, seq, key, &message, store_id),
+            match self.offer_waiting(key, &w, dest) {
+                Offer::Taken => self.taken_from(dest, seq, key, &w),
                 Offer::Busy => return,
             }
         }
@@ -212,15 +183,26 @@ impl Core {
         })
     }
 
+    fn offer_waiting(&mut self, key: SubKey, w: &Waiting, dest: &Destination) -> Offer {
+        let Waiting {
+            message,
+            redelivered,
+            redeliveries,
+            store_id,
+        } = w;
+        self.offer(
+            key,
+            message,
+            *redelivered,
+            *redeliveries,
+            *store_id,
+            Some(dest),
+        )
+    }
+
     /// Bookkeeping for the message at `seq` of `dest`, taken by `key`.
-    fn taken_from(
-        &mut self,
-        dest: &Destination,
-        seq: Seq,
-        key: SubKey,
-        message: &Arc<Message>,
-        store_id: Option<u64>,
-    ) {
+    fn taken_from(&mut self, dest: &Destination, seq: Seq, key: SubKey, w: &Waiting) {
+        let (message, store_id) = (&w.message, w.store_id);
         let auto = self.subs.get(&key).is_some_and(|s| s.ack == AckMode::Auto);
         let d = self.dests.get_mut(dest).expect("exists");
         d.queue.remove(seq);
