@@ -14,6 +14,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// ten times the memory the limits allow.
 pub const MESSAGE_OVERHEAD: usize = 512;
 
+/// What the byte limits count for a message of this body and header size: both, and
+/// `MESSAGE_OVERHEAD`.
+pub fn counted_size(body_bytes: usize, header_bytes: usize) -> usize {
+    body_bytes + header_bytes + MESSAGE_OVERHEAD
+}
+
 #[derive(Debug)]
 pub struct Message {
     /// Broker-assigned, unique for the broker's lifetime (`ID-<broker>-<boot>-<seq>`: no
@@ -159,9 +165,9 @@ impl Message {
     /// Bytes this message occupies on the wire, roughly; used for byte counters and limits.
     /// What the byte limits count for it: body and headers (a message of headers alone is
     /// not free: 200 of 1.5 MB once passed an 8 MiB queue limit).
-    /// What the byte limits count: body, header bytes and `MESSAGE_OVERHEAD`.
+    /// What the byte limits count (see `counted_size`).
     pub fn size(&self) -> usize {
-        self.body.len() + self.headers.byte_len() + MESSAGE_OVERHEAD
+        counted_size(self.body.len(), self.headers.byte_len())
     }
 
     pub fn wire_size(&self) -> usize {

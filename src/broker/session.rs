@@ -264,7 +264,7 @@ impl Session {
             return;
         }
         let persistent = frame.get("persistent").is_some_and(super::message::is_true);
-        let size = frame.body.len() + frame.headers.byte_len() + super::message::MESSAGE_OVERHEAD;
+        let size = super::message::counted_size(frame.body.len(), frame.headers.byte_len());
         if self.engine.room_everywhere(size, persistent) {
             return;
         }

@@ -14,23 +14,30 @@ use std::collections::BTreeSet;
 
 #[derive(Default)]
 pub struct WildcardIndex {
-    by_prefix: HashMap<(DestKind, String), BTreeSet<SubKey>>,
+    /// Kind, then literal prefix (nested so that a name's prefixes are looked up as `&str`,
+    /// with no allocation per destination created).
+    by_prefix: HashMap<DestKind, HashMap<String, BTreeSet<SubKey>>>,
 }
 
 impl WildcardIndex {
     pub fn insert(&mut self, key: SubKey, pattern: &DestPattern) {
         self.by_prefix
-            .entry((pattern.kind, pattern.literal_prefix()))
+            .entry(pattern.kind)
+            .or_default()
+            .entry(pattern.literal_prefix())
             .or_default()
             .insert(key);
     }
 
     pub fn remove(&mut self, key: SubKey, pattern: &DestPattern) {
-        let at = (pattern.kind, pattern.literal_prefix());
-        if let Some(keys) = self.by_prefix.get_mut(&at) {
+        let Some(kind) = self.by_prefix.get_mut(&pattern.kind) else {
+            return;
+        };
+        let prefix = pattern.literal_prefix();
+        if let Some(keys) = kind.get_mut(&prefix) {
             keys.remove(&key);
             if keys.is_empty() {
-                self.by_prefix.remove(&at);
+                kind.remove(&prefix);
             }
         }
     }
@@ -38,14 +45,16 @@ impl WildcardIndex {
     /// The subscriptions whose pattern could match `dest` (to be checked with
     /// `DestPattern::matches`), in the order they were made.
     pub fn candidates(&self, dest: &Destination) -> Vec<SubKey> {
+        let Some(kind) = self.by_prefix.get(&dest.kind) else {
+            return Vec::new();
+        };
         let name = dest.name.as_str();
         let ends = std::iter::once(0)
             .chain(name.match_indices('.').map(|(i, _)| i))
             .chain(std::iter::once(name.len()));
         let mut found: Vec<SubKey> = Vec::new();
         for end in ends {
-            // Only owned keys can be looked up here; destinations have a few elements.
-            if let Some(keys) = self.by_prefix.get(&(dest.kind, name[..end].to_string())) {
+            if let Some(keys) = kind.get(&name[..end]) {
                 found.extend(keys.iter().copied());
             }
         }
