@@ -8,12 +8,7 @@
 # Usage: benches/bridge-duplex.sh | tee /tmp/duplex.txt
 #   N_SMALL (default 200000) messages of 256 B, N_LARGE (default 200) of 1 MiB per direction.
 set -uo pipefail
-cd "$(dirname "$0")/.."
-cargo build --release -q
-BIN=target/release/shoal
-dir=$(mktemp -d)
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$dir"' EXIT
+source "$(dirname "$0")/lib.sh"
 N_SMALL=${N_SMALL:-200000}
 N_LARGE=${N_LARGE:-200}
 RECOVER_DOWN=${RECOVER_DOWN:-5}

@@ -3,12 +3,7 @@
 # 3-broker line. Three release brokers on loopback: A ← B ← C (B dials A, C dials B; duplex,
 # network_ttl = 2). Usage: benches/bridge.sh | tee /tmp/bridge.txt
 set -uo pipefail
-cd "$(dirname "$0")/.."
-cargo build --release -q
-BIN=target/release/shoal
-dir=$(mktemp -d)
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$dir"' EXIT
+source "$(dirname "$0")/lib.sh"
 
 start() { # name client-port cluster-port [peer-cluster-port]
   local cfg="$dir/$1.toml"
