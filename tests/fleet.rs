@@ -2,7 +2,7 @@
 //! once need from it.
 
 mod common;
-use common::{require_tool, Broker};
+use common::{require_tool, Broker, Stomp};
 
 /// The backlog of the listening socket on `port`: `ss` shows it as the Send-Q of a
 /// listening socket.
@@ -39,4 +39,25 @@ fn the_listeners_queue_a_restart_storm_of_connections() {
             "backlog of the listener on {port}"
         );
     }
+}
+
+#[test]
+fn a_fleet_logging_in_at_once_from_one_address_is_not_throttled() {
+    // 200 nodes behind one address (a NAT, or a bastion), the same user and the right
+    // password, all at once after a restart. The throttle used to space attempts in flight
+    // as if each were a failure: the 10th waited 46 s, the rest longer.
+    let b = Broker::start_with(&common::seed::seed_config(""), &[]);
+    let addr = b.addr.clone();
+    let logins: Vec<_> = (0..200)
+        .map(|_| {
+            let addr = addr.clone();
+            std::thread::spawn(move || Stomp::login(&addr, "prodadmin", "poobatron").is_ok())
+        })
+        .collect();
+    let ok = logins
+        .into_iter()
+        .map(|t| t.join().unwrap_or(false))
+        .filter(|in_| *in_)
+        .count();
+    assert_eq!(ok, 200, "logins that got in");
 }

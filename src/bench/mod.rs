@@ -5,6 +5,7 @@
 //! scenario in a fixed format that BENCHMARKS.md quotes.
 
 mod fanout;
+mod fleet;
 mod idle;
 mod payload;
 mod queue;
@@ -54,6 +55,9 @@ pub enum Scenario {
     /// MCollective ping rounds: N simulated nodes (started here, on --remote-addr if given)
     /// answering pings sent on --addr; time until every node answered.
     Ping(crate::collective::bench::PingBenchArgs),
+    /// A fleet of MCollective-shaped nodes connecting at once, cycle after cycle: time until
+    /// all are subscribed and in membership, the broker's CPU and memory per cycle.
+    Fleet(fleet::FleetArgs),
 }
 
 impl BenchArgs {
@@ -93,6 +97,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Fanout(f) => fanout::run(&args, f).await?,
         Scenario::Rpc(r) => rpc::run(&args, r).await?,
         Scenario::Idle(i) => idle::run(&args, i).await?,
+        Scenario::Fleet(f) => fleet::run(&args, f).await?,
         Scenario::Render(r) => render::run(r)?,
         Scenario::Ping(p) => {
             crate::collective::bench::run(

@@ -1,7 +1,9 @@
-//! One login attempt, made the same way on the client port and the cluster port: the
-//! throttle's slot for the address and the login name (`auth::throttle`), then the verdict —
-//! at once when no password needs hashing, otherwise by argon2 on a blocking thread, with at
-//! most a few checks running at once (`Authenticator::hashing`). The rest wait their turn (up
+//! One login attempt, made the same way on the client port and the cluster port. Credentials
+//! already verified (and logins that need no password) get in at once. Any other attempt
+//! takes the throttle's slot for the address and the login name (`auth::throttle`), then
+//! gets its verdict by argon2 on a blocking thread, with at most a few checks running at once
+//! (`Authenticator::hashing`); one that finds the same credentials verified meanwhile is not
+//! hashed again, so a fleet of nodes sharing a user and reconnecting at once costs one hash. The rest wait their turn (up
 //! to `HASHING_WAIT`), holding no more than their credentials: a storm of wrong passwords
 //! keeps the broker's memory flat instead of holding argon2's memory cost for each.
 
@@ -68,40 +70,51 @@ impl Engine {
         creds: Credentials,
     ) -> Result<Arc<Principal>, LoginError> {
         let auth = &self.security.auth;
-        let slot = auth.reserve(ip, creds.login.as_deref());
-        let wait = slot.wait;
-        let mut pending = Pending {
-            auth,
-            slot: Some(slot),
-        };
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
-        }
-        let quick = auth.quick(
+        let (login, passcode, cn) = (
             creds.login.as_deref(),
             creds.passcode.as_deref(),
             creds.cert_cn.as_deref(),
         );
-        let verdict = match quick {
-            Some(v) => v,
-            None => {
-                let hashing = auth.hashing.clone().acquire_owned();
-                let Ok(Ok(permit)) = tokio::time::timeout(HASHING_WAIT, hashing).await else {
-                    pending.finish(Outcome::Abandoned);
-                    return Err(LoginError::Busy);
-                };
-                let engine = self.clone();
-                tokio::task::spawn_blocking(move || {
-                    let _permit = permit; // held until the hash is checked, even if we go away
-                    engine.security.auth.authenticate(
-                        creds.login.as_deref(),
-                        creds.passcode.as_deref(),
-                        creds.cert_cn.as_deref(),
-                    )
-                })
-                .await
-                .unwrap_or(Err(AUTH_FAILED))
+        // Credentials already verified (and logins that need no password) are let in at once:
+        // they teach a guesser nothing, and a fleet reconnecting after a restart is mostly
+        // these.
+        if let Some(Ok(p)) = auth.quick(login, passcode, cn) {
+            return Ok(p);
+        }
+        let mut pending = Pending { auth, slot: None };
+        let verdict = loop {
+            let slot = auth.reserve(ip, login);
+            let wait = slot.wait;
+            pending.slot = Some(slot);
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
             }
+            if let Some(v) = auth.quick(login, passcode, cn) {
+                break v;
+            }
+            let hashing = auth.hashing.clone().acquire_owned();
+            let Ok(Ok(permit)) = tokio::time::timeout(HASHING_WAIT, hashing).await else {
+                pending.finish(Outcome::Abandoned);
+                return Err(LoginError::Busy);
+            };
+            // A failure from this address or name while we waited: back in line (see
+            // `throttle`), so a parallel burst is judged no faster than a sequence.
+            if pending.slot.as_ref().is_some_and(|s| auth.failed_since(s)) {
+                drop(permit);
+                pending.finish(Outcome::Abandoned);
+                continue;
+            }
+            let engine = self.clone();
+            break tokio::task::spawn_blocking(move || {
+                let _permit = permit; // held until the hash is checked, even if we go away
+                engine.security.auth.authenticate(
+                    creds.login.as_deref(),
+                    creds.passcode.as_deref(),
+                    creds.cert_cn.as_deref(),
+                )
+            })
+            .await
+            .unwrap_or(Err(AUTH_FAILED));
         };
         match verdict {
             Ok(p) => {

@@ -1,13 +1,21 @@
 //! Throttling of failed logins, per source address and per login name: each failure doubles
 //! the delay before the next attempt is judged, up to a cap; a quiet period forgets it.
 //!
-//! Attempts are spaced, not just delayed: every attempt takes the next slot of its address
-//! and of its login name, and attempts already in flight count like failures towards the
-//! gap. Thirty-two parallel connections from one address therefore get no more guesses than
-//! one connection trying in sequence (each used to wait the same delay and then guess at
-//! once). A success clears the failures of the login name that succeeded, and from the
-//! address only those made as that name: a guesser who holds some valid account cannot reset
-//! its address's throttle by logging in with it between guesses.
+//! Attempts are spaced, not just delayed: once an address or a login name has failed, every
+//! attempt takes the next slot of its address and of its login name, and attempts already in
+//! flight count like failures towards the gap. Thirty-two parallel connections from one
+//! address therefore get no more guesses than one connection trying in sequence (each used
+//! to wait the same delay and then guess at once). An address or name with no failures is
+//! never spaced: a fleet of 10 000 nodes behind one NAT address (or on one bastion) logging
+//! in at once after a restart must not queue behind itself — spacing them all used to make
+//! the 5 000th wait minutes. What keeps a first parallel burst of guesses small is the
+//! re-check at judgment (`failed_since`): an attempt that was reserved before a failure
+//! arrived is put back in line before its password is hashed, so only those being hashed at
+//! the same moment (a handful, see `login`) are judged before the first failure counts.
+//!
+//! A success clears the failures of the login name that succeeded, and from the address only
+//! those made as that name: a guesser who holds some valid account cannot reset its
+//! address's throttle by logging in with it between guesses.
 //!
 //! Only the waiting sessions sleep; the rest of the broker never waits. Memory is bounded: an
 //! entry lives while it has failures or attempts in flight, and a spray of addresses or names
@@ -85,6 +93,8 @@ pub struct Slot {
     pub wait: Duration,
     ip: IpAddr,
     login: Option<String>,
+    /// The address's and the name's failures when the slot was taken.
+    seen: u32,
 }
 
 impl LoginThrottle {
@@ -110,22 +120,40 @@ impl LoginThrottle {
             );
         }
         let mut start = now;
+        let mut seen = 0;
         for e in entries.iter_mut() {
             if e.failures > 0 && now.duration_since(e.last_failure) > s.forget_after {
                 e.failures = 0;
             }
-            let at = e.next_slot.max(now) + delay(e.failures + e.in_flight, s);
-            start = start.max(at);
+            seen += e.failures;
+            if e.failures > 0 {
+                let at = e.next_slot.max(now) + delay(e.failures + e.in_flight, s);
+                start = start.max(at);
+            }
         }
         for e in entries {
             e.in_flight += 1;
-            e.next_slot = start;
+            e.next_slot = e.next_slot.max(start);
         }
         Slot {
             wait: start - now,
             ip,
             login: login.map(str::to_string),
+            seen,
         }
+    }
+
+    /// Whether the address or the name of `slot` failed since the slot was taken: the
+    /// attempt must then take a new slot before it is judged (see the module docs).
+    pub fn failed_since(&self, slot: &Slot) -> bool {
+        let g = self.maps.lock();
+        let a = g.addrs.get(&slot.ip).map_or(0, |e| e.failures);
+        let l = slot
+            .login
+            .as_ref()
+            .and_then(|l| g.logins.get(l))
+            .map_or(0, |e| e.failures);
+        a + l > slot.seen
     }
 
     /// Records how the attempt in `slot` ended; returns the address's recent failures.
@@ -234,14 +262,38 @@ mod tests {
     }
 
     #[test]
-    fn parallel_attempts_are_spaced_like_sequential_ones() {
+    fn parallel_attempts_are_spaced_like_sequential_ones_once_one_failed() {
         let t = LoginThrottle::default();
         let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let first = t.reserve(a, Some("root"), &S);
+        let early = t.reserve(a, Some("root"), &S);
+        assert_eq!((first.wait, early.wait), (Duration::ZERO, Duration::ZERO));
+        assert!(!t.failed_since(&early));
+        t.finish(first, Outcome::Refused, &S);
+        // The attempt reserved before the failure is put back in line before it is judged.
+        assert!(t.failed_since(&early));
+        t.finish(early, Outcome::Abandoned, &S);
         let waits: Vec<u64> = (0..5)
             .map(|_| ms(t.reserve(a, Some("root"), &S).wait))
             .collect();
-        // Each waits for the one before it plus a gap that grows with those in flight.
-        assert_eq!(waits, [0, 100, 300, 700, 1500]);
+        // Each waits for the one before it plus a gap that grows with the failure and those
+        // in flight.
+        assert_eq!(waits, [100, 300, 700, 1500, 2500]);
+    }
+
+    #[test]
+    fn a_fleet_logging_in_at_once_from_one_address_is_not_spaced() {
+        let t = LoginThrottle::default();
+        let nat: IpAddr = "10.0.0.1".parse().unwrap();
+        let slots: Vec<Slot> = (0..10_000)
+            .map(|_| t.reserve(nat, Some("mcollective"), &S))
+            .collect();
+        assert!(slots.iter().all(|s| s.wait.is_zero()));
+        assert!(slots.iter().all(|s| !t.failed_since(s)));
+        for s in slots {
+            t.finish(s, Outcome::Accepted, &S);
+        }
+        assert!(t.maps.lock().addrs.is_empty(), "entries left behind");
     }
 
     #[test]
