@@ -65,7 +65,7 @@ async fn snapshots_and_events_follow_network_clients() {
             id: Some("s1".into()),
             destination: "/queue/orders".into(),
             selector: None,
-            network: false,
+            network: None,
         }
     );
     let snap = h.snapshot();

@@ -21,23 +21,26 @@ fn the_listeners_queue_a_restart_storm_of_connections() {
     if !require_tool("ss", &["-V"], "apt-get install iproute2") {
         return;
     }
-    let b = Broker::start_with(
-        "[auth]\nanonymous = true\n[cluster]\nlisten = [\"127.0.0.1:0\"]\n",
-        &[],
-    );
     // The kernel caps the backlog asked for at net.core.somaxconn.
     let cap: u32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(4096);
-    let want = cap.min(4096);
-    let cluster_port: u16 = b.cluster[0].rsplit(':').next().unwrap().parse().unwrap();
-    for port in [b.port(), cluster_port] {
-        assert_eq!(
-            listen_backlog(port),
-            Some(want),
-            "backlog of the listener on {port}"
+    for (config, want) in [("", 4096), ("listen_backlog = 1000\n", 1000)] {
+        let b = Broker::start_with(
+            &format!(
+                "[auth]\nanonymous = true\n[cluster]\nlisten = [\"127.0.0.1:0\"]\n[limits]\n{config}"
+            ),
+            &[],
         );
+        let cluster_port: u16 = b.cluster[0].rsplit(':').next().unwrap().parse().unwrap();
+        for port in [b.port(), cluster_port] {
+            assert_eq!(
+                listen_backlog(port),
+                Some(cap.min(want)),
+                "backlog of the listener on {port} with {config:?}"
+            );
+        }
     }
 }
 

@@ -65,13 +65,14 @@ pub struct Bridges {
 
 impl Bridges {
     pub async fn start(handle: BrokerHandle, setup: BridgeSetup) -> Result<Bridges, ListenError> {
+        let backlog = handle.limits().listen_backlog;
         let network = Network::new(handle);
         let stop = CancellationToken::new();
         let tracker = TaskTracker::new();
         let mut cluster_addrs = Vec::new();
         let bridge_users = Arc::new(setup.bridge_users);
         for l in setup.cluster {
-            let listener = server::bind(&l.addr).await?;
+            let listener = server::bind(&l.addr, backlog).await?;
             if let Some(a) = server::local_addr(&listener) {
                 cluster_addrs.push(a);
             }

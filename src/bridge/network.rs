@@ -15,7 +15,7 @@ use crate::broker::BrokerHandle;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 
 /// What the network asks of a link.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,9 +143,9 @@ impl Network {
             held: Default::default(),
             statuses: Mutex::new(Vec::new()),
         });
-        net.resync_local();
-        let events = net.handle.events();
-        tokio::spawn(watch_engine(Arc::downgrade(&net), events));
+        let watch = net.handle.watch();
+        net.resync_local(watch.subscriptions);
+        tokio::spawn(watch_engine(Arc::downgrade(&net), watch.events));
         net
     }
 
@@ -335,10 +335,8 @@ impl Network {
         sync_key(&mut g, &self.local, &key);
     }
 
-    /// Rebuilds local demand from the engine's subscriptions (at start, and when the event
-    /// stream lagged and events were lost).
-    fn resync_local(&self) {
-        let subs = self.handle.subscriptions();
+    /// Builds local demand from the engine's subscriptions (the start of its watch).
+    fn resync_local(&self, subs: Vec<crate::broker::snapshot::SubscriptionInfo>) {
         let mut g = self.inner.lock();
         let mut touched = g.demand.clear_local();
         g.local.clear();
@@ -416,18 +414,21 @@ fn label(k: &DemandKey) -> String {
     super::status::demand_label(&k.destination, k.selector.as_deref())
 }
 
-async fn watch_engine(net: std::sync::Weak<Network>, mut events: broadcast::Receiver<BrokerEvent>) {
-    loop {
-        let e = events.recv().await;
+/// Follows the engine's subscriptions (a `Watch`: none missed, so never re-read).
+async fn watch_engine(
+    net: std::sync::Weak<Network>,
+    mut events: mpsc::UnboundedReceiver<BrokerEvent>,
+) {
+    while let Some(e) = events.recv().await {
         let Some(net) = net.upgrade() else { return };
         match e {
-            Ok(BrokerEvent::SubscriptionAdded {
+            BrokerEvent::SubscriptionAdded {
                 conn,
                 id,
                 destination,
                 selector,
-                network: false,
-            }) => {
+                network: None,
+            } => {
                 let client_key = id.unwrap_or_else(|| destination.clone());
                 net.local_added(
                     conn,
@@ -438,21 +439,14 @@ async fn watch_engine(net: std::sync::Weak<Network>, mut events: broadcast::Rece
                     },
                 );
             }
-            Ok(BrokerEvent::SubscriptionRemoved {
+            BrokerEvent::SubscriptionRemoved {
                 conn,
                 id,
                 destination,
-            }) => {
+            } => {
                 net.local_removed(conn, &id.unwrap_or(destination));
             }
-            Ok(_) => {}
-            Err(broadcast::error::RecvError::Lagged(n)) => {
-                tracing::warn!(
-                    "bridge demand tracking missed {n} engine events: re-reading subscriptions"
-                );
-                net.resync_local();
-            }
-            Err(broadcast::error::RecvError::Closed) => return,
+            _ => {}
         }
     }
 }

@@ -44,6 +44,8 @@ pub struct Engine {
     /// The core's queue totals, for checks that need no lock (see `flow`).
     pub(super) queued: Arc<super::queue::QueuedTotals>,
     pub(super) events: broadcast::Sender<BrokerEvent>,
+    /// Observers that must see every event (see `watch`).
+    pub(super) watchers: super::watch::Watchers,
     pub settings: BrokerSettings,
     pub limits: Limits,
     pub security: Security,
@@ -80,6 +82,7 @@ impl Engine {
             core: Mutex::new(core),
             store,
             events,
+            watchers: Default::default(),
             settings,
             limits,
             security,
@@ -90,6 +93,7 @@ impl Engine {
     }
 
     pub(super) fn emit(&self, e: BrokerEvent) {
+        self.watchers.send(&e);
         let _ = self.events.send(e);
     }
 
@@ -244,7 +248,7 @@ impl Engine {
             id: req.id.clone(),
             destination: req.pattern.to_string(),
             selector: req.selector.as_ref().map(|s| s.source().to_string()),
-            network: req.network.is_some(),
+            network: req.network.as_ref().map(|n| n.peer.to_string()),
         };
         let sub = Subscription {
             key,

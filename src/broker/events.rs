@@ -18,8 +18,8 @@ pub enum BrokerEvent {
         id: Option<String>,
         destination: String,
         selector: Option<String>,
-        /// A bridge's subscription (demand from a peer broker), not a client's.
-        network: bool,
+        /// A bridge's subscription (demand from this peer broker), not a client's.
+        network: Option<String>,
     },
     SubscriptionRemoved {
         conn: ConnId,

@@ -91,7 +91,8 @@ impl Broker {
         }
         let mut bound = Vec::new();
         for l in &setup.listeners {
-            bound.push((server::bind(&l.addr).await?, l.tls.clone()));
+            let listener = server::bind(&l.addr, engine.limits.listen_backlog).await?;
+            bound.push((listener, l.tls.clone()));
         }
         let (addrs, tls): (Vec<SocketAddr>, Vec<bool>) = bound
             .iter()
@@ -172,6 +173,11 @@ impl BrokerHandle {
 
     pub fn events(&self) -> broadcast::Receiver<BrokerEvent> {
         self.engine.events()
+    }
+
+    /// Every subscription and connection event from now on, after a snapshot (see `watch`).
+    pub fn watch(&self) -> super::watch::Watch {
+        self.engine.watch()
     }
 
     /// An in-process client: publish and subscribe without a socket.

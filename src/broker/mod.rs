@@ -34,6 +34,7 @@ pub mod state;
 pub mod store;
 pub mod subscription;
 pub mod tls;
+pub mod watch;
 pub mod wildcards;
 pub mod writer;
 

@@ -66,19 +66,17 @@ pub fn parse_listen(s: &str) -> Result<(String, bool), ListenError> {
     Ok((a.to_string(), tls))
 }
 
-/// Connections the kernel may hold waiting for `accept`, as ActiveMQ and RabbitMQ ask
-/// (the kernel caps it at `net.core.somaxconn`): a fleet of 10 000 nodes reconnecting at once
-/// after a restart would overflow a backlog of 128, and SYNs dropped come back 1, 3, 7 s later.
-pub const LISTEN_BACKLOG: u32 = 4096;
-
-pub async fn bind(addr: &str) -> Result<TcpListener, ListenError> {
+/// Binds `addr` with `backlog` connections waiting for `accept` (`Limits::listen_backlog`;
+/// ActiveMQ and RabbitMQ ask for 4096 — a backlog of 128 overflows when 10 000 nodes
+/// reconnect at once).
+pub async fn bind(addr: &str, backlog: u32) -> Result<TcpListener, ListenError> {
     let failed = |source| ListenError::Bind {
         addr: addr.to_string(),
         source,
     };
     let mut last = None;
     for a in tokio::net::lookup_host(addr).await.map_err(failed)? {
-        match listen_on(a) {
+        match listen_on(a, backlog) {
             Ok(l) => return Ok(l),
             Err(e) => last = Some(e),
         }
@@ -88,7 +86,7 @@ pub async fn bind(addr: &str) -> Result<TcpListener, ListenError> {
     })))
 }
 
-fn listen_on(addr: SocketAddr) -> std::io::Result<TcpListener> {
+fn listen_on(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
@@ -97,7 +95,7 @@ fn listen_on(addr: SocketAddr) -> std::io::Result<TcpListener> {
     // As std and tokio's `TcpListener::bind` do: a restarted broker rebinds its port at once.
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
-    socket.listen(LISTEN_BACKLOG)
+    socket.listen(backlog)
 }
 
 /// Admission control shared by every listener: connections in total and per source address.

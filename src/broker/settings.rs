@@ -92,6 +92,10 @@ pub struct Limits {
     pub max_connections: usize,
     /// Connections from one source address (a runaway script, or one host hogging the broker).
     pub max_connections_per_address: usize,
+    /// Connections the kernel queues for each listener before the broker accepts them (capped
+    /// by `net.core.somaxconn`): a fleet reconnecting at once after a restart must fit, or
+    /// the kernel drops SYNs that come back only 1, 3, 7 s later.
+    pub listen_backlog: u32,
     /// Drop a connection that sends nothing for this long when it negotiated no heart-beats
     /// (0: never). Off by default: MCollective nodes speak STOMP 1.0 without heart-beats and
     /// legitimately sit silent for hours waiting for requests.
@@ -120,6 +124,7 @@ impl Default for Limits {
             max_destinations_per_user: 10_000,
             max_connections: 20_000,
             max_connections_per_address: 4096,
+            listen_backlog: 4096,
             idle_timeout_secs: 0,
         }
     }

@@ -83,7 +83,10 @@ pub struct SubscriptionInfo {
 
 impl Engine {
     pub fn subscriptions(&self) -> Vec<SubscriptionInfo> {
-        let core = self.core.lock();
+        Engine::subscriptions_of(&self.core.lock())
+    }
+
+    pub(super) fn subscriptions_of(core: &super::state::Core) -> Vec<SubscriptionInfo> {
         core.subs
             .values()
             .map(|s| SubscriptionInfo {

@@ -5,19 +5,18 @@
 //! the broker's subscription table *is* the membership: no agent on the node, no polling of the
 //! fleet. Across bridges the directed subscriptions arrive as demand from the peer (one per
 //! node, since their selectors differ), so remote members are listed with the bridge they are
-//! reached through. Ping replies refresh "last seen".
+//! reached through. Ping replies refresh "last seen". The tracker follows the engine's
+//! subscription events one at a time (`roster`), never copying the engine.
 //!
 //! The tracker also answers queries over STOMP on [`MEMBERSHIP_QUEUE`], so `shoal ping` against
 //! a remote shoal broker can list the members that did not answer.
 
-use super::connector::{Connector, NodeDestination};
-use crate::broker::events::BrokerEvent;
+use super::roster::Roster;
 use crate::broker::BrokerHandle;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// Where clients ask a shoal broker for membership: SEND with `reply-to`, body = the
@@ -52,140 +51,54 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
-#[derive(Default)]
-struct TrackerState {
-    /// (collective, identity) → first seen, for members whose connection time is unknown.
-    first_seen: HashMap<(String, String), u64>,
-    last_seen: HashMap<String, u64>,
-    current: Membership,
-}
-
 pub struct MembershipTracker {
+    roster: Mutex<Roster>,
     handle: BrokerHandle,
-    state: Mutex<TrackerState>,
 }
 
 impl MembershipTracker {
-    /// Starts tracking: recomputed at most once a second, when subscriptions changed. Not on every
-    /// change: a node connecting makes a handful, a fleet reconnecting tens of thousands, and
-    /// each recomputation copies every subscription out of the engine under its lock (a
-    /// connection making 10 000 subscriptions stalled every other client for 4 s).
+    /// Starts tracking: a roster built from the engine's watch (`broker::watch`), then kept
+    /// up to date one event at a time (see `roster`). Nothing here copies the engine again.
     pub fn start(handle: BrokerHandle, stop: CancellationToken) -> Arc<MembershipTracker> {
+        let watch = handle.watch();
         let t = Arc::new(MembershipTracker {
-            handle: handle.clone(),
-            state: Mutex::new(TrackerState::default()),
+            roster: Mutex::new(Roster::new(&watch.subscriptions, &watch.connections, now())),
+            handle,
         });
-        t.refresh();
         let weak = Arc::downgrade(&t);
-        let mut events = handle.events();
+        let mut events = watch.events;
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut changed = false;
             loop {
-                tokio::select! {
+                let e = tokio::select! {
                     _ = stop.cancelled() => return,
-                    _ = tick.tick() => if !changed { continue },
-                    e = events.recv() => {
-                        match e {
-                            Ok(BrokerEvent::SubscriptionAdded { .. })
-                            | Ok(BrokerEvent::SubscriptionRemoved { .. })
-                            | Ok(BrokerEvent::ConnectionClosed { .. })
-                            | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                                changed = true;
-                            }
-                            Ok(_) => {}
-                            Err(_) => return,
-                        }
-                        continue;
-                    }
-                }
-                match weak.upgrade() {
-                    Some(t) => {
-                        t.refresh();
-                        changed = false;
-                    }
-                    None => return,
+                    e = events.recv() => match e { Some(e) => e, None => return },
+                };
+                let Some(t) = weak.upgrade() else { return };
+                let now = now();
+                let mut roster = t.roster.lock();
+                roster.apply(&e, now);
+                // Whatever else is already queued, under the same lock.
+                while let Ok(e) = events.try_recv() {
+                    roster.apply(&e, now);
                 }
             }
         });
         t
     }
 
-    /// Recomputes membership from the engine's subscriptions now.
-    pub fn refresh(&self) -> Membership {
-        let subs = self.handle.subscriptions();
-        let conns: HashMap<u64, (String, u64)> = self
-            .handle
-            .snapshot()
-            .connections
-            .into_iter()
-            .map(|c| (c.id, (c.peer, c.since)))
-            .collect();
-        // (conn, collective) → agents; (conn or peer, collective) → identity.
-        let mut agents: HashMap<(u64, String), BTreeSet<String>> = HashMap::new();
-        let mut found: Vec<(String, String, Option<String>, Option<u64>)> = Vec::new();
-        for s in &subs {
-            match Connector::classify(&s.destination, s.selector.as_deref()) {
-                Some(NodeDestination::Agent { collective, agent }) if s.network.is_none() => {
-                    agents
-                        .entry((s.conn, collective))
-                        .or_default()
-                        .insert(agent);
-                }
-                Some(NodeDestination::Directed {
-                    collective,
-                    identity: Some(id),
-                }) => {
-                    let conn = s.network.is_none().then_some(s.conn);
-                    found.push((collective, id, s.network.clone(), conn));
-                }
-                _ => {}
-            }
-        }
-        let t = now();
-        let mut st = self.state.lock();
-        let mut m: Membership = BTreeMap::new();
-        let mut live = std::collections::HashSet::new();
-        for (collective, identity, via, conn) in found {
-            let key = (collective.clone(), identity.clone());
-            let first = *st.first_seen.entry(key.clone()).or_insert(t);
-            live.insert(key);
-            let (address, since) = conn
-                .and_then(|c| conns.get(&c).cloned())
-                .unwrap_or((String::new(), first));
-            let last_seen = st
-                .last_seen
-                .get(&identity)
-                .copied()
-                .unwrap_or(since)
-                .max(since);
-            m.entry(collective.clone()).or_default().push(Member {
-                agents: conn
-                    .and_then(|c| agents.get(&(c, collective.clone())))
-                    .map(|a| a.iter().cloned().collect())
-                    .unwrap_or_default(),
-                identity,
-                via,
-                conn,
-                address,
-                since,
-                last_seen,
-            });
-        }
-        st.first_seen.retain(|k, _| live.contains(k));
-        for members in m.values_mut() {
-            members.sort_by(|a, b| a.identity.cmp(&b.identity).then(a.via.cmp(&b.via)));
-            // A node seen both directly and through a bridge is listed once, directly.
-            members.dedup_by(|b, a| a.identity == b.identity);
-        }
-        st.current = m.clone();
-        m
+    /// The membership now.
+    pub fn snapshot(&self) -> Membership {
+        self.roster.lock().membership()
     }
 
-    /// The membership as of the last refresh (at most a second old).
-    pub fn snapshot(&self) -> Membership {
-        self.state.lock().current.clone()
+    /// The membership now (the name of the days it was recomputed from the engine).
+    pub fn refresh(&self) -> Membership {
+        self.snapshot()
+    }
+
+    /// Members per collective, without building the member list.
+    pub fn counts(&self) -> BTreeMap<String, usize> {
+        self.roster.lock().counts()
     }
 
     pub fn members(&self, collective: &str) -> Vec<Member> {
@@ -194,14 +107,7 @@ impl MembershipTracker {
 
     /// A node answered (a ping reply): refresh its "last seen".
     pub fn touch(&self, identity: &str) {
-        let t = now();
-        let mut st = self.state.lock();
-        st.last_seen.insert(identity.to_string(), t);
-        for m in st.current.values_mut().flatten() {
-            if m.identity == identity {
-                m.last_seen = t;
-            }
-        }
+        self.roster.lock().touch(identity, now());
     }
 
     /// Serves [`MEMBERSHIP_QUEUE`] on the broker until `stop`.

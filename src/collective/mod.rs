@@ -12,4 +12,5 @@ pub mod membership;
 pub mod message;
 pub mod node;
 pub mod ping;
+pub mod roster;
 pub mod security;
