@@ -17,6 +17,8 @@ use tokio_util::sync::CancellationToken;
 pub const STATS_TOPIC: &str = "/topic/shoal.stats.report";
 /// SEND here with headers `shoal-bridge: NAME` and `shoal-action: reconnect|pause|resume`.
 pub const CONTROL_QUEUE: &str = "/queue/shoal.control";
+/// Destinations a report carries: the busiest (a broker may have 100 000).
+pub const REPORT_DESTINATIONS: usize = 500;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct BrokerSummary {
@@ -41,7 +43,11 @@ pub struct StatsReport {
     /// Unix milliseconds when taken.
     pub at_ms: u64,
     pub broker: BrokerSummary,
+    /// The busiest destinations (at most [`REPORT_DESTINATIONS`]), sorted by name.
     pub destinations: Vec<DestinationSnapshot>,
+    /// How many destinations the broker has in all.
+    #[serde(default)]
+    pub destinations_total: usize,
     pub bridges: Vec<BridgeSnapshot>,
     pub membership: Membership,
 }
@@ -56,14 +62,14 @@ pub struct StatsSources {
 
 impl StatsSources {
     pub fn report(&self) -> StatsReport {
-        let s = self.handle.snapshot();
+        let s = self.handle.overview(REPORT_DESTINATIONS);
         StatsReport {
             at_ms: crate::broker::message::now_ms(),
             broker: BrokerSummary {
                 name: s.name,
                 version: s.version.to_string(),
                 uptime_secs: s.uptime.as_secs(),
-                connections: s.connections.len(),
+                connections: s.connection_count,
                 msgs_in: s.msgs_in,
                 msgs_out: s.msgs_out,
                 rate_in: s.rate_in,
@@ -71,6 +77,7 @@ impl StatsSources {
                 queued_bytes: s.queued_bytes as u64,
                 store: s.store,
             },
+            destinations_total: s.destination_count,
             destinations: s.destinations,
             bridges: self
                 .network

@@ -183,3 +183,36 @@ async fn in_process_clients_talk_to_network_clients() {
         .is_err());
     broker.shutdown(Duration::from_secs(2)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_carries_the_busiest_destinations_and_counts_the_rest() {
+    let broker = start().await;
+    let h = broker.handle();
+    let local = h.connect_local("overview");
+    for i in 0..40 {
+        local
+            .send(
+                &format!("/queue/quiet.{i:02}"),
+                shoal::stomp::Headers::new(),
+                "x",
+            )
+            .unwrap();
+    }
+    for _ in 0..5 {
+        local
+            .send("/queue/deep", shoal::stomp::Headers::new(), "x")
+            .unwrap();
+    }
+    let o = h.overview(3);
+    assert_eq!(o.destination_count, 41);
+    assert_eq!(o.destinations.len(), 3);
+    assert!(
+        o.destinations
+            .iter()
+            .any(|d| d.destination == "/queue/deep"),
+        "{:?}",
+        o.destinations
+    );
+    assert!(o.connections.is_empty());
+    assert_eq!(o.connection_count, h.snapshot().connections.len());
+}

@@ -171,6 +171,12 @@ impl BrokerHandle {
         self.engine.snapshot()
     }
 
+    /// The totals and the `top` busiest destinations, connections counted only (see
+    /// `Engine::overview`).
+    pub fn overview(&self, top: usize) -> BrokerSnapshot {
+        self.engine.overview(top)
+    }
+
     pub fn events(&self) -> broadcast::Receiver<BrokerEvent> {
         self.engine.events()
     }

@@ -3,7 +3,7 @@
 
 use super::durable::DurableSnapshot;
 use super::engine::Engine;
-use super::state::DestStats;
+use super::state::{Core, DestStats};
 use super::store::StoreUsage;
 use super::subscription::ConnId;
 use serde::Serialize;
@@ -18,8 +18,12 @@ pub struct BrokerSnapshot {
     pub msgs_out: u64,
     pub rate_in: f64,
     pub rate_out: f64,
+    /// Every connection (empty in an `overview`, which counts them only).
     pub connections: Vec<ConnectionSnapshot>,
+    pub connection_count: usize,
+    /// Every destination, or in an `overview` the busiest (sorted by name either way).
     pub destinations: Vec<DestinationSnapshot>,
+    pub destination_count: usize,
     /// Body bytes waiting in all queues, and the broker's limit for them.
     pub queued_bytes: usize,
     pub max_memory_bytes: usize,
@@ -131,42 +135,7 @@ impl Engine {
         let mut destinations: Vec<DestinationSnapshot> = core
             .dests
             .iter()
-            .map(|(d, dest)| {
-                let in_flight = dest
-                    .subscribers
-                    .iter()
-                    .filter_map(|k| core.subs.get(k))
-                    .map(|s| s.unacked.iter().filter(|u| u.queue() == Some(d)).count())
-                    .sum();
-                let DestStats {
-                    enqueued,
-                    dequeued,
-                    dispatched,
-                    expired,
-                    dropped,
-                    bytes_in,
-                    bytes_out,
-                    examined,
-                } = dest.stats;
-                DestinationSnapshot {
-                    destination: d.to_string(),
-                    is_queue: d.kind.is_queue(),
-                    consumers: dest.subscribers.len(),
-                    producers: dest.producers.len(),
-                    enqueued,
-                    dequeued,
-                    dispatched,
-                    expired,
-                    dropped,
-                    pending: dest.queue.len(),
-                    in_flight,
-                    bytes_in,
-                    bytes_out,
-                    examined,
-                    rate_in: dest.rate_in,
-                    rate_out: dest.rate_out,
-                }
-            })
+            .map(|(d, dest)| destination_snapshot(&core, d, dest))
             .collect();
         destinations.sort_by(|a, b| a.destination.cmp(&b.destination));
         BrokerSnapshot {
@@ -177,8 +146,96 @@ impl Engine {
             msgs_out: core.totals.msgs_out,
             rate_in: core.totals.rate_in,
             rate_out: core.totals.rate_out,
+            connection_count: connections.len(),
             connections,
+            destination_count: destinations.len(),
             destinations,
+            queued_bytes: core
+                .queued_total
+                .bytes
+                .load(std::sync::atomic::Ordering::Relaxed),
+            max_memory_bytes: self.limits.max_memory_bytes,
+            store: self.store.as_ref().map(|s| s.usage()),
+            durables: Engine::durables_of(&core),
+        }
+    }
+}
+
+fn destination_snapshot(
+    core: &Core,
+    d: &super::destination::Destination,
+    dest: &super::state::Dest,
+) -> DestinationSnapshot {
+    let in_flight = dest
+        .subscribers
+        .iter()
+        .filter_map(|k| core.subs.get(k))
+        .map(|s| s.unacked.iter().filter(|u| u.queue() == Some(d)).count())
+        .sum();
+    let DestStats {
+        enqueued,
+        dequeued,
+        dispatched,
+        expired,
+        dropped,
+        bytes_in,
+        bytes_out,
+        examined,
+    } = dest.stats;
+    DestinationSnapshot {
+        destination: d.to_string(),
+        is_queue: d.kind.is_queue(),
+        consumers: dest.subscribers.len(),
+        producers: dest.producers.len(),
+        enqueued,
+        dequeued,
+        dispatched,
+        expired,
+        dropped,
+        pending: dest.queue.len(),
+        in_flight,
+        bytes_in,
+        bytes_out,
+        examined,
+        rate_in: dest.rate_in,
+        rate_out: dest.rate_out,
+    }
+}
+
+impl Engine {
+    /// What the stats stream needs every second, at fleet scale: the totals, connections only
+    /// counted, and the `top` busiest destinations (by message rate, then depth) — not a copy
+    /// of 10 000 connections and 100 000 destinations under the engine lock.
+    pub fn overview(&self, top: usize) -> BrokerSnapshot {
+        let core = self.core.lock();
+        let mut busiest: Vec<(&super::destination::Destination, &super::state::Dest)> =
+            core.dests.iter().collect();
+        let activity = |d: &super::state::Dest| (d.rate_in + d.rate_out, d.queue.len());
+        if busiest.len() > top {
+            busiest.select_nth_unstable_by(top, |a, b| {
+                activity(b.1)
+                    .partial_cmp(&activity(a.1))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+            busiest.truncate(top);
+        }
+        let mut destinations: Vec<DestinationSnapshot> = busiest
+            .into_iter()
+            .map(|(d, dest)| destination_snapshot(&core, d, dest))
+            .collect();
+        destinations.sort_by(|a, b| a.destination.cmp(&b.destination));
+        BrokerSnapshot {
+            name: self.settings.name.clone(),
+            version: env!("CARGO_PKG_VERSION"),
+            uptime: self.started.elapsed(),
+            msgs_in: core.totals.msgs_in,
+            msgs_out: core.totals.msgs_out,
+            rate_in: core.totals.rate_in,
+            rate_out: core.totals.rate_out,
+            connections: Vec::new(),
+            connection_count: core.conns.len(),
+            destinations,
+            destination_count: core.dests.len(),
             queued_bytes: core
                 .queued_total
                 .bytes

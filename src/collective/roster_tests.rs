@@ -41,7 +41,11 @@ fn op() -> impl Strategy<Value = Op> {
 /// A destination and selector from a small set: agent topics, directed queues with and
 /// without an identity, and names that mean nothing to membership.
 fn destination(dest: u8, identity: u8) -> (String, Option<String>) {
-    let c = if dest.is_multiple_of(2) { "mcollective" } else { "qa" };
+    let c = if dest.is_multiple_of(2) {
+        "mcollective"
+    } else {
+        "qa"
+    };
     let id = format!("mc_identity = 'node{identity}'");
     match dest {
         0 | 1 => (format!("/queue/{c}.nodes"), Some(id)),

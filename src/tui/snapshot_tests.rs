@@ -128,6 +128,7 @@ fn state() -> App {
             }),
         },
         destinations: Vec::new(),
+        destinations_total: 0,
         bridges: vec![
             bridge("amq1-amq2", "mqbroker02", BridgeState::Connected, 1),
             bridge("amq1-dc3", "mqbroker03", BridgeState::Connected, 2),
