@@ -9,6 +9,7 @@ mod fleet;
 mod idle;
 mod payload;
 mod queue;
+mod relay;
 mod render;
 mod rpc;
 
@@ -58,6 +59,9 @@ pub enum Scenario {
     /// A fleet of MCollective-shaped nodes connecting at once, cycle after cycle: time until
     /// all are subscribed and in membership, the broker's CPU and memory per cycle.
     Fleet(fleet::FleetArgs),
+    /// Runs a minimal STOMP relay (no ACLs, no bookkeeping) until killed: the machine's
+    /// practical ceiling to run the other scenarios against, beside a real broker.
+    Relay(relay::RelayArgs),
 }
 
 impl BenchArgs {
@@ -98,6 +102,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Rpc(r) => rpc::run(&args, r).await?,
         Scenario::Idle(i) => idle::run(&args, i).await?,
         Scenario::Fleet(f) => fleet::run(&args, f).await?,
+        Scenario::Relay(r) => relay::run(r).await?,
         Scenario::Render(r) => render::run(r)?,
         Scenario::Ping(p) => {
             crate::collective::bench::run(

@@ -10,13 +10,13 @@
 //! exists is touched.
 
 use super::auth::{Acl, Principal};
-use super::destination::{DestPattern, Destination};
+use super::destination::{DestKind, DestPattern, Destination};
 use super::error::EngineError;
 use super::events::BrokerEvent;
 use super::queue::MessageQueue;
 use super::settings::Limits;
 use super::state::{Core, Dest, DestStats};
-use super::subscription::SubKey;
+use super::subscribers::Subscribers;
 use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::sync::broadcast;
@@ -69,8 +69,8 @@ impl Core {
             return;
         }
         // A durable subscription's queue is its subscriber's alone: no wildcard takes from it.
-        let subscribers: Vec<SubKey> = if super::durable::is_reserved(dest.kind, &dest.name) {
-            Vec::new()
+        let subscribers: Subscribers = if super::durable::is_reserved(dest.kind, &dest.name) {
+            Subscribers::default()
         } else {
             self.wildcard_subs
                 .candidates(dest)
@@ -82,7 +82,7 @@ impl Core {
                 })
                 .collect()
         };
-        for k in &subscribers {
+        for k in subscribers.iter() {
             if let Some(s) = self.subs.get_mut(k) {
                 s.attached.push(dest.clone());
             }
@@ -116,21 +116,32 @@ impl Core {
     pub fn forget_dest(&mut self, dest: &Destination) -> Option<Dest> {
         let d = self.dests.remove(dest)?;
         self.dest_names.remove(dest);
+        for c in &d.producers {
+            if let Some(c) = self.conns.get_mut(c) {
+                c.produced.remove(dest);
+            }
+        }
         uncount(&mut self.dests_by_user, &d);
         Some(d)
     }
 
-    /// Removes every destination `gone` picks.
-    pub fn forget_dests_where(&mut self, mut gone: impl FnMut(&Destination) -> bool) {
-        let (by_user, names) = (&mut self.dests_by_user, &mut self.dest_names);
-        self.dests.retain(|k, d| {
-            let keep = !gone(k);
-            if !keep {
-                uncount(by_user, d);
-                names.remove(k);
-            }
-            keep
-        });
+    /// Removes the temporary destinations of connection `conn` (named `shoal-tmp-<conn>.…`):
+    /// a range of `dest_names`, not a walk over every destination on each close.
+    pub fn forget_temp_dests(&mut self, conn: super::subscription::ConnId) {
+        let prefix = format!("{}{conn}.", super::engine::TEMP_PREFIX);
+        let mut gone = Vec::new();
+        for kind in [DestKind::TempTopic, DestKind::TempQueue] {
+            let from = Destination::new(kind, prefix.clone());
+            gone.extend(
+                self.dest_names
+                    .range(from..)
+                    .take_while(|d| d.kind == kind && d.name.starts_with(&prefix))
+                    .cloned(),
+            );
+        }
+        for d in gone {
+            self.forget_dest(&d);
+        }
     }
 
     /// The destinations a wildcard `pattern` matches. Only those whose name starts with the

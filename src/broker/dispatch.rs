@@ -45,7 +45,7 @@ impl Core {
         let mut open = n;
         // Priority levels, highest first: local consumers (0) before bridges (below 0).
         let (mut hi, mut lo) = (i32::MIN, i32::MAX);
-        for k in &consumers {
+        for k in consumers.iter() {
             if let Some(s) = self.subs.get(k) {
                 hi = hi.max(s.priority);
                 lo = lo.min(s.priority);

@@ -364,10 +364,11 @@ impl Engine {
             }
         }
         let core = &mut *guard;
-        let prefix = format!("{TEMP_PREFIX}{conn}.");
-        core.forget_dests_where(|d| d.kind.is_temp() && d.name.starts_with(&prefix));
-        for d in core.dests.values_mut() {
-            d.producers.remove(&conn);
+        core.forget_temp_dests(conn);
+        for d in &c.produced {
+            if let Some(d) = core.dests.get_mut(d) {
+                d.producers.remove(&conn);
+            }
         }
         drop(guard);
         self.emit(BrokerEvent::ConnectionClosed {

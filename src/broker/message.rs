@@ -162,10 +162,8 @@ impl Message {
         self.expires != 0 && now_ms > self.expires
     }
 
-    /// Bytes this message occupies on the wire, roughly; used for byte counters and limits.
-    /// What the byte limits count for it: body and headers (a message of headers alone is
-    /// not free: 200 of 1.5 MB once passed an 8 MiB queue limit).
-    /// What the byte limits count (see `counted_size`).
+    /// What the byte limits count for it: body, headers and structures (see `counted_size`;
+    /// a message of headers alone is not free: 200 of 1.5 MB once passed an 8 MiB limit).
     pub fn size(&self) -> usize {
         counted_size(self.body.len(), self.headers.byte_len())
     }

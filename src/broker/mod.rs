@@ -32,6 +32,7 @@ pub mod settings;
 pub mod snapshot;
 pub mod state;
 pub mod store;
+pub mod subscribers;
 pub mod subscription;
 pub mod tls;
 pub mod watch;

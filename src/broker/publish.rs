@@ -151,8 +151,10 @@ impl Engine {
         dest.stats.enqueued += 1;
         dest.stats.bytes_in += message.body.len() as u64;
         dest.last_active_ms = now;
-        if conn != 0 {
-            dest.producers.insert(conn);
+        if conn != 0 && dest.producers.insert(conn) {
+            if let Some(c) = core.conns.get_mut(&conn) {
+                c.produced.insert(dest_key.clone());
+            }
         }
         if message.is_expired(now) {
             dest.stats.expired += 1;

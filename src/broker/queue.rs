@@ -39,6 +39,10 @@ pub struct QueuedTotals {
     /// Bytes, bodies and headers (the memory limit).
     pub bytes: AtomicUsize,
     pub messages: AtomicUsize,
+    /// Producers waiting for room (see `flow`), and how they are woken when a message leaves
+    /// a queue — instead of each looking at the engine every millisecond.
+    pub waiting: AtomicUsize,
+    pub drained: tokio::sync::Notify,
 }
 
 /// Position of a message in its queue: messages are kept in `Seq` order, front first.
@@ -60,6 +64,10 @@ pub struct MessageQueue {
     /// one `/queue/<collective>.nodes`): a node that arrives or gains room finds its own
     /// without looking at everyone else's (see `Core::dispatch_identity`).
     by_identity: HashMap<Box<str>, BTreeSet<Seq>>,
+    /// The messages that expire, by deadline: the once-a-second expiry takes the ones due
+    /// without looking at the rest (every MCollective request and reply has a TTL, and a
+    /// queue may hold a million).
+    by_expiry: BTreeSet<(u64, Seq)>,
     bytes: usize,
     total: Arc<QueuedTotals>,
     /// Every message before this one has been offered to each consumer able to take one since
@@ -86,6 +94,7 @@ impl MessageQueue {
             next_back: MIDDLE,
             next_front: MIDDLE - 1,
             by_identity: HashMap::default(),
+            by_expiry: BTreeSet::new(),
             bytes: 0,
             total,
             offered: 0,
@@ -140,6 +149,9 @@ impl MessageQueue {
         self.bytes += n;
         self.total.bytes.fetch_add(n, Ordering::Relaxed);
         self.total.messages.fetch_add(1, Ordering::Relaxed);
+        if q.message.expires != 0 {
+            self.by_expiry.insert((q.message.expires, seq));
+        }
         if let Some(id) = q.message.header("mc_identity") {
             match self.by_identity.get_mut(id) {
                 Some(seqs) => {
@@ -158,6 +170,12 @@ impl MessageQueue {
         self.bytes -= n;
         self.total.bytes.fetch_sub(n, Ordering::Relaxed);
         self.total.messages.fetch_sub(1, Ordering::Relaxed);
+        if self.total.waiting.load(Ordering::Relaxed) > 0 {
+            self.total.drained.notify_waiters();
+        }
+        if q.message.expires != 0 {
+            self.by_expiry.remove(&(q.message.expires, seq));
+        }
         if let Some(id) = q.message.header("mc_identity") {
             if let Some(seqs) = self.by_identity.get_mut(id) {
                 seqs.remove(&seq);
@@ -190,9 +208,14 @@ impl MessageQueue {
         Some(q)
     }
 
-    /// Takes out every expired message.
+    /// Takes out every expired message (those due, found by deadline: see `by_expiry`).
     pub fn take_expired(&mut self, now_ms: u64) -> Vec<Queued> {
-        self.take_where(|q| q.message.is_expired(now_ms))
+        let due: Vec<Seq> = self
+            .by_expiry
+            .range(..(now_ms, 0))
+            .map(|&(_, seq)| seq)
+            .collect();
+        due.into_iter().filter_map(|s| self.remove(s)).collect()
     }
 
     /// Takes out the messages `pick` chooses, keeping the others in order.

@@ -253,8 +253,8 @@ impl Session {
     }
 
     /// Producer flow control (see `flow`): while the target queue is full, stop reading this
-    /// connection and look again every millisecond, up to `producer_wait_ms`. The SEND
-    /// then goes through, or fails with the queue-full ERROR.
+    /// connection and look again whenever a message leaves a queue, up to
+    /// `producer_wait_ms`. The SEND then goes through, or fails with the queue-full ERROR.
     async fn wait_for_room(&self, frame: &Frame) {
         // Only queues fill up: topic SENDs (the MCollective broadcasts) skip the check.
         let queue = frame
@@ -278,14 +278,23 @@ impl Session {
         tracing::debug!(conn = self.conn, %dest, "queue full: producer waits");
         let wait = Duration::from_millis(self.engine.limits.producer_wait_ms);
         let deadline = tokio::time::Instant::now() + wait;
-        while !room() {
-            if tokio::time::Instant::now() >= deadline {
-                return;
+        let totals = &self.engine.queued;
+        let _waiting = Waiting::new(totals);
+        loop {
+            // Registered before looking, so a message leaving in between still wakes us.
+            let drained = totals.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            if room() || tokio::time::Instant::now() >= deadline {
+                break;
             }
-            // Every millisecond (the timer's grain): a queue a fast consumer drains has
-            // room again within a millisecond or two, and a producer that slept 20 ms left
-            // the broker idle once the backlog was gone.
-            tokio::time::sleep(Duration::from_millis(1)).await;
+            // A full store frees room without a queue shrinking (compaction): look again
+            // now and then even without a wake-up.
+            let _ = tokio::time::timeout_at(
+                deadline.min(tokio::time::Instant::now() + Duration::from_millis(50)),
+                drained,
+            )
+            .await;
         }
     }
 
@@ -707,4 +716,23 @@ fn parse_heartbeat(h: Option<&str>) -> Option<(u64, u64)> {
     let Some(h) = h else { return Some((0, 0)) };
     let (a, b) = h.split_once(',')?;
     Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+}
+
+/// A producer counted among those waiting for room while it lives (also when its session
+/// goes away mid-wait).
+struct Waiting<'a>(&'a super::queue::QueuedTotals);
+
+impl<'a> Waiting<'a> {
+    fn new(t: &'a super::queue::QueuedTotals) -> Waiting<'a> {
+        t.waiting.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Waiting(t)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0
+            .waiting
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }

@@ -67,6 +67,9 @@ pub(super) struct Conn {
     pub bytes_blocked: bool,
     /// CONNECT's `client-id`: names the connection's durable subscriptions.
     pub client_id: Option<String>,
+    /// Destinations this connection sent to (each lists it among its `producers`), so a
+    /// closing connection visits those, not every destination.
+    pub produced: HashSet<Destination>,
 }
 
 impl Conn {
@@ -84,6 +87,7 @@ impl Conn {
             max_unacked_bytes: usize::MAX,
             bytes_blocked: false,
             client_id: None,
+            produced: HashSet::new(),
         }
     }
 }
@@ -106,7 +110,7 @@ pub struct DestStats {
 }
 
 pub(super) struct Dest {
-    pub subscribers: Vec<SubKey>,
+    pub subscribers: super::subscribers::Subscribers,
     /// Round-robin position among `subscribers` (queues).
     pub rr: usize,
     pub queue: MessageQueue,
@@ -223,7 +227,7 @@ impl Core {
         let sub = self.subs.remove(&key)?;
         for d in &sub.attached {
             if let Some(dest) = self.dests.get_mut(d) {
-                dest.subscribers.retain(|k| *k != key);
+                dest.subscribers.remove(key);
                 dest.last_active_ms = super::message::now_ms();
             }
         }
@@ -306,12 +310,14 @@ impl Core {
         settings: &BrokerSettings,
         onward_only: bool,
     ) {
-        let Some(d) = self.dests.get(dest) else {
+        let Some(d) = self.dests.get_mut(dest) else {
             return;
         };
-        let subscribers = d.subscribers.clone();
+        // Borrowed for the pass and put back below (not cloned per publish); `offer` never
+        // touches destinations.
+        let subscribers = std::mem::take(&mut d.subscribers);
         let (mut delivered, mut dropped) = (0u64, 0u64);
-        for key in subscribers {
+        for &key in subscribers.iter() {
             let Some(sub) = self.subs.get(&key) else {
                 continue;
             };
@@ -339,6 +345,7 @@ impl Core {
             }
         }
         if let Some(d) = self.dests.get_mut(dest) {
+            d.subscribers = subscribers;
             d.stats.dispatched += delivered;
             d.stats.dequeued += delivered;
             d.stats.dropped += dropped;
