@@ -95,25 +95,42 @@ pub fn load_classes(path: &Path) -> Vec<String> {
 /// serves, and reconnects whenever the broker goes away or sends an ERROR.
 pub async fn run_node(settings: Arc<NodeSettings>, stop: CancellationToken) {
     let node = Node::new(settings);
-    let mut delay = Duration::from_millis(100);
-    loop {
+    let mut delay = FIRST_RETRY;
+    for attempt in 0u64.. {
         for b in &node.settings.brokers {
             if stop.is_cancelled() {
                 return;
             }
+            let began = std::time::Instant::now();
             match node.serve(b, &stop).await {
                 Ok(()) => return,
                 Err(e) => {
                     tracing::warn!(node = %node.settings.identity, broker = %b.addr(), "{e}");
                 }
             }
+            // It was connected a while: a broker restart, not a broker that stays down.
+            if began.elapsed() > Duration::from_secs(10) {
+                delay = FIRST_RETRY;
+            }
         }
         tokio::select! {
             _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(delay) => {}
+            _ = tokio::time::sleep(jittered(delay, &node.settings.identity, attempt)) => {}
         }
         delay = (delay * 2).min(Duration::from_secs(30));
     }
+}
+
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+
+/// `delay` spread over 50–150 %, differently for each node and attempt: a fleet whose broker
+/// restarted comes back spread out, not in one wave per back-off step.
+fn jittered(delay: Duration, identity: &str, attempt: u64) -> Duration {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (identity, attempt).hash(&mut h);
+    let frac = (h.finish() % 1000) as f64 / 1000.0;
+    delay.mul_f64(0.5 + frac)
 }
 
 struct Node {
@@ -333,6 +350,20 @@ mod tests {
         std::fs::write(&p, "os: [unclosed\n").unwrap();
         assert!(load_facts(&p).unwrap_err().contains("facts.yaml"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn reconnects_are_spread_over_half_to_one_and_a_half_the_delay() {
+        let d = Duration::from_secs(2);
+        let waits: Vec<Duration> = (0..200)
+            .map(|n| jittered(d, &format!("node{n}"), 3))
+            .collect();
+        assert!(waits.iter().all(|w| *w >= d / 2 && *w <= d * 3 / 2));
+        let early = waits.iter().filter(|w| **w < d).count();
+        assert!(
+            (50..150).contains(&early),
+            "{early} of 200 before the delay"
+        );
     }
 
     #[test]
