@@ -8,8 +8,9 @@ use crate::bridge::network::{BridgeControl, Network};
 use crate::bridge::status::BridgeSnapshot;
 use crate::broker::snapshot::DestinationSnapshot;
 use crate::broker::BrokerHandle;
-use crate::collective::membership::{Membership, MembershipTracker};
+use crate::collective::membership::{CollectiveSummary, Membership, MembershipTracker};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -19,6 +20,8 @@ pub const STATS_TOPIC: &str = "/topic/shoal.stats.report";
 pub const CONTROL_QUEUE: &str = "/queue/shoal.control";
 /// Destinations a report carries: the busiest (a broker may have 100 000).
 pub const REPORT_DESTINATIONS: usize = 500;
+/// Members a report lists per collective (all are counted in `collectives`).
+pub const REPORT_MEMBERS: usize = 1000;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct BrokerSummary {
@@ -49,7 +52,11 @@ pub struct StatsReport {
     #[serde(default)]
     pub destinations_total: usize,
     pub bridges: Vec<BridgeSnapshot>,
+    /// Members per collective, at most [`REPORT_MEMBERS`] each (first by identity).
     pub membership: Membership,
+    /// Every collective in numbers, whatever `membership` lists.
+    #[serde(default)]
+    pub collectives: BTreeMap<String, CollectiveSummary>,
 }
 
 /// Where a report's parts come from.
@@ -84,7 +91,8 @@ impl StatsSources {
                 .as_ref()
                 .map(|n| n.snapshot())
                 .unwrap_or_default(),
-            membership: self.members.snapshot(),
+            membership: self.members.snapshot_up_to(REPORT_MEMBERS),
+            collectives: self.members.summary(),
         }
     }
 

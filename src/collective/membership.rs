@@ -44,6 +44,20 @@ pub struct Member {
 /// collective → members, sorted by identity.
 pub type Membership = BTreeMap<String, Vec<Member>>;
 
+/// Seconds after which a member that has not been seen answering is marked stale.
+pub const STALE_SECS: u64 = 300;
+
+/// One collective in numbers (a stats report carries these for all members, and the members
+/// themselves only up to a bound).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectiveSummary {
+    pub members: usize,
+    /// Reached through a bridge.
+    pub remote: usize,
+    /// Not seen for [`STALE_SECS`].
+    pub stale: usize,
+}
+
 fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -94,6 +108,16 @@ impl MembershipTracker {
     /// The membership now (the name of the days it was recomputed from the engine).
     pub fn refresh(&self) -> Membership {
         self.snapshot()
+    }
+
+    /// Members per collective, at most `limit` each (see `Roster::membership_up_to`).
+    pub fn snapshot_up_to(&self, limit: usize) -> Membership {
+        self.roster.lock().membership_up_to(limit)
+    }
+
+    /// Every collective in numbers (see `Roster::summary`).
+    pub fn summary(&self) -> BTreeMap<String, CollectiveSummary> {
+        self.roster.lock().summary(now())
     }
 
     /// Members per collective, without building the member list.

@@ -8,7 +8,7 @@
 //! [`recompute`], the straightforward full recomputation, over random event sequences.
 
 use super::connector::{Connector, NodeDestination};
-use super::membership::{Member, Membership};
+use super::membership::{CollectiveSummary, Member, Membership, STALE_SECS};
 use crate::broker::events::BrokerEvent;
 use crate::broker::snapshot::SubscriptionInfo;
 use crate::broker::subscription::ConnId;
@@ -217,6 +217,45 @@ impl Roster {
             .map(|(c, ids)| {
                 let members = ids.iter().map(|(id, p)| self.member(c, id, p)).collect();
                 (c.clone(), members)
+            })
+            .collect()
+    }
+
+    /// Members per collective, at most `limit` each (the first by identity): what a stats
+    /// report carries, with [`Roster::summary`] for the whole count.
+    pub fn membership_up_to(&self, limit: usize) -> Membership {
+        self.members
+            .iter()
+            .map(|(c, ids)| {
+                let members = ids
+                    .iter()
+                    .take(limit)
+                    .map(|(id, p)| self.member(c, id, p))
+                    .collect();
+                (c.clone(), members)
+            })
+            .collect()
+    }
+
+    /// Per collective: members, how many are reached through bridges, how many have not been
+    /// seen for [`STALE_SECS`] at `now` — without building the members.
+    pub fn summary(&self, now: u64) -> BTreeMap<String, CollectiveSummary> {
+        self.members
+            .iter()
+            .map(|(c, ids)| {
+                let mut s = CollectiveSummary {
+                    members: ids.len(),
+                    ..CollectiveSummary::default()
+                };
+                for p in ids.values() {
+                    let (conn, since) = match p.local.keys().next() {
+                        Some(c) => (true, self.conns.get(c).map_or(p.first_seen, |x| x.1)),
+                        None => (false, p.first_seen),
+                    };
+                    s.remote += usize::from(!conn);
+                    s.stale += usize::from(now.saturating_sub(p.last_seen.max(since)) > STALE_SECS);
+                }
+                (c.clone(), s)
             })
             .collect()
     }

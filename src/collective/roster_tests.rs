@@ -1,4 +1,5 @@
 use super::*;
+use crate::collective::membership::STALE_SECS;
 use proptest::prelude::*;
 
 const NOW: u64 = 1_000;
@@ -163,6 +164,17 @@ proptest! {
             let counts: BTreeMap<String, usize> =
                 want.iter().map(|(c, m)| (c.clone(), m.len())).collect();
             prop_assert_eq!(roster.counts(), counts);
+            for (c, s) in roster.summary(NOW) {
+                let members = &want[&c];
+                prop_assert_eq!(s.members, members.len());
+                prop_assert_eq!(s.remote, members.iter().filter(|m| m.via.is_some()).count());
+                prop_assert_eq!(s.stale, 0);
+            }
+            let first_two: Membership = want
+                .iter()
+                .map(|(c, m)| (c.clone(), m.iter().take(2).cloned().collect()))
+                .collect();
+            prop_assert_eq!(roster.membership_up_to(2), first_two);
         }
         // Everything gone: nothing left behind.
         for i in (0..model.conns.len()).rev() {
@@ -197,4 +209,7 @@ fn a_node_seen_directly_and_through_a_bridge_is_listed_directly() {
     assert_eq!(m["mcollective"].len(), 1);
     assert_eq!((web1.via.as_deref(), web1.conn), (None, Some(7)));
     assert_eq!((web1.since, web1.last_seen), (900, 950));
+    // Seen at 950: stale once STALE_SECS have passed since.
+    let stale = |at| r.summary(at)["mcollective"].stale;
+    assert_eq!((stale(950 + STALE_SECS), stale(951 + STALE_SECS)), (0, 1));
 }

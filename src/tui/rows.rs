@@ -167,8 +167,7 @@ fn traffic_rows(app: &App, ascii: bool) -> Vec<Row> {
         .collect()
 }
 
-/// Seconds after which a member that has not been seen answering is marked stale.
-pub const STALE_SECS: u64 = 300;
+pub use crate::collective::membership::STALE_SECS;
 
 fn member_rows(app: &App) -> Vec<Row> {
     let now = app.report.at_ms / 1000;

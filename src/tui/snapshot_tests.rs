@@ -154,6 +154,7 @@ fn state() -> App {
             ),
         ],
         membership: Default::default(),
+        collectives: Default::default(),
     };
     report.bridges[1].paused = true;
     for (i, c) in ["mcollective", "qacollective", "prodcollective"]

@@ -367,11 +367,22 @@ fn collectives(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let now = app.report.at_ms / 1000;
     let mut lines = Vec::new();
     for (c, members) in &app.report.membership {
-        let remote = members.iter().filter(|m| m.via.is_some()).count();
-        let stale = members
-            .iter()
-            .filter(|m| now.saturating_sub(m.last_seen) > rows::STALE_SECS)
-            .count();
+        // The broker's counts when it sent them (it lists a bounded number of members).
+        let counted = app.report.collectives.get(c).copied();
+        let remote = counted.map_or_else(
+            || members.iter().filter(|m| m.via.is_some()).count(),
+            |s| s.remote,
+        );
+        let stale = counted.map_or_else(
+            || {
+                members
+                    .iter()
+                    .filter(|m| now.saturating_sub(m.last_seen) > rows::STALE_SECS)
+                    .count()
+            },
+            |s| s.stale,
+        );
+        let total = counted.map_or(members.len(), |s| s.members);
         let style = if app.collective.as_deref() == Some(c) {
             theme.selected()
         } else {
@@ -379,7 +390,7 @@ fn collectives(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         };
         lines.push(Line::from(Span::styled(c.clone(), style)));
         lines.push(Line::from(Span::styled(
-            format!("  {} ({remote} remote, {stale} stale)", members.len()),
+            format!("  {total} ({remote} remote, {stale} stale)"),
             theme.dim(),
         )));
     }
