@@ -64,3 +64,49 @@ fn a_fleet_logging_in_at_once_from_one_address_is_not_throttled() {
         .count();
     assert_eq!(ok, 200, "logins that got in");
 }
+
+#[test]
+fn a_bridge_carries_more_nodes_than_one_client_may_subscribe() {
+    // C's nodes are advertised to A as one subscription each (their selectors differ), on
+    // the one connection of A's bridge. A client there may make 20; the bridge makes 30.
+    let c = common::net::node("C", &[], "");
+    let a = common::net::node_with(
+        "A",
+        &[("C", &c.cluster[0])],
+        "",
+        "[limits]\nmax_subscriptions_per_connection = 20\n",
+    );
+    let mut nodes: Vec<Stomp> = (0..30)
+        .map(|i| {
+            let mut n = Stomp::connect(&c.addr);
+            let selector = format!("mc_identity = 'node{i}'");
+            n.subscribe("d", "/queue/mcollective.nodes", &[("selector", &selector)]);
+            n
+        })
+        .collect();
+    let mut p = Stomp::connect(&a.addr);
+    for round in 0.. {
+        for i in 0..30 {
+            let id = format!("node{i}");
+            p.send_sync("/queue/mcollective.nodes", &[("mc_identity", &id)], b"ping");
+        }
+        // Every node answers once its demand reached A; until then its request waits on A.
+        let got = nodes
+            .iter_mut()
+            .map(|n| {
+                n.recv_within(std::time::Duration::from_millis(500))
+                    .is_some()
+            })
+            .filter(|got| *got)
+            .count();
+        if got == 30 {
+            break;
+        }
+        assert!(
+            round < 20,
+            "{got} of 30 nodes reached through the bridge:\n{}",
+            a.log()
+        );
+    }
+    assert!(!a.log().contains("refused here"), "{}", a.log());
+}

@@ -213,10 +213,14 @@ impl Engine {
         if c.subs.contains_key(&client_key) {
             return Err(EngineError::DuplicateSubscription(client_key));
         }
-        if c.subs.len() >= self.limits.max_subscriptions_per_connection {
-            return Err(EngineError::TooManySubscriptions(
-                self.limits.max_subscriptions_per_connection,
-            ));
+        // A bridge carries the demand of a whole fleet behind its peer (20 000 nodes there
+        // refused the 10 001st here, and pings lost half their replies).
+        let max_subs = match req.network {
+            Some(_) => self.limits.max_bridge_subscriptions,
+            None => self.limits.max_subscriptions_per_connection,
+        };
+        if c.subs.len() >= max_subs {
+            return Err(EngineError::TooManySubscriptions(max_subs));
         }
         if let Some(p) = &principal {
             self.authorize_subscribe(core, conn, p, &req.pattern)?;

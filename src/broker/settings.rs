@@ -83,6 +83,9 @@ pub struct Limits {
     /// beyond it, queue messages wait for other consumers or for ACKs.
     pub max_unacked_bytes: usize,
     pub max_subscriptions_per_connection: usize,
+    /// Demand one bridge link may hold here: a subscription per node behind the peer (each
+    /// directed queue has its own selector), so far more than one client makes.
+    pub max_bridge_subscriptions: usize,
     /// Destinations that may exist at once, and that one user's SENDs and SUBSCRIBEs may
     /// have created (idle ones are forgotten after `idle_destination_secs`).
     pub max_destinations: usize,
@@ -119,6 +122,7 @@ impl Default for Limits {
             producer_wait_ms: 10_000,
             max_unacked_bytes: 64 * 1024 * 1024,
             max_subscriptions_per_connection: 10_000,
+            max_bridge_subscriptions: 1_000_000,
             max_selector_bytes: 4096,
             max_destinations: 100_000,
             max_destinations_per_user: 10_000,
