@@ -5,6 +5,19 @@
 //! so the lock is held for microseconds, and deliveries are pushed to per-connection outboxes
 //! that never block (see `outbox`). On two cores this beats a router task with channels: no
 //! hand-off, no extra wake-up per message.
+//!
+//! At fleet scale nothing under the lock may grow with the number of connections: a
+//! subscriber leaves its destinations in O(1) (`subscribers`), a topic publish walks its
+//! subscribers without copying the list, expiry takes only the messages due (`queue`), a
+//! closing connection visits only what it produced to and its own temporary destinations,
+//! observers follow a lossless event feed instead of copying state (`watch`), and the stats
+//! stream reads an `overview` (connections counted, the busiest destinations). Measured on 2
+//! cores (BENCHMARKS.md "A fleet on one broker"): 10 000 nodes of 15 subscriptions each
+//! connect in 3.8 s with 2.4 s of broker CPU; futex calls during that connect were about one
+//! per connection before and after these changes (10 158 / 10 276), and half of the broker's
+//! samples in a 10 000-node ping are socket writes. The one lock is not what limits a fleet
+//! on this machine, so the engine is not split; a many-core bastion would shard by
+//! destination hash first (topics fan out within a shard; directed queues live in one).
 
 use super::auth::{Principal, Security};
 use super::destination::{DestKind, DestPattern, Destination};
