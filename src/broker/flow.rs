@@ -7,8 +7,9 @@
 
 use super::destination::Destination;
 use super::engine::{Engine, EngineError};
-use super::queue::MessageQueue;
+use super::queue::{MessageQueue, QueuedTotals};
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 impl Engine {
     /// The limit a message of `incoming` body bytes would break in a queue holding `len`
@@ -82,6 +83,37 @@ impl Engine {
             .is_none()
     }
 
+    /// Waits until a SEND of `incoming` bytes to `dest` fits, or `producer_wait_ms` passed:
+    /// woken whenever a message leaves a queue (not polling the engine every millisecond).
+    pub(super) async fn wait_for_room(
+        &self,
+        dest: &Destination,
+        incoming: usize,
+        persistent: bool,
+    ) {
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_millis(self.limits.producer_wait_ms);
+        let _waiting = Waiting::new(&self.queued);
+        loop {
+            // Registered before looking, so a message leaving in between still wakes us.
+            let drained = self.queued.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            if self.has_room_for(dest, incoming, persistent)
+                || tokio::time::Instant::now() >= deadline
+            {
+                return;
+            }
+            // A full store frees room without a queue shrinking (compaction): look again
+            // now and then even without a wake-up.
+            let _ = tokio::time::timeout_at(
+                deadline.min(tokio::time::Instant::now() + Duration::from_millis(50)),
+                drained,
+            )
+            .await;
+        }
+    }
+
     /// Whether a SEND of `incoming` body bytes fits in any queue, judged without the engine's
     /// lock: when everything queued broker-wide is under every per-queue limit, no queue can
     /// be full. The common case; the check runs before every queue SEND.
@@ -92,5 +124,22 @@ impl Engine {
         messages < l.max_queue_messages
             && bytes + incoming <= l.max_queue_bytes.min(l.max_memory_bytes)
             && (!persistent || self.store.as_ref().is_none_or(|s| !s.is_full()))
+    }
+}
+
+/// A producer counted among those waiting for room while it lives (also when its session
+/// goes away mid-wait): a message leaving a queue wakes producers only when there are some.
+struct Waiting<'a>(&'a QueuedTotals);
+
+impl<'a> Waiting<'a> {
+    fn new(t: &'a QueuedTotals) -> Waiting<'a> {
+        t.waiting.fetch_add(1, Ordering::Relaxed);
+        Waiting(t)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::Relaxed);
     }
 }

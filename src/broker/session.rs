@@ -271,31 +271,11 @@ impl Session {
         let Ok(dest) = self.destination(frame) else {
             return; // `handle` reports the bad destination
         };
-        let room = || self.engine.has_room_for(&dest, size, persistent);
-        if room() {
+        if self.engine.has_room_for(&dest, size, persistent) {
             return;
         }
         tracing::debug!(conn = self.conn, %dest, "queue full: producer waits");
-        let wait = Duration::from_millis(self.engine.limits.producer_wait_ms);
-        let deadline = tokio::time::Instant::now() + wait;
-        let totals = &self.engine.queued;
-        let _waiting = Waiting::new(totals);
-        loop {
-            // Registered before looking, so a message leaving in between still wakes us.
-            let drained = totals.drained.notified();
-            tokio::pin!(drained);
-            drained.as_mut().enable();
-            if room() || tokio::time::Instant::now() >= deadline {
-                break;
-            }
-            // A full store frees room without a queue shrinking (compaction): look again
-            // now and then even without a wake-up.
-            let _ = tokio::time::timeout_at(
-                deadline.min(tokio::time::Instant::now() + Duration::from_millis(50)),
-                drained,
-            )
-            .await;
-        }
+        self.engine.wait_for_room(&dest, size, persistent).await;
     }
 
     fn handle(&mut self, frame: Frame) -> Result<Next, Fatal> {
@@ -716,23 +696,4 @@ fn parse_heartbeat(h: Option<&str>) -> Option<(u64, u64)> {
     let Some(h) = h else { return Some((0, 0)) };
     let (a, b) = h.split_once(',')?;
     Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
-}
-
-/// A producer counted among those waiting for room while it lives (also when its session
-/// goes away mid-wait).
-struct Waiting<'a>(&'a super::queue::QueuedTotals);
-
-impl<'a> Waiting<'a> {
-    fn new(t: &'a super::queue::QueuedTotals) -> Waiting<'a> {
-        t.waiting.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Waiting(t)
-    }
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0
-            .waiting
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-    }
 }

@@ -132,32 +132,7 @@ impl Engine {
             })
             .collect();
         connections.sort_by_key(|c| c.id);
-        let mut destinations: Vec<DestinationSnapshot> = core
-            .dests
-            .iter()
-            .map(|(d, dest)| destination_snapshot(&core, d, dest))
-            .collect();
-        destinations.sort_by(|a, b| a.destination.cmp(&b.destination));
-        BrokerSnapshot {
-            name: self.settings.name.clone(),
-            version: env!("CARGO_PKG_VERSION"),
-            uptime: self.started.elapsed(),
-            msgs_in: core.totals.msgs_in,
-            msgs_out: core.totals.msgs_out,
-            rate_in: core.totals.rate_in,
-            rate_out: core.totals.rate_out,
-            connection_count: connections.len(),
-            connections,
-            destination_count: destinations.len(),
-            destinations,
-            queued_bytes: core
-                .queued_total
-                .bytes
-                .load(std::sync::atomic::Ordering::Relaxed),
-            max_memory_bytes: self.limits.max_memory_bytes,
-            store: self.store.as_ref().map(|s| s.usage()),
-            durables: Engine::durables_of(&core),
-        }
+        self.assemble(&core, connections, core.dests.iter())
     }
 }
 
@@ -219,9 +194,19 @@ impl Engine {
             });
             busiest.truncate(top);
         }
-        let mut destinations: Vec<DestinationSnapshot> = busiest
-            .into_iter()
-            .map(|(d, dest)| destination_snapshot(&core, d, dest))
+        self.assemble(&core, Vec::new(), busiest.into_iter())
+    }
+
+    /// A snapshot of `connections` and the destinations `picked`, with the totals (and the
+    /// counts of all connections and destinations) from `core`.
+    fn assemble<'a>(
+        &self,
+        core: &Core,
+        connections: Vec<ConnectionSnapshot>,
+        picked: impl Iterator<Item = (&'a super::destination::Destination, &'a super::state::Dest)>,
+    ) -> BrokerSnapshot {
+        let mut destinations: Vec<DestinationSnapshot> = picked
+            .map(|(d, dest)| destination_snapshot(core, d, dest))
             .collect();
         destinations.sort_by(|a, b| a.destination.cmp(&b.destination));
         BrokerSnapshot {
@@ -232,7 +217,7 @@ impl Engine {
             msgs_out: core.totals.msgs_out,
             rate_in: core.totals.rate_in,
             rate_out: core.totals.rate_out,
-            connections: Vec::new(),
+            connections,
             connection_count: core.conns.len(),
             destinations,
             destination_count: core.dests.len(),
@@ -242,7 +227,7 @@ impl Engine {
                 .load(std::sync::atomic::Ordering::Relaxed),
             max_memory_bytes: self.limits.max_memory_bytes,
             store: self.store.as_ref().map(|s| s.usage()),
-            durables: Engine::durables_of(&core),
+            durables: Engine::durables_of(core),
         }
     }
 }
