@@ -110,3 +110,79 @@ fn a_bridge_carries_more_nodes_than_one_client_may_subscribe() {
     }
     assert!(!a.log().contains("refused here"), "{}", a.log());
 }
+
+/// Polls `f` every 20 ms for up to 10 s.
+async fn until(mut f: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    f()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn churn_leaves_nothing_behind() {
+    use shoal::broker::handle::BrokerSetup;
+    use shoal::collective::membership::MembershipTracker;
+    let broker = shoal::broker::Broker::start(BrokerSetup::open(&["127.0.0.1:0"]))
+        .await
+        .unwrap();
+    let h = broker.handle();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let tracker = MembershipTracker::start(h.clone(), stop.clone());
+    let addr = broker.local_addrs()[0].to_string();
+    let conns = || h.snapshot().connections.len();
+    let base = (conns(), h.subscriptions().len(), tracker.entries());
+    for cycle in 0..3 {
+        // 200 nodes: a directed queue with a selector, an agent topic, a temporary queue, and
+        // a reply sent; all in membership; then all gone at once.
+        let a = addr.clone();
+        let fleet = tokio::task::spawn_blocking(move || {
+            (0..200)
+                .map(|i| {
+                    let mut s = Stomp::connect(&a);
+                    let sel = format!("mc_identity = 'churn{cycle}-{i}'");
+                    s.subscribe("d", "/queue/mcollective.nodes", &[("selector", &sel)]);
+                    s.subscribe("a", "/topic/mcollective.discovery.agent", &[]);
+                    s.subscribe("t", "/temp-queue/replies", &[]);
+                    s.send_sync("/queue/mcollective.reply.churn", &[], b"reply");
+                    s
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap();
+        assert!(until(|| tracker.counts().get("mcollective") == Some(&200)).await);
+        drop(fleet);
+        assert!(
+            until(|| conns() == base.0).await,
+            "cycle {cycle}: connections left"
+        );
+    }
+    assert_eq!(h.subscriptions().len(), base.1, "subscriptions left");
+    assert!(
+        until(|| tracker.entries() == base.2).await,
+        "membership entries left: {} (from {})",
+        tracker.entries(),
+        base.2
+    );
+    let s = h.snapshot();
+    let left: Vec<&str> = s
+        .destinations
+        .iter()
+        .map(|d| d.destination.as_str())
+        .filter(|d| d.contains("temp") || d.contains("shoal-tmp"))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "{} temporary destinations left, first {:?}",
+        left.len(),
+        &left[..left.len().min(3)]
+    );
+    let reply = s.destination("/queue/mcollective.reply.churn").unwrap();
+    assert_eq!((reply.producers, reply.pending), (0, 600));
+    stop.cancel();
+}

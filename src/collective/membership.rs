@@ -120,6 +120,11 @@ impl MembershipTracker {
         self.roster.lock().summary(now())
     }
 
+    /// Entries the tracker holds (see `Roster::entries`).
+    pub fn entries(&self) -> usize {
+        self.roster.lock().entries()
+    }
+
     /// Members per collective, without building the member list.
     pub fn counts(&self) -> BTreeMap<String, usize> {
         self.roster.lock().counts()

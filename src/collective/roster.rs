@@ -260,6 +260,13 @@ impl Roster {
             .collect()
     }
 
+    /// Entries held in all (connections, subscriptions, members, agent sets): what a test
+    /// of churn checks comes back to where it was.
+    pub fn entries(&self) -> usize {
+        let members: usize = self.members.values().map(BTreeMap::len).sum();
+        self.conns.len() + self.subs.len() + members + self.agents.len()
+    }
+
     /// How many members each collective has (cheap: no member is built).
     pub fn counts(&self) -> BTreeMap<String, usize> {
         self.members
