@@ -331,3 +331,19 @@ fn a_marshal_link_bomb_leaves_a_shoal_node_answering() {
         shoal_node.log_text()
     );
 }
+
+#[test]
+fn a_node_starts_without_the_facts_file_its_config_names() {
+    // Debian's server.cfg names /etc/mcollective/facts.yaml, which Puppet writes later:
+    // mcollectived starts without it, and so does `shoal node` (saying so).
+    let b = Broker::start();
+    let dir = TempDir::new("shoal-nofacts");
+    let missing = dir.path().join("facts.yaml");
+    let cfg = format!(
+        "{}plugin.yaml = {}\n",
+        common::mco::connector(b.port(), "mcollective", "marionette", "psk"),
+        missing.display()
+    );
+    let node = ShoalNode::start_with_config(&dir, "nofacts", &cfg, &["-i", "bare"], 1);
+    assert!(node.log_text().contains("not found: no facts from it"));
+}

@@ -206,6 +206,15 @@ pub fn node_settings(args: &NodeArgs) -> anyhow::Result<NodeSettings> {
         None => cfg.fact_files(),
     };
     for f in fact_files {
+        // A facts file the config names but that is not there (yet: Puppet writes it) is
+        // what mcollectived shrugs at too: start with no facts from it. `--facts` must exist.
+        if args.facts.is_none() && !f.exists() {
+            tracing::warn!(
+                "facts file {} (from the config) not found: no facts from it",
+                f.display()
+            );
+            continue;
+        }
         facts.extend(node::load_facts(&f).map_err(anyhow::Error::msg)?);
     }
     let classes_file = args.classes.clone().unwrap_or_else(|| cfg.classes_file());

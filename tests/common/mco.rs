@@ -211,10 +211,19 @@ impl ShoalNode {
         args: &[&str],
         ready: usize,
     ) -> ShoalNode {
-        let cfg = dir.write(
-            &format!("{name}-server.cfg"),
-            &connector(port, "mcollective", "marionette", psk),
-        );
+        let text = connector(port, "mcollective", "marionette", psk);
+        ShoalNode::start_with_config(dir, name, &text, args, ready)
+    }
+
+    /// `start` with `config` as its server.cfg.
+    pub fn start_with_config(
+        dir: &TempDir,
+        name: &str,
+        config: &str,
+        args: &[&str],
+        ready: usize,
+    ) -> ShoalNode {
+        let cfg = dir.write(&format!("{name}-server.cfg"), config);
         let log = dir.path().join(format!("{name}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_shoal"))
             .arg("node")
