@@ -186,3 +186,22 @@ async fn churn_leaves_nothing_behind() {
     assert_eq!((reply.producers, reply.pending), (0, 600));
     stop.cancel();
 }
+
+#[test]
+fn a_storm_of_refused_connections_is_a_few_log_lines() {
+    let b = Broker::start_with(
+        "[auth]\nanonymous = true\n[limits]\nmax_connections_per_address = 2\n",
+        &[],
+    );
+    let _held: Vec<Stomp> = (0..2).map(|_| Stomp::connect(&b.addr)).collect();
+    for _ in 0..100 {
+        let mut s = std::net::TcpStream::connect(&b.addr).expect("connect");
+        // Each is refused with an ERROR and closed.
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut s, &mut sink);
+        assert!(String::from_utf8_lossy(&sink).contains("too many connections"));
+    }
+    assert!(b.wait_log("connection refused"));
+    let lines = b.log().matches("connection refused").count();
+    assert!(lines < 10, "{lines} log lines for 100 refusals");
+}

@@ -148,6 +148,34 @@ impl Gate {
     }
 }
 
+/// The log of refused connections: the first at once, then at most a line a second saying
+/// how many more were refused — a fleet hitting a limit is 10 000 refusals, not a reason for
+/// 10 000 log lines.
+#[derive(Default)]
+struct Refusals {
+    last: Option<std::time::Instant>,
+    unlogged: u64,
+}
+
+impl Refusals {
+    fn note(&mut self, peer: SocketAddr, why: &str) {
+        if self
+            .last
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+        {
+            self.unlogged += 1;
+            return;
+        }
+        self.last = Some(std::time::Instant::now());
+        match std::mem::take(&mut self.unlogged) {
+            0 => tracing::warn!(%peer, "connection refused: {why}"),
+            n => {
+                tracing::warn!(%peer, "connection refused: {why} ({n} more refused since the last line)")
+            }
+        }
+    }
+}
+
 /// Accepts connections until `shutdown` fires.
 pub async fn accept_loop(
     listener: TcpListener,
@@ -158,6 +186,7 @@ pub async fn accept_loop(
     tracker: TaskTracker,
 ) {
     let acceptor = tls.map(TlsAcceptor::from);
+    let mut refusals = Refusals::default();
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -181,7 +210,7 @@ pub async fn accept_loop(
         ) {
             Ok(slot) => slot,
             Err(why) => {
-                tracing::warn!(%peer, "connection refused: {why}");
+                refusals.note(peer, &why);
                 tracker.spawn(refuse(stream, "too many connections", why));
                 continue;
             }
