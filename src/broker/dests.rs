@@ -129,16 +129,11 @@ impl Core {
     /// a range of `dest_names`, not a walk over every destination on each close.
     pub fn forget_temp_dests(&mut self, conn: super::subscription::ConnId) {
         let prefix = format!("{}{conn}.", super::engine::TEMP_PREFIX);
-        let mut gone = Vec::new();
-        for kind in [DestKind::TempTopic, DestKind::TempQueue] {
-            let from = Destination::new(kind, prefix.clone());
-            gone.extend(
-                self.dest_names
-                    .range(from..)
-                    .take_while(|d| d.kind == kind && d.name.starts_with(&prefix))
-                    .cloned(),
-            );
-        }
+        let gone: Vec<Destination> = [DestKind::TempTopic, DestKind::TempQueue]
+            .into_iter()
+            .flat_map(|kind| self.names_under(kind, &prefix))
+            .cloned()
+            .collect();
         for d in gone {
             self.forget_dest(&d);
         }
@@ -148,14 +143,22 @@ impl Core {
     /// pattern's literal prefix are looked at (a range of `dest_names`): 10 000 wildcard
     /// subscriptions each trying 10 000 destinations held the lock for seconds.
     pub fn dests_matching(&self, pattern: &DestPattern) -> Vec<Destination> {
-        let prefix = pattern.literal_prefix();
-        let from = Destination::new(pattern.kind, prefix.clone());
-        self.dest_names
-            .range(from..)
-            .take_while(|d| d.kind == pattern.kind && d.name.starts_with(&prefix))
+        self.names_under(pattern.kind, &pattern.literal_prefix())
             .filter(|d| pattern.matches(d))
             .cloned()
             .collect()
+    }
+
+    /// The destinations of `kind` whose name starts with `prefix`, in name order: a range
+    /// of `dest_names`, however many others there are.
+    fn names_under<'a>(
+        &'a self,
+        kind: DestKind,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = &'a Destination> + 'a {
+        self.dest_names
+            .range(Destination::new(kind, prefix.to_string())..)
+            .take_while(move |d| d.kind == kind && d.name.starts_with(prefix))
     }
 }
 

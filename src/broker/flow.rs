@@ -93,7 +93,7 @@ impl Engine {
     ) {
         let deadline =
             tokio::time::Instant::now() + Duration::from_millis(self.limits.producer_wait_ms);
-        let _waiting = Waiting::new(&self.queued);
+        let _waiting = WaitingProducer::new(&self.queued);
         loop {
             // Registered before looking, so a message leaving in between still wakes us.
             let drained = self.queued.drained.notified();
@@ -129,16 +129,16 @@ impl Engine {
 
 /// A producer counted among those waiting for room while it lives (also when its session
 /// goes away mid-wait): a message leaving a queue wakes producers only when there are some.
-struct Waiting<'a>(&'a QueuedTotals);
+struct WaitingProducer<'a>(&'a QueuedTotals);
 
-impl<'a> Waiting<'a> {
-    fn new(t: &'a QueuedTotals) -> Waiting<'a> {
+impl<'a> WaitingProducer<'a> {
+    fn new(t: &'a QueuedTotals) -> WaitingProducer<'a> {
         t.waiting.fetch_add(1, Ordering::Relaxed);
-        Waiting(t)
+        WaitingProducer(t)
     }
 }
 
-impl Drop for Waiting<'_> {
+impl Drop for WaitingProducer<'_> {
     fn drop(&mut self) {
         self.0.waiting.fetch_sub(1, Ordering::Relaxed);
     }

@@ -3,9 +3,10 @@
 //! takes the throttle's slot for the address and the login name (`auth::throttle`), then
 //! gets its verdict by argon2 on a blocking thread, with at most a few checks running at once
 //! (`Authenticator::hashing`); one that finds the same credentials verified meanwhile is not
-//! hashed again, so a fleet of nodes sharing a user and reconnecting at once costs one hash. The rest wait their turn (up
-//! to `HASHING_WAIT`), holding no more than their credentials: a storm of wrong passwords
-//! keeps the broker's memory flat instead of holding argon2's memory cost for each.
+//! hashed again, so a fleet of nodes sharing a user and reconnecting at once costs one hash.
+//! The rest wait their turn (up to `HASHING_WAIT`), holding no more than their credentials: a
+//! storm of wrong passwords keeps the broker's memory flat instead of holding argon2's memory
+//! cost for each.
 
 use super::auth::throttle::{Outcome, Slot};
 use super::auth::{Authenticator, Principal, AUTH_FAILED};

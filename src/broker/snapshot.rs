@@ -1,9 +1,10 @@
 //! Read-only copies of engine state for the TUI, bridges, tests and the stats stream.
 //! Taking one locks the engine briefly and copies; readers then take their time without it.
 
+use super::destination::Destination;
 use super::durable::DurableSnapshot;
 use super::engine::Engine;
-use super::state::{Core, DestStats};
+use super::state::{Core, Dest, DestStats};
 use super::store::StoreUsage;
 use super::subscription::ConnId;
 use serde::Serialize;
@@ -90,7 +91,7 @@ impl Engine {
         Engine::subscriptions_of(&self.core.lock())
     }
 
-    pub(super) fn subscriptions_of(core: &super::state::Core) -> Vec<SubscriptionInfo> {
+    pub(super) fn subscriptions_of(core: &Core) -> Vec<SubscriptionInfo> {
         core.subs
             .values()
             .map(|s| SubscriptionInfo {
@@ -134,13 +135,61 @@ impl Engine {
         connections.sort_by_key(|c| c.id);
         self.assemble(&core, connections, core.dests.iter())
     }
+
+    /// What the stats stream needs every second, at fleet scale: the totals, connections only
+    /// counted, and the `top` busiest destinations (by message rate, then depth) — not a copy
+    /// of 10 000 connections and 100 000 destinations under the engine lock.
+    pub fn overview(&self, top: usize) -> BrokerSnapshot {
+        let core = self.core.lock();
+        let mut busiest: Vec<(&Destination, &Dest)> = core.dests.iter().collect();
+        let activity = |d: &Dest| (d.rate_in + d.rate_out, d.queue.len());
+        if busiest.len() > top {
+            busiest.select_nth_unstable_by(top, |a, b| {
+                activity(b.1)
+                    .partial_cmp(&activity(a.1))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+            busiest.truncate(top);
+        }
+        self.assemble(&core, Vec::new(), busiest.into_iter())
+    }
+
+    /// A snapshot of `connections` and the destinations `picked`, with the totals (and the
+    /// counts of all connections and destinations) from `core`.
+    fn assemble<'a>(
+        &self,
+        core: &Core,
+        connections: Vec<ConnectionSnapshot>,
+        picked: impl Iterator<Item = (&'a Destination, &'a Dest)>,
+    ) -> BrokerSnapshot {
+        let mut destinations: Vec<DestinationSnapshot> = picked
+            .map(|(d, dest)| destination_snapshot(core, d, dest))
+            .collect();
+        destinations.sort_by(|a, b| a.destination.cmp(&b.destination));
+        BrokerSnapshot {
+            name: self.settings.name.clone(),
+            version: env!("CARGO_PKG_VERSION"),
+            uptime: self.started.elapsed(),
+            msgs_in: core.totals.msgs_in,
+            msgs_out: core.totals.msgs_out,
+            rate_in: core.totals.rate_in,
+            rate_out: core.totals.rate_out,
+            connections,
+            connection_count: core.conns.len(),
+            destinations,
+            destination_count: core.dests.len(),
+            queued_bytes: core
+                .queued_total
+                .bytes
+                .load(std::sync::atomic::Ordering::Relaxed),
+            max_memory_bytes: self.limits.max_memory_bytes,
+            store: self.store.as_ref().map(|s| s.usage()),
+            durables: Engine::durables_of(core),
+        }
+    }
 }
 
-fn destination_snapshot(
-    core: &Core,
-    d: &super::destination::Destination,
-    dest: &super::state::Dest,
-) -> DestinationSnapshot {
+fn destination_snapshot(core: &Core, d: &Destination, dest: &Dest) -> DestinationSnapshot {
     let in_flight = dest
         .subscribers
         .iter()
@@ -174,61 +223,6 @@ fn destination_snapshot(
         examined,
         rate_in: dest.rate_in,
         rate_out: dest.rate_out,
-    }
-}
-
-impl Engine {
-    /// What the stats stream needs every second, at fleet scale: the totals, connections only
-    /// counted, and the `top` busiest destinations (by message rate, then depth) — not a copy
-    /// of 10 000 connections and 100 000 destinations under the engine lock.
-    pub fn overview(&self, top: usize) -> BrokerSnapshot {
-        let core = self.core.lock();
-        let mut busiest: Vec<(&super::destination::Destination, &super::state::Dest)> =
-            core.dests.iter().collect();
-        let activity = |d: &super::state::Dest| (d.rate_in + d.rate_out, d.queue.len());
-        if busiest.len() > top {
-            busiest.select_nth_unstable_by(top, |a, b| {
-                activity(b.1)
-                    .partial_cmp(&activity(a.1))
-                    .unwrap_or(std::cmp::Ordering::Equal)
-            });
-            busiest.truncate(top);
-        }
-        self.assemble(&core, Vec::new(), busiest.into_iter())
-    }
-
-    /// A snapshot of `connections` and the destinations `picked`, with the totals (and the
-    /// counts of all connections and destinations) from `core`.
-    fn assemble<'a>(
-        &self,
-        core: &Core,
-        connections: Vec<ConnectionSnapshot>,
-        picked: impl Iterator<Item = (&'a super::destination::Destination, &'a super::state::Dest)>,
-    ) -> BrokerSnapshot {
-        let mut destinations: Vec<DestinationSnapshot> = picked
-            .map(|(d, dest)| destination_snapshot(core, d, dest))
-            .collect();
-        destinations.sort_by(|a, b| a.destination.cmp(&b.destination));
-        BrokerSnapshot {
-            name: self.settings.name.clone(),
-            version: env!("CARGO_PKG_VERSION"),
-            uptime: self.started.elapsed(),
-            msgs_in: core.totals.msgs_in,
-            msgs_out: core.totals.msgs_out,
-            rate_in: core.totals.rate_in,
-            rate_out: core.totals.rate_out,
-            connections,
-            connection_count: core.conns.len(),
-            destinations,
-            destination_count: core.dests.len(),
-            queued_bytes: core
-                .queued_total
-                .bytes
-                .load(std::sync::atomic::Ordering::Relaxed),
-            max_memory_bytes: self.limits.max_memory_bytes,
-            store: self.store.as_ref().map(|s| s.usage()),
-            durables: Engine::durables_of(core),
-        }
     }
 }
 

@@ -9,7 +9,7 @@
 use super::subscription::SubKey;
 use std::collections::HashMap;
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub struct Subscribers {
     keys: Vec<SubKey>,
     index: HashMap<SubKey, usize>,

@@ -58,6 +58,24 @@ pub struct CollectiveSummary {
     pub stale: usize,
 }
 
+impl CollectiveSummary {
+    /// The numbers of a collective from its member list, at `now` (Unix seconds).
+    pub fn of(members: &[Member], now: u64) -> CollectiveSummary {
+        CollectiveSummary {
+            members: members.len(),
+            remote: members.iter().filter(|m| m.via.is_some()).count(),
+            stale: members.iter().filter(|m| m.is_stale(now)).count(),
+        }
+    }
+}
+
+impl Member {
+    /// Not seen answering for [`STALE_SECS`] at `now`.
+    pub fn is_stale(&self, now: u64) -> bool {
+        now.saturating_sub(self.last_seen) > STALE_SECS
+    }
+}
+
 fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -103,11 +121,6 @@ impl MembershipTracker {
     /// The membership now.
     pub fn snapshot(&self) -> Membership {
         self.roster.lock().membership()
-    }
-
-    /// The membership now (the name of the days it was recomputed from the engine).
-    pub fn refresh(&self) -> Membership {
-        self.snapshot()
     }
 
     /// Members per collective, at most `limit` each (see `Roster::membership_up_to`).
@@ -165,7 +178,7 @@ impl MembershipTracker {
                     continue;
                 };
                 let collective = String::from_utf8_lossy(&msg.body).trim().to_string();
-                let mut m = me.refresh();
+                let mut m = me.snapshot();
                 if !collective.is_empty() {
                     m.retain(|c, _| *c == collective);
                 }

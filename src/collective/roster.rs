@@ -4,8 +4,8 @@
 //! engine, taken under its lock: with 1 000 nodes that was 72 % of the broker's CPU during
 //! ping rounds, and a fleet connecting cost O(N²). The roster instead applies each event of
 //! the engine's watch (`broker::watch`) in O(log N) and builds a [`Membership`] only when
-//! someone asks, from its own maps, without the engine. `tests` checks it against
-//! [`recompute`], the straightforward full recomputation, over random event sequences.
+//! someone asks, from its own maps, without the engine. Its tests check it against a
+//! straightforward full recomputation over random event sequences.
 
 use super::connector::{Connector, NodeDestination};
 use super::membership::{CollectiveSummary, Member, Membership, STALE_SECS};
@@ -13,7 +13,7 @@ use crate::broker::events::BrokerEvent;
 use crate::broker::snapshot::SubscriptionInfo;
 use crate::broker::subscription::ConnId;
 use crate::broker::watch::WatchedConn;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 /// What one subscription says about a node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,13 +212,7 @@ impl Roster {
 
     /// Members per collective.
     pub fn membership(&self) -> Membership {
-        self.members
-            .iter()
-            .map(|(c, ids)| {
-                let members = ids.iter().map(|(id, p)| self.member(c, id, p)).collect();
-                (c.clone(), members)
-            })
-            .collect()
+        self.membership_up_to(usize::MAX)
     }
 
     /// Members per collective, at most `limit` each (the first by identity): what a stats
@@ -248,11 +242,8 @@ impl Roster {
                     ..CollectiveSummary::default()
                 };
                 for p in ids.values() {
-                    let (conn, since) = match p.local.keys().next() {
-                        Some(c) => (true, self.conns.get(c).map_or(p.first_seen, |x| x.1)),
-                        None => (false, p.first_seen),
-                    };
-                    s.remote += usize::from(!conn);
+                    let (conn, since) = self.reached(p);
+                    s.remote += usize::from(conn.is_none());
                     s.stale += usize::from(now.saturating_sub(p.last_seen.max(since)) > STALE_SECS);
                 }
                 (c.clone(), s)
@@ -275,16 +266,27 @@ impl Roster {
             .collect()
     }
 
+    /// The connection a member is reached on (its lowest; `None`: only through bridges), and
+    /// since when: the connection's start, else when the member appeared.
+    fn reached(&self, p: &Presence) -> (Option<ConnId>, u64) {
+        let conn = p.local.keys().next().copied();
+        let since = conn
+            .and_then(|c| self.conns.get(&c))
+            .map_or(p.first_seen, |(_, since)| *since);
+        (conn, since)
+    }
+
     fn member(&self, c: &str, id: &str, p: &Presence) -> Member {
         // A node seen both directly and through a bridge is listed once, directly.
-        let conn = p.local.keys().next().copied();
+        let (conn, since) = self.reached(p);
         let via = match conn {
             Some(_) => None,
             None => p.via.keys().next().cloned(),
         };
-        let (address, since) = conn
-            .and_then(|c| self.conns.get(&c).cloned())
-            .unwrap_or((String::new(), p.first_seen));
+        let address = conn
+            .and_then(|c| self.conns.get(&c))
+            .map(|(peer, _)| peer.clone())
+            .unwrap_or_default();
         let agents = conn
             .and_then(|k| self.agents.get(&(k, c.to_string())))
             .map(|a| a.keys().cloned().collect())
@@ -314,56 +316,6 @@ fn decrement<K: Ord + std::borrow::Borrow<Q>, Q: Ord + ?Sized>(
         counts.remove(key);
     }
     true
-}
-
-/// Membership computed from scratch from every subscription and connection, all taken at
-/// `now`: what the roster must always agree with.
-pub fn recompute(subs: &[SubscriptionInfo], conns: &[WatchedConn], now: u64) -> Membership {
-    let conns: HashMap<ConnId, (String, u64)> = conns
-        .iter()
-        .map(|c| (c.id, (c.peer.clone(), c.since)))
-        .collect();
-    let mut agents: HashMap<(ConnId, String), BTreeSet<String>> = HashMap::new();
-    let mut found = Vec::new();
-    for s in subs {
-        match role(&s.destination, s.selector.as_deref(), s.network.as_deref()) {
-            Some(Role::Agent(c, a)) => {
-                agents.entry((s.conn, c)).or_default().insert(a);
-            }
-            Some(Role::Node {
-                collective,
-                identity,
-                via,
-            }) => found.push((collective, identity, via, s.conn)),
-            None => {}
-        }
-    }
-    let mut m: Membership = BTreeMap::new();
-    for (collective, identity, via, conn) in found {
-        let conn = via.is_none().then_some(conn);
-        let (address, since) = conn
-            .and_then(|c| conns.get(&c).cloned())
-            .unwrap_or((String::new(), now));
-        let agents = conn
-            .and_then(|c| agents.get(&(c, collective.clone())))
-            .map(|a| a.iter().cloned().collect())
-            .unwrap_or_default();
-        m.entry(collective).or_default().push(Member {
-            identity,
-            via,
-            conn,
-            address,
-            agents,
-            since,
-            last_seen: since,
-        });
-    }
-    for members in m.values_mut() {
-        // Direct before bridged (None sorts first), then the lowest connection.
-        members.sort_by(|a, b| (&a.identity, &a.via, a.conn).cmp(&(&b.identity, &b.via, b.conn)));
-        members.dedup_by(|b, a| a.identity == b.identity);
-    }
-    m
 }
 
 #[cfg(test)]

@@ -1,6 +1,57 @@
 use super::*;
 use crate::collective::membership::STALE_SECS;
 use proptest::prelude::*;
+use std::collections::BTreeSet;
+
+/// Membership computed from scratch from every subscription and connection, all taken at
+/// `now`: what the roster must always agree with.
+fn recompute(subs: &[SubscriptionInfo], conns: &[WatchedConn], now: u64) -> Membership {
+    let conns: HashMap<ConnId, (String, u64)> = conns
+        .iter()
+        .map(|c| (c.id, (c.peer.clone(), c.since)))
+        .collect();
+    let mut agents: HashMap<(ConnId, String), BTreeSet<String>> = HashMap::new();
+    let mut found = Vec::new();
+    for s in subs {
+        match role(&s.destination, s.selector.as_deref(), s.network.as_deref()) {
+            Some(Role::Agent(c, a)) => {
+                agents.entry((s.conn, c)).or_default().insert(a);
+            }
+            Some(Role::Node {
+                collective,
+                identity,
+                via,
+            }) => found.push((collective, identity, via, s.conn)),
+            None => {}
+        }
+    }
+    let mut m: Membership = BTreeMap::new();
+    for (collective, identity, via, conn) in found {
+        let conn = via.is_none().then_some(conn);
+        let (address, since) = conn
+            .and_then(|c| conns.get(&c).cloned())
+            .unwrap_or((String::new(), now));
+        let agents = conn
+            .and_then(|c| agents.get(&(c, collective.clone())))
+            .map(|a| a.iter().cloned().collect())
+            .unwrap_or_default();
+        m.entry(collective).or_default().push(Member {
+            identity,
+            via,
+            conn,
+            address,
+            agents,
+            since,
+            last_seen: since,
+        });
+    }
+    for members in m.values_mut() {
+        // Direct before bridged (None sorts first), then the lowest connection.
+        members.sort_by(|a, b| (&a.identity, &a.via, a.conn).cmp(&(&b.identity, &b.via, b.conn)));
+        members.dedup_by(|b, a| a.identity == b.identity);
+    }
+    m
+}
 
 const NOW: u64 = 1_000;
 

@@ -167,14 +167,12 @@ fn traffic_rows(app: &App, ascii: bool) -> Vec<Row> {
         .collect()
 }
 
-pub use crate::collective::membership::STALE_SECS;
-
 fn member_rows(app: &App) -> Vec<Row> {
     let now = app.report.at_ms / 1000;
     let mut rows = Vec::new();
     for (c, members) in &app.report.membership {
         for m in members {
-            let stale = now.saturating_sub(m.last_seen) > STALE_SECS;
+            let stale = m.is_stale(now);
             rows.push(Row {
                 id: format!("{c}\0{}", m.identity),
                 cells: vec![

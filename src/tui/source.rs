@@ -352,6 +352,6 @@ async fn embedded_ping(
             let _ = tx.send(Incoming::PingReply(reply.clone()));
         }
     }
-    out.set_missing(&s.members.refresh(), &opts.filter);
+    out.set_missing(&s.members.snapshot(), &opts.filter);
     Ok(out)
 }

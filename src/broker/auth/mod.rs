@@ -106,12 +106,12 @@ impl Authenticator {
         self.throttle.reserve(ip, login, &self.throttle_settings)
     }
 
-    /// Ends the attempt of `slot`; returns the address's recent failures.
     /// See `LoginThrottle::failed_since`.
     pub fn failed_since(&self, slot: &Slot) -> bool {
         self.throttle.failed_since(slot)
     }
 
+    /// Ends the attempt of `slot`; returns the address's recent failures.
     pub fn finish(&self, slot: Slot, outcome: Outcome) -> u32 {
         self.throttle.finish(slot, outcome, &self.throttle_settings)
     }

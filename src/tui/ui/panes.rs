@@ -1,6 +1,7 @@
 //! The four panes (and the bridge detail and tap views inside them).
 
 use super::theme::Theme;
+use crate::collective::membership::CollectiveSummary;
 use crate::tui::app::{App, Mode, Pane};
 use crate::tui::ping_view::FIELDS;
 use crate::tui::rows::{self, human_secs};
@@ -368,21 +369,16 @@ fn collectives(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let mut lines = Vec::new();
     for (c, members) in &app.report.membership {
         // The broker's counts when it sent them (it lists a bounded number of members).
-        let counted = app.report.collectives.get(c).copied();
-        let remote = counted.map_or_else(
-            || members.iter().filter(|m| m.via.is_some()).count(),
-            |s| s.remote,
-        );
-        let stale = counted.map_or_else(
-            || {
-                members
-                    .iter()
-                    .filter(|m| now.saturating_sub(m.last_seen) > rows::STALE_SECS)
-                    .count()
-            },
-            |s| s.stale,
-        );
-        let total = counted.map_or(members.len(), |s| s.members);
+        let CollectiveSummary {
+            members: total,
+            remote,
+            stale,
+        } = app
+            .report
+            .collectives
+            .get(c)
+            .copied()
+            .unwrap_or_else(|| CollectiveSummary::of(members, now));
         let style = if app.collective.as_deref() == Some(c) {
             theme.selected()
         } else {
