@@ -392,3 +392,60 @@ fn help_explains_every_flag() {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }
 }
+
+/// Reads frames until `n` have arrived, returning their commands in order.
+fn commands(s: &mut Stomp, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|_| s.recv().expect("a frame").command.to_string())
+        .collect()
+}
+
+#[test]
+fn a_receipt_precedes_everything_its_frame_caused() {
+    let b = Broker::start();
+    let mut producer = Stomp::connect(&b.addr);
+    for i in 0..5 {
+        producer.send_sync("/queue/waiting", &[], format!("m{i}").as_bytes());
+    }
+    // A SUBSCRIBE to a queue that already holds messages: RECEIPT first, as ActiveMQ and
+    // RabbitMQ send it (a client waiting for its receipt must not see a MESSAGE first).
+    let mut c = Stomp::connect(&b.addr);
+    c.send(&frame(
+        "SUBSCRIBE",
+        &[
+            ("id", "s"),
+            ("destination", "/queue/waiting"),
+            ("ack", "client-individual"),
+            ("activemq.prefetchSize", "1"),
+            ("receipt", "sub"),
+        ],
+        b"",
+    ));
+    assert_eq!(commands(&mut c, 1), ["RECEIPT"]);
+    // The ACK frees the prefetch slot and dispatches the next message: its RECEIPT first.
+    let m = c.expect(Command::Message);
+    let ack = m.get("ack").expect("ack header").to_string();
+    c.send(&frame("ACK", &[("id", &ack), ("receipt", "ack")], b""));
+    let r = c.recv().expect("the ACK's RECEIPT");
+    assert_eq!(
+        (r.command, r.get("receipt-id")),
+        (Command::Receipt, Some("ack"))
+    );
+    c.expect(Command::Message);
+}
+
+#[test]
+fn heart_beats_at_the_rate_the_client_asks_for() {
+    // The default config: a stomp-py client asking for 500 ms got them every 10 s.
+    let b = Broker::start();
+    let (mut s, c) = connect_raw(&b, "accept-version:1.2\nhost:/\nheart-beat:0,300\n");
+    assert_eq!(c.get("heart-beat"), Some("300,0"));
+    let start = Instant::now();
+    while s.heartbeats < 3 && start.elapsed() < Duration::from_secs(10) {
+        assert!(s.recv_within(Duration::from_millis(200)).is_none());
+    }
+    assert!(s.heartbeats >= 3, "{} heart-beats in 10 s", s.heartbeats);
+    // Below the floor (100 ms by default), the floor.
+    let (_, c) = connect_raw(&b, "accept-version:1.2\nhost:/\nheart-beat:10,10\n");
+    assert_eq!(c.get("heart-beat"), Some("100,100"));
+}

@@ -5,6 +5,14 @@
 //! consumer; topic messages follow the slow-consumer policy). Control frames (RECEIPT, ERROR)
 //! always go in, so a client is never denied the answer to its own request. The writer drains
 //! everything at once and writes it in one syscall: batching is where the throughput comes from.
+//!
+//! A frame with a `receipt` opens a *hold* while it is handled: deliveries pushed meanwhile
+//! wait beside the queue until its RECEIPT is queued, so the RECEIPT precedes everything the
+//! frame caused (a SUBSCRIBE to a queue that holds messages gets its RECEIPT before the first
+//! MESSAGE, as ActiveMQ and RabbitMQ send them; clients that wait for the receipt before
+//! reading rely on it). Held deliveries count against the limits like queued ones. A receipt
+//! that must wait for the store (a persistent SEND's) does not hold deliveries behind the disk:
+//! the hold ends with the frame's handling and the RECEIPT follows when the store has it.
 
 use super::message::Message;
 use super::subscription::AckToken;
@@ -43,6 +51,20 @@ struct Inner {
     closed: bool,
     /// A push was refused since the last drain: tell the engine when there is room again.
     starved: bool,
+    /// A receipted frame is being handled (see the module docs): deliveries wait in `held`.
+    holding: bool,
+    held: VecDeque<Outgoing>,
+    held_bytes: usize,
+}
+
+impl Inner {
+    /// Puts the held deliveries at the end of the queue.
+    fn unhold(&mut self) {
+        self.holding = false;
+        self.bytes += std::mem::take(&mut self.held_bytes);
+        let held = std::mem::take(&mut self.held);
+        self.queue.extend(held);
+    }
 }
 
 #[derive(Debug)]
@@ -101,9 +123,16 @@ impl Outbox {
         let size = d.message.wire_size();
         {
             let mut g = self.inner.lock();
-            if g.closed || g.queue.len() >= self.max_messages || g.bytes + size > self.max_bytes {
+            let len = g.queue.len() + g.held.len();
+            let bytes = g.bytes + g.held_bytes;
+            if g.closed || len >= self.max_messages || bytes + size > self.max_bytes {
                 g.starved = true;
                 return Err(d);
+            }
+            if g.holding {
+                g.held_bytes += size;
+                g.held.push_back(Outgoing::Message(d));
+                return Ok(()); // nothing for the writer yet
             }
             g.bytes += size;
             g.queue.push_back(Outgoing::Message(d));
@@ -124,6 +153,29 @@ impl Outbox {
         self.notify.notify_one();
     }
 
+    /// Opens the hold for a receipted frame: deliveries wait until `release_hold`.
+    pub fn hold(&self) {
+        let mut g = self.inner.lock();
+        if !g.closed {
+            g.holding = true;
+        }
+    }
+
+    /// Ends the hold: the receipt (unless it waits for the store), then what was held.
+    pub fn release_hold(&self, receipt: Option<Frame>) {
+        {
+            let mut g = self.inner.lock();
+            if g.closed {
+                return;
+            }
+            if let Some(r) = receipt {
+                g.queue.push_back(Outgoing::Frame(r));
+            }
+            g.unhold();
+        }
+        self.notify.notify_one();
+    }
+
     /// Queues `frame` (usually an ERROR) followed by a close. Later pushes are refused.
     pub fn close_with(&self, frame: Option<Frame>) {
         {
@@ -131,6 +183,7 @@ impl Outbox {
             if g.closed {
                 return;
             }
+            g.unhold();
             if let Some(f) = frame {
                 g.queue.push_back(Outgoing::Frame(f));
             }
@@ -155,7 +208,8 @@ impl Outbox {
     }
 
     pub fn len(&self) -> usize {
-        self.inner.lock().queue.len()
+        let g = self.inner.lock();
+        g.queue.len() + g.held.len()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -39,12 +39,14 @@ impl Receipts {
         !self.waiting.is_empty()
     }
 
-    /// A receipt whose frame's effects are durable once the store reaches `ticket`.
+    /// A receipt whose frame's effects are durable once the store reaches `ticket`; it ends
+    /// the outbox's hold the session opened before handling the frame (`Outbox::hold`).
     pub fn send(&mut self, outbox: &Outbox, ticket: u64, receipt: Frame) {
         if self.waiting.is_empty() && ticket <= self.durable_seq() {
-            outbox.push_frame(receipt);
+            outbox.release_hold(Some(receipt));
         } else {
             self.waiting.push_back((ticket, receipt));
+            outbox.release_hold(None);
         }
     }
 

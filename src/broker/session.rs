@@ -283,6 +283,9 @@ impl Session {
             return Err(Fatal::new("not connected", "CONNECT first"));
         };
         let receipt = frame.get("receipt").map(str::to_string);
+        if receipt.is_some() {
+            self.outbox.hold(); // released with the RECEIPT, or by the ERROR's close
+        }
         self.ticket = 0;
         let next = match frame.command {
             Command::Connect | Command::Stomp => {
@@ -388,7 +391,8 @@ impl Session {
                 "heart-beat must be two comma-separated integers, e.g. 10000,10000",
             )
         })?;
-        // We send every max(our offer, what they want); they must send every max(theirs, ours).
+        // We send every max(our floor, what they want); they must send every max(theirs, ours):
+        // a client asking for 500 ms gets 500 ms (the floor only stops a 1 ms heart-beat).
         let send_every = if s.heartbeat_send_ms == 0 || cy == 0 {
             0
         } else {

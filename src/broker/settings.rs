@@ -21,8 +21,12 @@ pub enum SlowConsumerPolicy {
 pub struct BrokerSettings {
     /// Name shown in CONNECTED's `server`, message ids, logs and the TUI.
     pub name: String,
-    /// Heart-beat this broker offers to send / wants to receive, in ms (0: none).
+    /// The shortest heart-beat interval this broker sends at, in ms: a client asking for
+    /// heart-beats every `cy` ms gets them every max(cy, this), as STOMP 1.1 negotiates
+    /// (0: the broker sends none).
     pub heartbeat_send_ms: u64,
+    /// The shortest interval the broker expects a client's heart-beats at: a client offering
+    /// `cx` must send every max(cx, this) ms (0: the broker asks for none).
     pub heartbeat_receive_ms: u64,
     /// How many missed heart-beat periods before a silent client is dropped.
     pub heartbeat_grace: f64,
@@ -39,8 +43,8 @@ impl Default for BrokerSettings {
     fn default() -> Self {
         BrokerSettings {
             name: default_name(),
-            heartbeat_send_ms: 10_000,
-            heartbeat_receive_ms: 10_000,
+            heartbeat_send_ms: 100,
+            heartbeat_receive_ms: 100,
             heartbeat_grace: 2.0,
             queue_prefetch: 1000,
             topic_prefetch: 32766,
