@@ -3,12 +3,16 @@
 # each with a fresh data directory under $PEERS_DIR:
 #   RabbitMQ 3.10 with the STOMP plugin  127.0.0.1:61613   (login guest/guest, vhost /)
 #   ActiveMQ 5.17 (KahaDB)               127.0.0.1:61614   (STOMP, anonymous)
+#                                        127.0.0.1:61615   (stomp+ssl, client certificate
+#                                        required; CA and a client certificate and key in
+#                                        $PEERS_DIR/activemq/tls: ca.pem client.pem client.key)
 # Usage: benches/peers.sh start|stop
 set -euo pipefail
 
 PEERS_DIR=${PEERS_DIR:-/tmp/shoal-peers}
 RABBIT_PORT=61613
 ACTIVEMQ_PORT=61614
+ACTIVEMQ_TLS_PORT=61615
 
 install() {
   if ! command -v java >/dev/null || [ ! -f /usr/share/activemq/bin/activemq.jar ] || [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
@@ -62,9 +66,29 @@ EOF
     eval "${decl}ok." >/dev/null
 }
 
+# A CA, a server certificate for 127.0.0.1 in a PKCS#12 keystore, the CA in a truststore, and
+# a client certificate signed by the CA (openssl, keytool).
+make_activemq_tls() {
+  local t=$1 pw=shoalpeer
+  mkdir -p "$t" && (
+    cd "$t"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 30 -subj "/CN=shoal peers CA" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=127.0.0.1" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >san.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 30 -extfile san.ext 2>/dev/null
+    openssl pkcs12 -export -in server.pem -inkey server.key -name broker -out broker.p12 -passout pass:$pw
+    keytool -importcert -noprompt -alias ca -file ca.pem -keystore trust.p12 -storetype PKCS12 -storepass $pw >/dev/null 2>&1
+    openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj "/CN=shoal-client" 2>/dev/null
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext # an X.509 v3 certificate (rustls wants v3)
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 30 -extfile client.ext 2>/dev/null
+    chmod 600 ./*.key
+  )
+}
+
 start_activemq() {
   local d=$PEERS_DIR/activemq
   rm -rf "$d" && mkdir -p "$d/conf" "$d/data" "$d/tmp"
+  make_activemq_tls "$d/tls"
   cp /etc/activemq/instances-available/main/log4j2.properties "$d/conf/" 2>/dev/null || true
   cat >"$d/conf/activemq.xml" <<EOF
 <beans xmlns="http://www.springframework.org/schema/beans"
@@ -74,8 +98,13 @@ start_activemq() {
   <broker xmlns="http://activemq.apache.org/schema/core" useJmx="false" brokerName="shoalbench"
           dataDirectory="$d/data" schedulePeriodForDestinationPurge="0">
     <persistenceAdapter><kahaDB directory="$d/data/kahadb"/></persistenceAdapter>
+    <sslContext>
+      <sslContext keyStore="file:$d/tls/broker.p12" keyStoreType="PKCS12" keyStorePassword="shoalpeer"
+                  trustStore="file:$d/tls/trust.p12" trustStoreType="PKCS12" trustStorePassword="shoalpeer"/>
+    </sslContext>
     <transportConnectors>
       <transportConnector name="stomp" uri="stomp+nio://127.0.0.1:$ACTIVEMQ_PORT?transport.closeAsync=false"/>
+      <transportConnector name="stomp+ssl" uri="stomp+ssl://127.0.0.1:$ACTIVEMQ_TLS_PORT?needClientAuth=true"/>
     </transportConnectors>
   </broker>
 </beans>
@@ -90,6 +119,7 @@ EOF
     echo $! >"$d/pid"
   )
   wait_port $ACTIVEMQ_PORT ActiveMQ
+  wait_port $ACTIVEMQ_TLS_PORT "ActiveMQ (stomp+ssl)"
 }
 
 stop() {
@@ -98,7 +128,7 @@ stop() {
   for pidfile in "$PEERS_DIR/activemq/pid" "$PEERS_DIR/rabbitmq/pid"; do
     if [ -s "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi
   done
-  for port in $RABBIT_PORT $ACTIVEMQ_PORT; do
+  for port in $RABBIT_PORT $ACTIVEMQ_PORT $ACTIVEMQ_TLS_PORT; do
     for _ in $(seq 1 30); do
       (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
       sleep 1

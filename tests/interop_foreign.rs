@@ -221,3 +221,59 @@ fn a_frozen_foreign_link_is_noticed_and_recovers() {
         );
     }
 }
+
+/// `shoal node` (from server.cfg's `pool.1.ssl.*` keys) and `shoal ping` (from `--tls-*`
+/// flags) through Debian's ActiveMQ on its `stomp+ssl` connector, which requires a client
+/// certificate (benches/peers.sh makes the CA and certificates); a certificate from another
+/// CA is refused.
+#[test]
+fn collective_tools_on_activemq_over_tls() {
+    if !peers_wanted() {
+        return;
+    }
+    use common::mco::{ping_replies, shoal_ping, ShoalNode};
+    let tls = std::path::PathBuf::from(
+        std::env::var("PEERS_DIR").unwrap_or_else(|_| "/tmp/shoal-peers".into()),
+    )
+    .join("activemq/tls");
+    let file = |n: &str| tls.join(n).to_str().unwrap().to_string();
+    let dir = common::TempDir::new("foreign-tls");
+    let server_cfg = format!(
+        "identity = amq-tls\nsecurityprovider = psk\nplugin.psk = tls-psk\nconnector = activemq\n\
+         plugin.activemq.pool.size = 1\nplugin.activemq.pool.1.host = 127.0.0.1\n\
+         plugin.activemq.pool.1.port = 61615\nplugin.activemq.pool.1.ssl = 1\n\
+         plugin.activemq.pool.1.ssl.ca = {}\nplugin.activemq.pool.1.ssl.cert = {}\n\
+         plugin.activemq.pool.1.ssl.key = {}\n",
+        file("ca.pem"),
+        file("client.pem"),
+        file("client.key")
+    );
+    let _node = ShoalNode::start_with_config(&dir, "amq-tls", &server_cfg, &[], 1);
+    let cfg = dir.write("client.cfg", "plugin.psk = tls-psk\n");
+    let (ca, cert, key) = (file("ca.pem"), file("client.pem"), file("client.key"));
+    let mut args = vec![
+        "-b",
+        "stomp+ssl://127.0.0.1:61615",
+        "--tls-ca",
+        &ca,
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+        "-t",
+        "2",
+    ];
+    let (out, err, ok) = shoal_ping(&cfg, &args);
+    assert!(ok, "{err}");
+    assert_eq!(ping_replies(&out), ["amq-tls"], "{out}");
+    let other = common::pki::pki("intruder");
+    let (o_cert, o_key) = (
+        other.client_pem.0.to_str().unwrap().to_string(),
+        other.client_pem.1.to_str().unwrap().to_string(),
+    );
+    args[5] = &o_cert;
+    args[7] = &o_key;
+    let (out, err, ok) = shoal_ping(&cfg, &args);
+    assert!(!ok, "a certificate from another CA got in: {out}");
+    assert!(err.contains("TLS") || err.contains("certificate"), "{err}");
+}

@@ -259,6 +259,52 @@ fn read_only_refuses_actions() {
 }
 
 #[test]
+fn attached_over_tls_with_a_client_certificate() {
+    if !have_tmux() {
+        return;
+    }
+    let p = common::pki::pki("ops");
+    let b = Broker::start_with(
+        &format!(
+            "{OPEN}[tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\nclient_auth = \"required\"\n\
+             [[bridge]]\nname = \"over-tls\"\nuri = \"static:(tcp://127.0.0.1:9)\"\n",
+            p.cert.display(),
+            p.key.display(),
+            p.ca.display()
+        ),
+        &["--name", "secure", "--listen", "stomp+ssl://127.0.0.1:0"],
+    );
+    let dir = TempDir::new("tui-tls");
+    let home = dir.path().to_str().unwrap().to_string();
+    let addr = format!("stomp+ssl://{}", b.addr);
+    let t = Tmux::start(
+        "tls",
+        &[
+            shoal(),
+            "tui",
+            "--attach",
+            &addr,
+            "--tls-ca",
+            p.ca.to_str().unwrap(),
+            "--tls-cert",
+            p.client_pem.0.to_str().unwrap(),
+            "--tls-key",
+            p.client_pem.1.to_str().unwrap(),
+            "--ascii",
+        ],
+        &[
+            ("HOME", &home),
+            ("XDG_STATE_HOME", &home),
+            ("XDG_DATA_HOME", &home),
+        ],
+    );
+    // The bridges pane comes from the stats stream, read over TLS.
+    let s = t.wait_for("over-tls");
+    assert!(s.contains(&format!("attached to {}", b.addr)), "{s}");
+    t.keys(&["q"]);
+}
+
+#[test]
 fn keymap_check_reports_every_problem_before_the_terminal_changes() {
     let dir = TempDir::new("keymaps");
     let out = Command::new(shoal())

@@ -13,14 +13,22 @@ mod relay;
 mod render;
 mod rpc;
 
+use crate::client::tls::{parse_addr, ClientTls, TlsArgs, TlsFiles};
 use crate::client::{self, ClientReader, ClientWriter, ConnectOptions};
 use clap::{Args, Subcommand};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Broker address HOST:PORT.
+    /// Broker address HOST:PORT, or stomp+ssl://HOST:PORT for TLS (see --tls-ca).
     #[arg(long, default_value = "127.0.0.1:6163", global = true)]
     pub addr: String,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+    /// The TLS files and setup the address and flags ask for (resolved by `run`).
+    #[arg(skip)]
+    pub tls_files: Option<TlsFiles>,
+    #[arg(skip)]
+    pub client_tls: Option<ClientTls>,
     /// CONNECT `login` (RabbitMQ's default user is guest).
     #[arg(long, global = true)]
     pub login: Option<String>,
@@ -71,6 +79,7 @@ impl BenchArgs {
             passcode: self.passcode.clone(),
             host: self.vhost.clone(),
             heartbeat: (0, 0),
+            tls: self.client_tls.clone(),
         }
     }
 
@@ -95,7 +104,21 @@ impl BenchArgs {
     }
 }
 
-pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+pub async fn run(mut args: BenchArgs) -> anyhow::Result<()> {
+    // `stomp+ssl://` on either address (or a --tls-* flag): TLS for every connection.
+    let (addr, tls) = parse_addr(&args.addr);
+    let mut wants_tls = tls || args.tls.given();
+    args.addr = addr.to_string();
+    if let Some(r) = args.remote_addr.take() {
+        let (addr, tls) = parse_addr(&r);
+        wants_tls |= tls;
+        args.remote_addr = Some(addr.to_string());
+    }
+    if wants_tls {
+        let files = args.tls.over(None);
+        args.client_tls = Some(ClientTls::load(&files)?);
+        args.tls_files = Some(files);
+    }
     let ok = match &args.scenario {
         Scenario::Queue(q) => queue::run(&args, q).await?,
         Scenario::Fanout(f) => fanout::run(&args, f).await?,
@@ -109,6 +132,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 &args.addr,
                 args.remote_addr.as_deref(),
                 &args.options(),
+                args.tls_files.as_ref(),
                 &args.label,
                 p,
             )

@@ -20,6 +20,7 @@ use super::wire;
 use crate::broker::local::Received;
 use crate::broker::message::{HOPS_HEADER, PATH_HEADER};
 use crate::broker::subscription::{AckToken, NetworkSub};
+use crate::client::{handshake, ClientError, ConnectOptions};
 use crate::stomp::codec::encode;
 use crate::stomp::{Command, Frame, Version};
 use bytes::{Buf, BytesMut};
@@ -49,31 +50,25 @@ pub async fn run(
 ) -> Result<String, String> {
     let label = format!("stomp:{}", d.cfg.name);
     let heartbeat = Duration::from_millis(d.cfg.heartbeat_ms.max(50));
-    let mut connect = Frame::new(Command::Connect)
-        .header("accept-version", "1.0,1.1,1.2")
-        .header("host", d.cfg.vhost.clone().unwrap_or_else(|| "/".into()))
-        .header("heart-beat", format!("{0},{0}", heartbeat.as_millis()));
-    if let Some(u) = &d.cfg.user {
-        connect = connect.header("login", u.clone());
-    }
-    if let Some(p) = &d.password {
-        connect = connect.header("passcode", p.clone());
-    }
+    let hb = heartbeat.as_millis() as u64;
+    let connect = handshake::connect_frame(&ConnectOptions {
+        login: d.cfg.user.clone(),
+        passcode: d.password.clone(),
+        host: Some(d.cfg.vhost.clone().unwrap_or_else(|| "/".into())),
+        heartbeat: (hb, hb),
+        tls: None, // the dialer opened the stream (TLS from the bridge's [tls] table)
+    });
     write_frame(&mut s, &connect).await?;
     let (reply, mut buf) = read_frame(&mut s).await?;
-    let version = match (reply.command, reply.get("version")) {
-        (Command::Connected, Some("1.2")) => Version::V1_2,
-        (Command::Connected, Some("1.1")) => Version::V1_1,
-        (Command::Connected, _) => Version::V1_0,
-        (Command::Error, _) => {
-            return Err(format!("refused: {}", reply.get("message").unwrap_or("")))
-        }
-        (c, _) => return Err(format!("unexpected {c} while connecting")),
-    };
-    let beats = Beats::negotiate(heartbeat, &reply);
+    let agreed = handshake::connected(reply).map_err(|e| match e {
+        ClientError::Broker { message, .. } => format!("refused: {message}"),
+        e => e.to_string(),
+    })?;
+    let version = agreed.version;
+    let beats = Beats::negotiate(heartbeat, agreed.heartbeat);
     {
         let mut st = status.lock();
-        st.remote_broker = Some(reply.get("server").unwrap_or("STOMP broker").to_string());
+        st.remote_broker = Some(agreed.server().unwrap_or("STOMP broker").to_string());
         st.set_state(BridgeState::Connected);
     }
     // Registered like a native link, for the operator's controls (reconnect) and the status;
@@ -221,17 +216,7 @@ struct Beats {
 }
 
 impl Beats {
-    fn negotiate(ours: Duration, connected: &Frame) -> Beats {
-        let theirs = connected
-            .get("heart-beat")
-            .and_then(|h| {
-                let (sx, sy) = h.split_once(',')?;
-                Some((
-                    sx.trim().parse::<u64>().ok()?,
-                    sy.trim().parse::<u64>().ok()?,
-                ))
-            })
-            .unwrap_or((0, 0));
+    fn negotiate(ours: Duration, theirs: (u64, u64)) -> Beats {
         let at_least = |ms: u64| (ms > 0).then(|| ours.max(Duration::from_millis(ms)));
         Beats {
             send: at_least(theirs.1),

@@ -1,4 +1,4 @@
-//! TLS for `stomp+ssl://` listeners (and, with the bridge issue, the cluster listener): rustls
+//! TLS for `stomp+ssl://` listeners and the cluster listener (clients: `client::tls`): rustls
 //! with the `ring` provider, PEM certificate and key, optional client-certificate verification
 //! against a CA whose verified subject CN maps to a user.
 //!
@@ -57,6 +57,10 @@ pub enum TlsError {
     KeyExposed { path: PathBuf, mode: u32 },
     #[error("client_auth = {0:?} needs client_ca")]
     NoClientCa(ClientAuth),
+    #[error("TLS needs a CA file to verify the broker (--tls-ca, ssl.ca, or tls.ca)")]
+    NoCa,
+    #[error("{0}: a client certificate needs both cert and key")]
+    Unpaired(PathBuf),
     #[error("TLS setup: {0}")]
     Rustls(String),
 }
@@ -68,7 +72,8 @@ fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
     })
 }
 
-fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+/// The certificates of a PEM file (at least one).
+pub fn pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let pem = read(path)?;
     let certs: Vec<_> = rustls_pemfile::certs(&mut pem.as_slice())
         .collect::<Result<_, _>>()
@@ -99,7 +104,8 @@ pub fn exposed_mode(path: &Path) -> std::io::Result<u32> {
     }
 }
 
-fn key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+/// The private key of a PEM file, refused when group or others may read it.
+pub fn pem_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     let mode = exposed_mode(path).map_err(|source| TlsError::Read {
         path: path.to_path_buf(),
         source,
@@ -142,7 +148,7 @@ pub fn server_config(s: &TlsSettings) -> Result<Arc<ServerConfig>, TlsError> {
         (mode, None) => return Err(TlsError::NoClientCa(mode)),
         (mode, Some(ca)) => {
             let mut roots = RootCertStore::empty();
-            for c in certs(ca)? {
+            for c in pem_certs(ca)? {
                 roots
                     .add(c)
                     .map_err(|e| TlsError::Rustls(format!("{}: {e}", ca.display())))?;
@@ -158,7 +164,7 @@ pub fn server_config(s: &TlsSettings) -> Result<Arc<ServerConfig>, TlsError> {
         }
     };
     let config = builder
-        .with_single_cert(certs(&s.cert)?, key(&s.key)?)
+        .with_single_cert(pem_certs(&s.cert)?, pem_private_key(&s.key)?)
         .map_err(|e| {
             TlsError::Rustls(format!("{} / {}: {e}", s.cert.display(), s.key.display()))
         })?;
@@ -171,31 +177,4 @@ pub fn peer_common_name(certs: Option<&[CertificateDer<'_>]>) -> Option<String> 
     let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
     let cn = cert.subject().iter_common_name().next()?;
     cn.as_str().ok().map(str::to_string)
-}
-
-/// The client side, for bridges dialing a TLS cluster port: trust `ca`, and present a client
-/// certificate when one is given (the key must be private, as for the server).
-pub fn client_config(
-    ca: &Path,
-    cert: Option<&Path>,
-    key_path: Option<&Path>,
-) -> Result<Arc<rustls::ClientConfig>, TlsError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = RootCertStore::empty();
-    for c in certs(ca)? {
-        roots
-            .add(c)
-            .map_err(|e| TlsError::Rustls(format!("{}: {e}", ca.display())))?;
-    }
-    let b = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| TlsError::Rustls(e.to_string()))?
-        .with_root_certificates(roots);
-    let config = match (cert, key_path) {
-        (Some(c), Some(k)) => b
-            .with_client_auth_cert(certs(c)?, key(k)?)
-            .map_err(|e| TlsError::Rustls(e.to_string()))?,
-        _ => b.with_no_client_auth(),
-    };
-    Ok(Arc::new(config))
 }

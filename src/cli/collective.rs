@@ -1,6 +1,7 @@
 //! `shoal node` and `shoal ping`: settings from MCollective's own server.cfg / client.cfg,
 //! overridden by flags.
 
+use crate::client::tls::TlsArgs;
 use crate::collective::connector::Connector;
 use crate::collective::filter::{FactFilter, Filter};
 use crate::collective::mco_config::{McoConfig, PoolBroker};
@@ -33,22 +34,14 @@ pub struct BrokerConnection {
     /// Destination naming: activemq (also shoal) or rabbitmq (default: the config's connector).
     #[arg(long)]
     pub connector: Option<String>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 /// The first line of a secret file (a password or a pre-shared key), trimmed.
 pub(crate) fn read_secret(p: &Path) -> anyhow::Result<String> {
     let s = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
     Ok(s.lines().next().unwrap_or("").trim().to_string())
-}
-
-fn parse_addr(s: &str) -> anyhow::Result<(String, u16)> {
-    let (h, p) = s
-        .rsplit_once(':')
-        .with_context(|| format!("--broker {s}: expected HOST:PORT"))?;
-    let port = p
-        .parse()
-        .with_context(|| format!("--broker {s}: bad port"))?;
-    Ok((h.trim_matches(['[', ']']).to_string(), port))
 }
 
 impl BrokerConnection {
@@ -64,13 +57,10 @@ impl BrokerConnection {
                 .broker
                 .iter()
                 .map(|b| {
-                    let (host, port) = parse_addr(b)?;
                     Ok(PoolBroker {
-                        host,
-                        port,
                         user: first.as_ref().and_then(|f| f.user.clone()),
                         password: first.as_ref().and_then(|f| f.password.clone()),
-                        ssl: false,
+                        ..PoolBroker::at(b).map_err(|e| anyhow::anyhow!("--broker {e}"))?
                     })
                 })
                 .collect::<anyhow::Result<_>>()?;
@@ -81,7 +71,7 @@ impl BrokerConnection {
                 port: 6163,
                 user: std::env::var("STOMP_USER").ok(),
                 password: None,
-                ssl: false,
+                tls: None,
             });
         }
         for b in &mut pool {
@@ -91,11 +81,9 @@ impl BrokerConnection {
             if password.is_some() {
                 b.password = password.clone();
             }
-            if b.ssl {
-                bail!(
-                    "broker {} is configured with ssl = 1: shoal's collective tools speak plain STOMP only for now",
-                    b.addr()
-                );
+            // --tls-* flags turn TLS on for every broker, over what the pool's ssl.* keys say.
+            if self.tls.given() || b.tls.is_some() {
+                b.tls = Some(self.tls.over(b.tls.take()));
             }
         }
         let connector = match self.connector.as_deref() {

@@ -73,7 +73,7 @@ fn fleet(n: usize, brokers: &[(&str, u16)], stop: &CancellationToken) {
                 port,
                 user: None,
                 password: None,
-                ssl: false,
+                tls: None,
             }],
             vhost: None,
             connector: Connector::ActiveMq,

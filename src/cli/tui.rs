@@ -14,10 +14,13 @@ use std::time::Duration;
 
 #[derive(Debug, Args, Default)]
 pub struct TuiArgs {
-    /// Attach to a running broker (HOST:PORT) instead of hosting one; needs a user allowed to
-    /// read /topic/shoal.stats.> (and write /queue/shoal.control for bridge actions).
+    /// Attach to a running broker (HOST:PORT, or stomp+ssl://HOST:PORT for TLS) instead of
+    /// hosting one; needs a user allowed to read /topic/shoal.stats.> (and write
+    /// /queue/shoal.control for bridge actions).
     #[arg(long, value_name = "HOST:PORT")]
     pub attach: Option<String>,
+    #[command(flatten)]
+    pub tls: crate::client::tls::TlsArgs,
     /// Login for --attach (default: $STOMP_USER).
     #[arg(long)]
     pub user: Option<String>,
@@ -123,8 +126,15 @@ pub async fn run_tui(args: TuiArgs) -> anyhow::Result<()> {
             Some(p) => Some(super::collective::read_secret(p).map_err(ConfigError::usage)?),
             None => std::env::var("STOMP_PASSWORD").ok(),
         };
+        let (addr, tls) = crate::client::tls::parse_addr(addr);
+        let tls = (tls || args.tls.given()).then(|| args.tls.over(None));
+        if let Some(f) = &tls {
+            // Read the files now: a wrong path is a usage error, not a retry loop in the TUI.
+            crate::client::tls::ClientTls::load(f).map_err(ConfigError::usage)?;
+        }
         let source = Source::Attached {
-            addr: addr.clone(),
+            addr: addr.to_string(),
+            tls,
             login: args
                 .user
                 .clone()

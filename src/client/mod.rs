@@ -1,17 +1,25 @@
-//! A small async STOMP client: the benchmark's load generator, and later the bridges' and
-//! collective tools' way to reach any STOMP broker (shoal, ActiveMQ, RabbitMQ).
+//! shoal's one STOMP client, plain TCP or TLS: the collective tools (`ping`, `node`), the
+//! TUI's `--attach`, the benchmarks' load generator; the `kind = "stomp"` bridges share its
+//! handshake. It reaches any STOMP broker (shoal, ActiveMQ, RabbitMQ).
 //!
 //! It is split into a reader and a writer half so that one task can pump frames out while
 //! another reads, and the writer batches: `push` encodes, `flush` writes everything at once.
 
+pub mod handshake;
+pub mod tls;
+
+use crate::broker::tls::TlsError;
 use crate::stomp::codec::encode;
 use crate::stomp::{Command, Decoder, Frame, FrameError, FrameLimits, Version};
 use bytes::BytesMut;
 use std::time::Duration;
 use thiserror::Error;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tls::ClientTls;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
+type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
 
 #[derive(Debug, Error)]
 pub enum ClientError {
@@ -33,6 +41,16 @@ pub enum ClientError {
     Timeout(&'static str),
     #[error("unexpected {0} frame while connecting")]
     Unexpected(Command),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("the TLS session with {addr} ended before CONNECTED ({detail}): does the broker accept this client certificate?")]
+    TlsRefused { addr: String, detail: String },
+    #[error("TLS handshake with {addr}: {source}")]
+    Handshake {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 #[derive(Debug, Clone, Default)]
@@ -43,33 +61,29 @@ pub struct ConnectOptions {
     pub host: Option<String>,
     /// Heart-beats in ms we send / want (0,0: none).
     pub heartbeat: (u64, u64),
+    /// TLS to the broker (None: plain TCP).
+    pub tls: Option<ClientTls>,
 }
 
 pub struct ClientReader {
-    read: OwnedReadHalf,
+    read: ReadHalf,
     decoder: Decoder,
     buf: BytesMut,
 }
 
 pub struct ClientWriter {
-    write: OwnedWriteHalf,
+    write: WriteHalf,
     buf: BytesMut,
     pub version: Version,
 }
 
-/// Connects, sends CONNECT (accepting 1.0–1.2), and waits for CONNECTED.
+/// Connects (TLS when the options say so), sends CONNECT (accepting 1.0–1.2), and waits for
+/// CONNECTED.
 pub async fn connect(
     addr: &str,
     opts: &ConnectOptions,
 ) -> Result<(ClientReader, ClientWriter, Frame), ClientError> {
-    let stream = TcpStream::connect(addr)
-        .await
-        .map_err(|source| ClientError::Connect {
-            addr: addr.to_string(),
-            source,
-        })?;
-    stream.set_nodelay(true)?;
-    let (read, write) = stream.into_split();
+    let (read, write) = open(addr, opts.tls.as_ref()).await?;
     let mut reader = ClientReader {
         read,
         decoder: Decoder::new(FrameLimits {
@@ -85,41 +99,58 @@ pub async fn connect(
         buf: BytesMut::with_capacity(64 * 1024),
         version: Version::V1_0,
     };
-    let mut f = Frame::new(Command::Connect)
-        .header("accept-version", "1.0,1.1,1.2")
-        .header("host", opts.host.clone().unwrap_or_else(|| "/".to_string()))
-        .header(
-            "heart-beat",
-            format!("{},{}", opts.heartbeat.0, opts.heartbeat.1),
-        );
-    if let Some(l) = &opts.login {
-        f = f.header("login", l.clone());
-    }
-    if let Some(p) = &opts.passcode {
-        f = f.header("passcode", p.clone());
-    }
-    writer.push(&f);
+    writer.push(&handshake::connect_frame(opts));
     writer.flush().await?;
     let reply = tokio::time::timeout(Duration::from_secs(10), reader.next_frame())
         .await
-        .map_err(|_| ClientError::Timeout("CONNECTED"))??;
-    match reply.command {
-        Command::Connected => {
-            let v = match reply.get("version") {
-                Some("1.2") => Version::V1_2,
-                Some("1.1") => Version::V1_1,
-                _ => Version::V1_0,
-            };
-            writer.version = v;
-            reader.decoder.version = v;
-            Ok((reader, writer, reply))
-        }
-        Command::Error => Err(broker_error(&reply)),
-        c => Err(ClientError::Unexpected(c)),
-    }
+        .map_err(|_| ClientError::Timeout("CONNECTED"))?
+        .map_err(|e| match e {
+            // TLS 1.3 checks our certificate after the handshake: a refusal is an alert here.
+            ClientError::Io(_) | ClientError::Closed if opts.tls.is_some() => {
+                ClientError::TlsRefused {
+                    addr: addr.to_string(),
+                    detail: e.to_string(),
+                }
+            }
+            e => e,
+        })?;
+    let c = handshake::connected(reply)?;
+    writer.version = c.version;
+    reader.decoder.version = c.version;
+    Ok((reader, writer, c.frame))
 }
 
-fn broker_error(f: &Frame) -> ClientError {
+/// A TCP connection to `addr`, wrapped in TLS when `tls` is given.
+async fn open(addr: &str, tls: Option<&ClientTls>) -> Result<(ReadHalf, WriteHalf), ClientError> {
+    let failed = |source| ClientError::Connect {
+        addr: addr.to_string(),
+        source,
+    };
+    let stream = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(addr))
+        .await
+        .map_err(|_| failed(std::io::ErrorKind::TimedOut.into()))?
+        .map_err(failed)?;
+    stream.set_nodelay(true)?;
+    let Some(tls) = tls else {
+        let (r, w) = stream.into_split();
+        return Ok((Box::new(r), Box::new(w)));
+    };
+    let name = tls.name_for(addr)?;
+    let s = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_rustls::TlsConnector::from(tls.config.clone()).connect(name, stream),
+    )
+    .await
+    .map_err(|_| ClientError::Timeout("the TLS handshake"))?
+    .map_err(|source| ClientError::Handshake {
+        addr: addr.to_string(),
+        source,
+    })?;
+    let (r, w) = tokio::io::split(s);
+    Ok((Box::new(r), Box::new(w)))
+}
+
+pub(crate) fn broker_error(f: &Frame) -> ClientError {
     ClientError::Broker {
         message: f.get("message").unwrap_or("").to_string(),
         detail: String::from_utf8_lossy(&f.body).trim().to_string(),
@@ -171,6 +202,7 @@ impl ClientWriter {
     pub async fn flush(&mut self) -> Result<(), ClientError> {
         if !self.buf.is_empty() {
             self.write.write_all(&self.buf).await?;
+            self.write.flush().await?; // TLS: out of the session's buffer
             self.buf.clear();
         }
         Ok(())
@@ -185,6 +217,7 @@ impl ClientWriter {
     pub async fn send_raw(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
         self.flush().await?;
         self.write.write_all(bytes).await?;
+        self.write.flush().await?;
         Ok(())
     }
 }

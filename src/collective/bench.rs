@@ -8,6 +8,7 @@ use super::mco_config::PoolBroker;
 use super::node::{self, NodeSettings};
 use super::ping::{self, PingOptions};
 use super::security::Psk;
+use crate::client::tls::TlsFiles;
 use crate::client::ConnectOptions;
 use clap::Args;
 use std::sync::Arc;
@@ -24,16 +25,12 @@ pub struct PingBenchArgs {
     pub rounds: usize,
 }
 
-fn pool(addr: &str, o: &ConnectOptions) -> anyhow::Result<PoolBroker> {
-    let (h, p) = addr
-        .rsplit_once(':')
-        .ok_or_else(|| anyhow::anyhow!("{addr}: expected HOST:PORT"))?;
+fn pool(addr: &str, o: &ConnectOptions, tls: Option<&TlsFiles>) -> anyhow::Result<PoolBroker> {
     Ok(PoolBroker {
-        host: h.trim_matches(['[', ']']).to_string(),
-        port: p.parse()?,
         user: o.login.clone(),
         password: o.passcode.clone(),
-        ssl: false,
+        tls: tls.cloned(),
+        ..PoolBroker::at(addr).map_err(anyhow::Error::msg)?
     })
 }
 
@@ -41,6 +38,7 @@ pub async fn run(
     addr: &str,
     nodes_addr: Option<&str>,
     o: &ConnectOptions,
+    tls: Option<&TlsFiles>,
     label: &str,
     a: &PingBenchArgs,
 ) -> anyhow::Result<bool> {
@@ -50,7 +48,7 @@ pub async fn run(
         identity: "bench".into(),
         main_collective: "mcollective".into(),
         collectives: vec!["mcollective".into()],
-        brokers: vec![pool(nodes_addr.unwrap_or(addr), o)?],
+        brokers: vec![pool(nodes_addr.unwrap_or(addr), o, tls)?],
         vhost: o.host.clone(),
         connector: Connector::ActiveMq,
         facts: Default::default(),
@@ -70,7 +68,7 @@ pub async fn run(
         caller_id: "uid=0".into(),
         ttl: 60,
         connector: Connector::ActiveMq,
-        brokers: vec![pool(addr, o)?],
+        brokers: vec![pool(addr, o, tls)?],
         vhost: o.host.clone(),
         stop_after: Some(a.nodes),
     };

@@ -3,6 +3,7 @@
 
 use super::connector::Connector;
 use super::security::CallerType;
+use crate::client::tls::TlsFiles;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -19,10 +20,27 @@ pub struct PoolBroker {
     pub port: u16,
     pub user: Option<String>,
     pub password: Option<String>,
-    pub ssl: bool,
+    /// TLS (`pool.N.ssl = 1`, with `ssl.ca`, `ssl.cert`, `ssl.key`, `ssl.fallback`).
+    pub tls: Option<TlsFiles>,
 }
 
 impl PoolBroker {
+    /// `HOST:PORT` (`[v6]:PORT`, also `tcp://`) or `stomp+ssl://HOST:PORT` (TLS, with the
+    /// files still to be said), without credentials.
+    pub fn at(addr: &str) -> Result<PoolBroker, String> {
+        let (a, tls) = crate::client::tls::parse_addr(addr);
+        let (h, p) = a
+            .rsplit_once(':')
+            .ok_or_else(|| format!("{addr}: expected HOST:PORT"))?;
+        Ok(PoolBroker {
+            host: h.trim_matches(['[', ']']).to_string(),
+            port: p.parse().map_err(|_| format!("{addr}: bad port"))?,
+            user: None,
+            password: None,
+            tls: tls.then(TlsFiles::default),
+        })
+    }
+
     pub fn addr(&self) -> String {
         if self.host.contains(':') {
             format!("[{}]:{}", self.host, self.port)
@@ -131,7 +149,13 @@ impl McoConfig {
                     password: std::env::var("STOMP_PASSWORD")
                         .ok()
                         .or_else(|| key("password")),
-                    ssl: key("ssl").is_some_and(|s| matches!(s.as_str(), "1" | "true" | "yes")),
+                    tls: truthy(key("ssl")).then(|| TlsFiles {
+                        ca: key("ssl.ca").map(PathBuf::from),
+                        cert: key("ssl.cert").map(PathBuf::from),
+                        key: key("ssl.key").map(PathBuf::from),
+                        server_name: None,
+                        insecure_fallback: truthy(key("ssl.fallback")),
+                    }),
                 })
             })
             .collect()
@@ -170,6 +194,11 @@ impl McoConfig {
     }
 }
 
+/// MCollective's booleans: `1`, `true`, `yes` (as `Util.str_to_bool`, also `y`, `on`).
+fn truthy(v: Option<String>) -> bool {
+    v.is_some_and(|s| matches!(s.trim(), "1" | "true" | "yes" | "y" | "on"))
+}
+
 pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
@@ -188,6 +217,7 @@ mod tests {
              plugin.activemq.pool.1.host = mq1\nplugin.activemq.pool.1.port = 6163\n\
              plugin.activemq.pool.1.user = mcollective\nplugin.activemq.pool.1.password = pw=x\n\
              plugin.activemq.pool.2.host = ::1\nplugin.activemq.pool.2.ssl = 1\n\
+             plugin.activemq.pool.2.ssl.ca = /etc/ca.pem\nplugin.activemq.pool.2.ssl.fallback = 0\n\
              plugin.psk = abc\nfactsource = yaml\nplugin.yaml = /etc/facts.yaml\n",
         );
         assert_eq!(c.identity(), "node1");
@@ -197,7 +227,10 @@ mod tests {
         assert_eq!(pool[0].addr(), "mq1:6163");
         assert_eq!(pool[0].password.as_deref(), Some("pw=x"));
         assert_eq!(pool[1].addr(), "[::1]:61613");
-        assert!(pool[1].ssl);
+        assert!(pool[0].tls.is_none());
+        let tls = pool[1].tls.as_ref().expect("ssl = 1");
+        assert_eq!(tls.ca.as_deref(), Some(Path::new("/etc/ca.pem")));
+        assert!(!tls.insecure_fallback);
         assert_eq!(c.fact_files(), [PathBuf::from("/etc/facts.yaml")]);
         assert_eq!(c.connector(), Connector::ActiveMq);
         assert_eq!(c.security_provider(), "psk");

@@ -8,6 +8,7 @@ use super::filter::NodeFacts;
 use super::mco_config::PoolBroker;
 use super::message::{now_secs, ProtocolError, Reply, Request};
 use super::security::{Psk, SecurityError, SecurityProvider};
+use crate::client::tls::ClientTls;
 use crate::client::{self, ClientError, ConnectOptions};
 use crate::stomp::{Command, Frame};
 use std::collections::BTreeMap;
@@ -165,6 +166,7 @@ impl Node {
             passcode: b.password.clone(),
             host: s.vhost.clone(),
             heartbeat: (20_000, 0),
+            tls: b.tls.as_ref().map(ClientTls::load).transpose()?,
         };
         let (mut reader, mut writer, connected) = client::connect(&b.addr(), &opts).await?;
         let beat = connected

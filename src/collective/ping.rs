@@ -9,6 +9,7 @@ use super::mco_config::PoolBroker;
 use super::membership::{Membership, MEMBERSHIP_QUEUE};
 use super::message::{new_request_id, now_secs, Reply, Request};
 use super::security::SecurityProvider;
+use crate::client::tls::ClientTls;
 use crate::client::{self, ClientError, ConnectOptions};
 use crate::stomp::{Command, Frame};
 use serde::Serialize;
@@ -160,6 +161,13 @@ async fn connect_any(
             passcode: b.password.clone(),
             host: opts.vhost.clone(),
             heartbeat: (0, 0),
+            tls: match b.tls.as_ref().map(ClientTls::load).transpose() {
+                Ok(t) => t,
+                Err(e) => {
+                    last = e.into();
+                    continue;
+                }
+            },
         };
         match client::connect(&b.addr(), &c).await {
             Ok((r, w, f)) => return Ok((r, w, f, b.addr())),

@@ -186,7 +186,7 @@ impl Config {
             };
             let tls = match &b.tls {
                 Some(t) => Some(
-                    crate::broker::tls::client_config(
+                    crate::client::tls::client_config(
                         &security::resolve(src, &t.ca),
                         t.cert
                             .as_deref()

@@ -7,6 +7,7 @@
 use super::app::TapMessage;
 use super::ping_view::PingRequest;
 use crate::bridge::network::BridgeControl;
+use crate::client::tls::{ClientTls, TlsFiles};
 use crate::client::{self, ClientError, ConnectOptions};
 use crate::collective::connector::Connector;
 use crate::collective::mco_config::{hostname, PoolBroker};
@@ -39,6 +40,8 @@ pub enum Source {
         addr: String,
         login: Option<String>,
         passcode: Option<String>,
+        /// TLS to the broker (`stomp+ssl://` or `--tls-*`).
+        tls: Option<TlsFiles>,
     },
 }
 
@@ -71,6 +74,7 @@ impl Source {
             addr,
             login,
             passcode,
+            tls,
         } = self
         else {
             return Err(ClientError::Closed);
@@ -80,6 +84,7 @@ impl Source {
             passcode: passcode.clone(),
             host: None,
             heartbeat: (0, 0),
+            tls: tls.as_ref().map(ClientTls::load).transpose()?,
         };
         let (r, w, _) = client::connect(addr, &opts).await?;
         Ok((r, w))
@@ -186,22 +191,26 @@ impl Source {
                     addr,
                     login,
                     passcode,
+                    tls,
                 } => {
-                    let (host, port) = addr.rsplit_once(':').unwrap_or((addr, "6163"));
-                    let mut opts = opts;
-                    opts.brokers = vec![PoolBroker {
-                        host: host.trim_matches(['[', ']']).to_string(),
-                        port: port.parse().unwrap_or(6163),
-                        user: login.clone(),
-                        password: passcode.clone(),
-                        ssl: false,
-                    }];
                     let t = tx.clone();
-                    ping::ping(&opts, psk.as_ref(), |r| {
-                        let _ = t.send(Incoming::PingReply(r.clone()));
-                    })
-                    .await
-                    .map_err(|e| e.to_string())
+                    match PoolBroker::at(addr) {
+                        Ok(at) => {
+                            let mut opts = opts;
+                            opts.brokers = vec![PoolBroker {
+                                user: login.clone(),
+                                password: passcode.clone(),
+                                tls: tls.clone(),
+                                ..at
+                            }];
+                            ping::ping(&opts, psk.as_ref(), |r| {
+                                let _ = t.send(Incoming::PingReply(r.clone()));
+                            })
+                            .await
+                            .map_err(|e| e.to_string())
+                        }
+                        Err(e) => Err(e),
+                    }
                 }
             };
             let _ = tx.send(Incoming::PingDone(result));

@@ -4,6 +4,7 @@
 
 pub mod mco;
 pub mod net;
+pub mod pki;
 pub mod seed;
 
 use bytes::BytesMut;
