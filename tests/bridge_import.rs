@@ -119,3 +119,37 @@ fn the_seed_activemq_configs_convert_and_run_as_a_duplex_pair() {
     user.send(&frame("SEND", &[("destination", "/queue/other")], b"x"));
     user.expect_error("access denied: mcollective may not write /queue/other");
 }
+
+/// `${…}` placeholders: the file's PropertyPlaceholderConfigurer properties are resolved (the
+/// listener is where the property says); an unknown one is reported by name.
+#[test]
+fn placeholders_are_resolved_from_the_files_properties() {
+    let dir = TempDir::new("placeholders");
+    let port = free_port();
+    let xml = dir.write(
+        "activemq.xml",
+        &format!(
+            r#"<beans>
+  <bean class="org.springframework.beans.factory.config.PropertyPlaceholderConfigurer">
+    <property name="properties"><props><prop key="stomp.port">{port}</prop></props></property>
+  </bean>
+  <broker xmlns="http://activemq.apache.org/schema/core" brokerName="ph" dataDirectory="${{activemq.data}}">
+    <transportConnectors>
+      <transportConnector name="stomp" uri="stomp://127.0.0.1:${{stomp.port}}"/>
+      <transportConnector name="openwire" uri="tcp://127.0.0.1:${{wire.port}}"/>
+    </transportConnectors>
+  </broker>
+</beans>"#
+        ),
+    );
+    let (toml, report) = import(xml.to_str().unwrap());
+    assert!(
+        toml.contains(&format!("listen = [\"127.0.0.1:{port}\"]")),
+        "{toml}"
+    );
+    assert!(
+        report.contains("placeholder ${wire.port}: not resolved"),
+        "{report}"
+    );
+    assert!(!report.contains("stomp.port"), "{report}");
+}

@@ -27,12 +27,17 @@ pub fn import_activemq(args: ImportArgs) -> anyhow::Result<()> {
             path: args.file.clone(),
             source,
         })?;
-    let out = crate::import::activemq::convert(&xml).map_err(|message| {
-        crate::config::ConfigError::Invalid {
-            path: args.file.clone(),
-            message,
-        }
-    })?;
+    let invalid = |message| crate::config::ConfigError::Invalid {
+        path: args.file.clone(),
+        message,
+    };
+    let resolved = crate::import::placeholders::resolve(&xml, Some(&args.file)).map_err(invalid)?;
+    let mut out = crate::import::activemq::convert(&resolved.xml).map_err(invalid)?;
+    for name in &resolved.unresolved {
+        out.not_mapped.push(format!(
+            "placeholder ${{{name}}}: not resolved (not a property of the file's PropertyPlaceholderConfigurer); copied as written"
+        ));
+    }
     match &args.out {
         Some(p) => crate::config::first_run::write_private(p, &out.toml).map_err(|source| {
             crate::config::ConfigError::Write {

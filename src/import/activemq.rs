@@ -5,7 +5,7 @@
 //! conduit/priority flags, credentials and destination filters; `simpleAuthenticationPlugin`
 //! users (their plaintext passwords become argon2 hashes) and groups; `authorizationEntry`s;
 //! `broker@persistent`, KahaDB's journal file size and `systemUsage` memory and store limits.
-//! Everything else is listed as not mapped, so nothing is dropped silently — old configs that
+//! `${…}` placeholders are resolved before (`placeholders`). Everything else is listed as not mapped, so nothing is dropped silently — old configs that
 //! no longer start on current ActiveMQ (e.g. `destroyApplicationContextOnStop`) convert all the
 //! same.
 

@@ -1,3 +1,4 @@
 //! Importers from other brokers' configs.
 
 pub mod activemq;
+pub mod placeholders;
