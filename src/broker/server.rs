@@ -47,19 +47,7 @@ pub struct ListenerSpec {
 
 /// Splits `stomp+ssl://HOST:PORT` (TLS), `tcp://`, `stomp://` or a bare `HOST:PORT` (plain).
 pub fn parse_listen(s: &str) -> Result<(String, bool), ListenError> {
-    let (a, tls) = if let Some(a) = s
-        .strip_prefix("stomp+ssl://")
-        .or_else(|| s.strip_prefix("ssl://"))
-    {
-        (a, true)
-    } else {
-        (
-            s.strip_prefix("tcp://")
-                .or_else(|| s.strip_prefix("stomp://"))
-                .unwrap_or(s),
-            false,
-        )
-    };
+    let (a, tls) = crate::stomp::scheme::split_scheme(s);
     if a.is_empty() || !a.contains(':') || a.contains("://") {
         return Err(ListenError::BadAddress(s.to_string()));
     }

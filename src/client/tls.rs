@@ -78,17 +78,8 @@ impl TlsArgs {
 /// A client address: `HOST:PORT` (also `tcp://`, `stomp://`) or `stomp+ssl://HOST:PORT`
 /// (also `ssl://`); returns `HOST:PORT` and whether it asks for TLS.
 pub fn parse_addr(s: &str) -> (&str, bool) {
-    if let Some(a) = s
-        .strip_prefix("stomp+ssl://")
-        .or_else(|| s.strip_prefix("ssl://"))
-    {
-        return (a.trim_end_matches('/'), true);
-    }
-    let a = s
-        .strip_prefix("tcp://")
-        .or_else(|| s.strip_prefix("stomp://"))
-        .unwrap_or(s);
-    (a.trim_end_matches('/'), false)
+    let (a, tls) = crate::stomp::scheme::split_scheme(s);
+    (a.trim_end_matches('/'), tls)
 }
 
 /// A client TLS setup, read and checked: ready to wrap connections.

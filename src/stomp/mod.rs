@@ -5,6 +5,7 @@ pub mod codec;
 pub mod escape;
 pub mod frame;
 pub mod headers;
+pub mod scheme;
 pub mod version;
 
 #[cfg(test)]
