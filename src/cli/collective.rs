@@ -7,7 +7,7 @@ use crate::collective::filter::{FactFilter, Filter};
 use crate::collective::mco_config::{McoConfig, PoolBroker};
 use crate::collective::node::{self, NodeSettings};
 use crate::collective::ping::{self, PingOptions};
-use crate::collective::security::Psk;
+use crate::collective::security::{self, Role, SecurityProvider};
 use anyhow::{bail, Context};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -45,7 +45,12 @@ pub(crate) fn read_secret(p: &Path) -> anyhow::Result<String> {
 }
 
 impl BrokerConnection {
-    fn resolve(&self, cfg: &McoConfig) -> anyhow::Result<(Vec<PoolBroker>, Connector, String)> {
+    /// The pool, connector and security plugin (for `role`) from the config and the flags.
+    fn resolve(
+        &self,
+        cfg: &McoConfig,
+        role: Role,
+    ) -> anyhow::Result<(Vec<PoolBroker>, Connector, Arc<dyn SecurityProvider>)> {
         let mut pool = cfg.pool();
         let password = match &self.password_file {
             Some(p) => Some(read_secret(p)?),
@@ -92,19 +97,12 @@ impl BrokerConnection {
             Some("rabbitmq") => Connector::RabbitMq,
             Some(o) => bail!("--connector {o}: expected activemq or rabbitmq"),
         };
-        let psk = match &self.psk_file {
-            Some(p) => read_secret(p)?,
-            None => cfg.psk().context(
-                "no pre-shared key: set plugin.psk in the config, $MCOLLECTIVE_PSK, or --psk-file",
-            )?,
-        };
-        if cfg.security_provider() != "psk" {
-            bail!(
-                "securityprovider = {}: shoal supports the psk plugin",
-                cfg.security_provider()
-            );
-        }
-        Ok((pool, connector, psk))
+        let psk = self.psk_file.as_deref().map(read_secret).transpose()?;
+        let security = security::from_config(cfg, role, psk).with_context(|| match &cfg.path {
+            Some(p) => format!("security plugin of {}", p.display()),
+            None => "security plugin".into(),
+        })?;
+        Ok((pool, connector, security))
     }
 }
 
@@ -182,7 +180,7 @@ pub struct NodeArgs {
 
 pub fn node_settings(args: &NodeArgs) -> anyhow::Result<NodeSettings> {
     let cfg = read_mco(args.config.as_ref(), "/etc/mcollective/server.cfg")?;
-    let (brokers, connector, psk) = args.conn.resolve(&cfg)?;
+    let (brokers, connector, security) = args.conn.resolve(&cfg, Role::Node)?;
     let (main_collective, collectives) = if args.collectives.is_empty() {
         (cfg.main_collective(), cfg.collectives())
     } else {
@@ -215,7 +213,7 @@ pub fn node_settings(args: &NodeArgs) -> anyhow::Result<NodeSettings> {
         connector,
         facts,
         classes: node::load_classes(&classes_file),
-        psk,
+        security,
         config_file: cfg
             .path
             .as_ref()
@@ -284,9 +282,9 @@ pub struct PingArgs {
 
 pub async fn run_ping(args: PingArgs) -> anyhow::Result<()> {
     let cfg = read_mco(args.config.as_ref(), "/etc/mcollective/client.cfg")?;
-    let (brokers, connector, psk) = args
+    let (brokers, connector, security) = args
         .conn
-        .resolve(&cfg)
+        .resolve(&cfg, Role::Client)
         .map_err(crate::config::ConfigError::usage)?;
     let mut filter = Filter {
         identities: args.identity.clone(),
@@ -309,7 +307,9 @@ pub async fn run_ping(args: PingArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| cfg.main_collective()),
         filter,
         timeout: Duration::from_secs_f64(args.timeout.max(0.1)),
-        caller_id: cfg.caller_type().caller_id(&identity),
+        caller_id: security
+            .caller_id()
+            .unwrap_or_else(|| cfg.caller_type().caller_id(&identity)),
         identity,
         ttl: cfg.ttl(),
         connector,
@@ -318,7 +318,7 @@ pub async fn run_ping(args: PingArgs) -> anyhow::Result<()> {
         stop_after: None,
     };
     let json = args.json;
-    let out = ping::ping(&opts, &Psk::new(psk), |r| {
+    let out = ping::ping(&opts, security.as_ref(), |r| {
         if !json {
             println!("{}", ping::reply_line(r));
         }

@@ -6,6 +6,7 @@
 use crate::collective::connector::Connector;
 use crate::collective::mco_config::PoolBroker;
 use crate::collective::node::{self, NodeSettings};
+use crate::collective::security::Psk;
 use crate::config::Config;
 use crate::tui::app::{App, Pane};
 use crate::tui::source::Source;
@@ -87,7 +88,7 @@ fn fleet(n: usize, brokers: &[(&str, u16)], stop: &CancellationToken) {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
             classes: vec![format!("role::{role}"), "base".into()],
-            psk: DEMO_PSK.into(),
+            security: Arc::new(Psk::new(DEMO_PSK)),
             config_file: "(shoal demo)".into(),
         };
         tokio::spawn(node::run_node(Arc::new(settings), stop.clone()));
@@ -186,7 +187,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         Some(dir) => snapshot(keymap, theme, source, dir, &args.size, args.nodes).await,
         None => {
             let app = App::new(keymap, "demo", false);
-            crate::tui::runtime::run(app, source, theme, Some(DEMO_PSK.into())).await
+            crate::tui::runtime::run(app, source, theme, Some(Arc::new(Psk::new(DEMO_PSK)))).await
         }
     };
     stop.cancel();
@@ -240,11 +241,7 @@ async fn snapshot(
     app.ping.form.timeout = "1".into();
     for e in app.ping.start() {
         if let crate::tui::app::Effect::Ping(req) = e {
-            source.ping(
-                req,
-                Some(Arc::new(crate::collective::security::Psk::new(DEMO_PSK))),
-                tx.clone(),
-            );
+            source.ping(req, Some(Arc::new(Psk::new(DEMO_PSK))), tx.clone());
         }
     }
     let done = tokio::time::Instant::now() + Duration::from_secs(5);

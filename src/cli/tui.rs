@@ -2,6 +2,7 @@
 //! or attached to a running `shoal broker`; `shoal keymap check`.
 
 use crate::collective::mco_config::McoConfig;
+use crate::collective::security::{self, Psk, Role, SecurityProvider};
 use crate::config::ConfigError;
 use crate::tui::app::App;
 use crate::tui::keymap::Keymap;
@@ -10,6 +11,7 @@ use crate::tui::ui::theme::Theme;
 use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Args, Default)]
@@ -43,7 +45,8 @@ pub struct TuiArgs {
     /// Pre-shared key file for the ping tool (default: $MCOLLECTIVE_PSK or --mco-config's).
     #[arg(long)]
     pub psk_file: Option<PathBuf>,
-    /// An MCollective client.cfg to take the PSK from.
+    /// An MCollective client.cfg whose security plugin the ping tool uses (psk, or ssl with
+    /// its client key).
     #[arg(long)]
     pub mco_config: Option<PathBuf>,
 }
@@ -98,16 +101,22 @@ pub fn theme(ascii: bool) -> Theme {
     }
 }
 
-fn psk(args: &TuiArgs) -> anyhow::Result<Option<String>> {
+/// The ping tool's security plugin: `--psk-file`, else `--mco-config`'s plugin (its keys
+/// read now, so a wrong path is reported before the TUI starts), else `$MCOLLECTIVE_PSK`.
+fn security(args: &TuiArgs) -> anyhow::Result<Option<Arc<dyn SecurityProvider>>> {
     if let Some(p) = &args.psk_file {
-        return super::collective::read_secret(p).map(Some);
+        let key = super::collective::read_secret(p)?;
+        return Ok(Some(Arc::new(Psk::new(key))));
     }
     if let Some(p) = &args.mco_config {
-        return Ok(McoConfig::read(p)
-            .with_context(|| format!("reading {}", p.display()))?
-            .psk());
+        let cfg = McoConfig::read(p).with_context(|| format!("reading {}", p.display()))?;
+        let s = security::from_config(&cfg, Role::Client, None)
+            .with_context(|| format!("security plugin of {}", p.display()))?;
+        return Ok(Some(s));
     }
-    Ok(std::env::var("MCOLLECTIVE_PSK").ok())
+    Ok(std::env::var("MCOLLECTIVE_PSK")
+        .ok()
+        .map(|k| Arc::new(Psk::new(k)) as Arc<dyn SecurityProvider>))
 }
 
 pub async fn run_tui(args: TuiArgs) -> anyhow::Result<()> {
@@ -120,7 +129,7 @@ pub async fn run_tui(args: TuiArgs) -> anyhow::Result<()> {
         .into());
     }
     let theme = theme(args.ascii);
-    let psk = psk(&args).map_err(ConfigError::usage)?;
+    let security = security(&args).map_err(ConfigError::usage)?;
     if let Some(addr) = &args.attach {
         let passcode = match &args.password_file {
             Some(p) => Some(super::collective::read_secret(p).map_err(ConfigError::usage)?),
@@ -142,14 +151,14 @@ pub async fn run_tui(args: TuiArgs) -> anyhow::Result<()> {
             passcode,
         };
         let app = App::new(keymap, &source.origin(), args.readonly);
-        return crate::tui::runtime::run(app, source, theme, psk).await;
+        return crate::tui::runtime::run(app, source, theme, security).await;
     }
     // Host a broker in this process, as `shoal broker` would (same config, first run included).
     let config = super::broker::load_config(args.config.as_ref())?;
     let hosted = super::hosted::HostedBroker::start(&config).await?;
     let app = App::new(keymap, "embedded", args.readonly);
     let source = Source::Embedded(hosted.sources.clone());
-    let result = crate::tui::runtime::run(app, source, theme, psk).await;
+    let result = crate::tui::runtime::run(app, source, theme, security).await;
     hosted
         .shutdown(Duration::from_secs(2), Duration::from_secs(3))
         .await;

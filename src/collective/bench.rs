@@ -42,7 +42,7 @@ pub async fn run(
     label: &str,
     a: &PingBenchArgs,
 ) -> anyhow::Result<bool> {
-    let psk = "bench-psk";
+    let key = Arc::new(Psk::new("bench-psk"));
     let stop = CancellationToken::new();
     let base = NodeSettings {
         identity: "bench".into(),
@@ -53,7 +53,7 @@ pub async fn run(
         connector: Connector::ActiveMq,
         facts: Default::default(),
         classes: Vec::new(),
-        psk: psk.into(),
+        security: key.clone(),
         config_file: String::new(),
     };
     let started = Instant::now();
@@ -72,7 +72,6 @@ pub async fn run(
         vhost: o.host.clone(),
         stop_after: Some(a.nodes),
     };
-    let key = Psk::new(psk);
     // Warm-up: until every node is connected, subscribed (and, through bridges, its demand
     // has reached the client's broker).
     let warm = PingOptions {
@@ -80,7 +79,7 @@ pub async fn run(
         ..opts.clone()
     };
     let ready = loop {
-        let out = ping::ping(&warm, &key, |_| {}).await?;
+        let out = ping::ping(&warm, key.as_ref(), |_| {}).await?;
         if out.replies.len() >= a.nodes {
             break true;
         }
@@ -101,7 +100,7 @@ pub async fn run(
     let mut times = Vec::new();
     let mut complete = ready;
     for _ in 0..a.rounds {
-        let out = ping::ping(&opts, &key, |_| {}).await?;
+        let out = ping::ping(&opts, key.as_ref(), |_| {}).await?;
         let last = out.replies.iter().map(|r| r.rtt_ms).fold(0.0, f64::max);
         if out.replies.len() != a.nodes {
             complete = false;

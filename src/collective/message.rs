@@ -76,7 +76,7 @@ fn ascii(s: &str) -> Value {
 impl Request {
     /// The Marshal bytes of the envelope, sealed by `security`.
     pub fn encode(&self, security: &dyn SecurityProvider) -> Vec<u8> {
-        let body = marshal::dump(&self.payload);
+        let body = security.request_body(&self.payload, self.ttl, self.msgtime);
         let mut env = vec![
             (
                 Value::sym("body"),
@@ -96,7 +96,8 @@ impl Request {
     }
 
     /// Reads and verifies a request; a request older than its ttl is an error too, as in
-    /// MCollective (`msgtime` + `ttl` < now), so clocks matter.
+    /// MCollective (`msgtime` + `ttl` < now), so clocks matter. The ttl and msgtime are those
+    /// the security plugin vouches for (ssl: the signed ones).
     pub fn decode(bytes: &[u8], security: &dyn SecurityProvider) -> Result<Request, ProtocolError> {
         let env = marshal::load(bytes)?;
         let body = env
@@ -111,6 +112,7 @@ impl Request {
             .get("msgtime")
             .and_then(Value::as_int)
             .ok_or(ProtocolError::Missing(":msgtime"))?;
+        let (payload, ttl, msgtime) = security.open_request(body, ttl, msgtime)?;
         let age = now_secs() - msgtime;
         if age > ttl {
             return Err(ProtocolError::Expired {
@@ -121,7 +123,7 @@ impl Request {
             });
         }
         Ok(Request {
-            payload: marshal::load(body)?,
+            payload,
             filter: env
                 .get("filter")
                 .map(Filter::from_value)
@@ -189,10 +191,15 @@ pub fn sender_of(bytes: &[u8]) -> String {
 /// without the key (nothing is verified); `None` when the body is not an MCollective envelope.
 pub fn describe(bytes: &[u8]) -> Option<String> {
     let env = marshal::load(bytes).ok()?;
+    // The ssl plugin wraps a request's payload with its signed ttl: show the payload.
     let payload = env
         .get("body")
         .and_then(Value::as_bytes)
-        .and_then(|b| marshal::load(b).ok());
+        .and_then(|b| marshal::load(b).ok())
+        .map(|p| match p.get("ssl_msg") {
+            Some(inner) => inner.clone(),
+            None => p,
+        });
     let s = |k: &str| {
         env.get(k)
             .and_then(Value::as_str)

@@ -1,5 +1,5 @@
-//! MCollective 2.x compatibility: the wire protocol (Ruby Marshal bodies, the psk security
-//! plugin, the activemq/rabbitmq connectors' destinations), a node agent, a ping client, and
+//! MCollective 2.x compatibility: the wire protocol (Ruby Marshal bodies, the psk and ssl security
+//! plugins, the activemq/rabbitmq connectors' destinations), a node agent, a ping client, and
 //! membership inferred from what nodes subscribe to.
 
 pub mod agents;

@@ -7,7 +7,7 @@ use super::connector::Connector;
 use super::filter::NodeFacts;
 use super::mco_config::PoolBroker;
 use super::message::{now_secs, ProtocolError, Reply, Request};
-use super::security::{Psk, SecurityError, SecurityProvider};
+use super::security::SecurityProvider;
 use crate::client::tls::ClientTls;
 use crate::client::{self, ClientError, ConnectOptions};
 use crate::stomp::{Command, Frame};
@@ -29,7 +29,8 @@ pub struct NodeSettings {
     pub connector: Connector,
     pub facts: BTreeMap<String, String>,
     pub classes: Vec<String>,
-    pub psk: String,
+    /// The security plugin (psk or ssl), shared by every simulated node.
+    pub security: Arc<dyn SecurityProvider>,
     pub config_file: String,
 }
 
@@ -139,7 +140,6 @@ struct Node {
     facts: NodeFacts,
     stats: NodeStats,
     started: i64,
-    psk: Psk,
 }
 
 impl Node {
@@ -151,7 +151,6 @@ impl Node {
                 classes: settings.classes.clone(),
                 agents: agents::AGENTS.iter().map(|s| s.to_string()).collect(),
             },
-            psk: Psk::new(settings.psk.clone()),
             stats: NodeStats::default(),
             started: now_secs(),
             settings,
@@ -256,9 +255,9 @@ impl Node {
             }
         }
         let sender = || super::message::sender_of(&f.body);
-        let req = match Request::decode(&f.body, &self.psk) {
+        let req = match Request::decode(&f.body, s.security.as_ref()) {
             Ok(r) => r,
-            Err(ProtocolError::Security(e @ SecurityError::BadSignature)) => {
+            Err(ProtocolError::Security(e)) => {
                 NodeStats::bump(&self.stats.unvalidated);
                 tracing::warn!(node = %s.identity, sender = %sender(), destination = f.get("destination").unwrap_or(""),
                     "refused request: {e}");
@@ -301,7 +300,7 @@ impl Node {
             msgtime: now_secs(),
             payload,
         }
-        .encode(&self.psk as &dyn SecurityProvider);
+        .encode(s.security.as_ref());
         NodeStats::bump(&self.stats.replies);
         let now_ms = now_secs() * 1000;
         Some(
@@ -379,7 +378,7 @@ mod tests {
             connector: Connector::ActiveMq,
             facts: BTreeMap::new(),
             classes: vec![],
-            psk: "k".into(),
+            security: Arc::new(crate::collective::security::Psk::new("k")),
             config_file: String::new(),
         };
         let fleet = simulated(&base, 3);

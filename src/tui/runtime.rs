@@ -8,7 +8,7 @@ use super::keymap::Key;
 use super::source::Source;
 use super::terminal;
 use super::ui::{self, theme::Theme};
-use crate::collective::security::Psk;
+use crate::collective::security::SecurityProvider;
 use crossterm::event::{Event, EventStream, KeyEventKind, MouseEventKind};
 use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
 use std::sync::Arc;
@@ -20,10 +20,9 @@ pub async fn run(
     mut app: App,
     source: Source,
     theme: Theme,
-    psk: Option<String>,
+    security: Option<Arc<dyn SecurityProvider>>,
 ) -> anyhow::Result<()> {
     app.ascii = theme.ascii;
-    let psk = psk.map(|k| Arc::new(Psk::new(k)));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let stop = CancellationToken::new();
     source.start_feed(tx.clone(), stop.clone());
@@ -87,7 +86,7 @@ pub async fn run(
         }
         for e in effects {
             match e {
-                Effect::Ping(req) => source.ping(req, psk.clone(), tx.clone()),
+                Effect::Ping(req) => source.ping(req, security.clone(), tx.clone()),
                 Effect::Tap(dest) => {
                     if let Some(t) = tap.take() {
                         t.cancel();

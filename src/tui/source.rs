@@ -13,7 +13,7 @@ use crate::collective::connector::Connector;
 use crate::collective::mco_config::{hostname, PoolBroker};
 use crate::collective::message::{describe, now_secs};
 use crate::collective::ping::{self, PingOptions, PingOutcome, PingReply};
-use crate::collective::security::Psk;
+use crate::collective::security::SecurityProvider;
 use crate::stats::{StatsReport, StatsSources, CONTROL_QUEUE, STATS_TOPIC};
 use crate::stomp::{Command, Frame};
 use std::sync::Arc;
@@ -160,10 +160,10 @@ impl Source {
     }
 
     /// Runs a discovery ping; replies and the outcome arrive on `tx`.
-    pub fn ping(&self, req: PingRequest, psk: Option<Arc<Psk>>, tx: Tx) {
+    pub fn ping(&self, req: PingRequest, security: Option<Arc<dyn SecurityProvider>>, tx: Tx) {
         let me = self.clone();
         tokio::spawn(async move {
-            let Some(psk) = psk else {
+            let Some(security) = security else {
                 let _ = tx.send(Incoming::PingDone(Err(
                     "no pre-shared key: start with --psk-file FILE, $MCOLLECTIVE_PSK or --mco-config client.cfg".into(),
                 )));
@@ -174,10 +174,12 @@ impl Source {
                 collective: req.collective.clone(),
                 filter: req.filter.clone(),
                 timeout: req.timeout,
-                caller_id: format!(
-                    "user={}",
-                    std::env::var("USER").unwrap_or_else(|_| "shoal".into())
-                ),
+                caller_id: security.caller_id().unwrap_or_else(|| {
+                    format!(
+                        "user={}",
+                        std::env::var("USER").unwrap_or_else(|_| "shoal".into())
+                    )
+                }),
                 identity,
                 ttl: 60,
                 connector: Connector::ActiveMq,
@@ -186,7 +188,7 @@ impl Source {
                 stop_after: None,
             };
             let result = match &me {
-                Source::Embedded(s) => embedded_ping(s, &opts, &psk, &tx).await,
+                Source::Embedded(s) => embedded_ping(s, &opts, security.as_ref(), &tx).await,
                 Source::Attached {
                     addr,
                     login,
@@ -203,7 +205,7 @@ impl Source {
                                 tls: tls.clone(),
                                 ..at
                             }];
-                            ping::ping(&opts, psk.as_ref(), |r| {
+                            ping::ping(&opts, security.as_ref(), |r| {
                                 let _ = t.send(Incoming::PingReply(r.clone()));
                             })
                             .await
@@ -320,7 +322,7 @@ impl Source {
 async fn embedded_ping(
     s: &StatsSources,
     opts: &PingOptions,
-    psk: &Psk,
+    security: &dyn SecurityProvider,
     tx: &Tx,
 ) -> Result<PingOutcome, String> {
     static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -334,7 +336,7 @@ async fn embedded_ping(
     let mut c = s.handle.connect_local("tui-ping");
     c.subscribe("replies", &reply, None)
         .map_err(|e| e.to_string())?;
-    let (request_id, body) = ping::discovery_request(opts, psk);
+    let (request_id, body) = ping::discovery_request(opts, security);
     let now_ms = now_secs() * 1000;
     let headers = vec![
         ("reply-to".to_string(), reply.clone()),
@@ -356,7 +358,7 @@ async fn embedded_ping(
     };
     let deadline = tokio::time::Instant::now() + opts.timeout;
     while let Ok(Some(r)) = tokio::time::timeout_at(deadline, c.recv()).await {
-        if let Some(reply) = out.take_reply(&r.message.body, psk, start) {
+        if let Some(reply) = out.take_reply(&r.message.body, security, start) {
             s.members.touch(&reply.identity);
             let _ = tx.send(Incoming::PingReply(reply.clone()));
         }

@@ -45,7 +45,24 @@ impl Fleet {
 
     /// mcollectived nodes on the broker at 127.0.0.1:`port`; `broker_log` for failure messages.
     pub fn start_on(port: u16, nodes: &[Node], broker_log: &dyn Fn() -> String) -> Fleet {
-        let dir = TempDir::new("mco");
+        Fleet::start_configured(
+            TempDir::new("mco"),
+            port,
+            nodes,
+            &|_| String::new(),
+            broker_log,
+        )
+    }
+
+    /// `start_on` in `dir`, with `extra(identity)` appended to each node's server.cfg (later
+    /// lines win, in MCollective as in shoal: e.g. `securityprovider = ssl` and its keys).
+    pub fn start_configured(
+        dir: TempDir,
+        port: u16,
+        nodes: &[Node],
+        extra: &dyn Fn(&str) -> String,
+        broker_log: &dyn Fn() -> String,
+    ) -> Fleet {
         let facts = dir.write("facts.yaml", "--- {}\n");
         let mut daemons = Vec::new();
         for n in nodes {
@@ -58,14 +75,15 @@ impl Fleet {
                 &format!("{}.cfg", n.id),
                 &format!(
                     "{}main_collective = {}\ncollectives = {}\nidentity = {}\nlogfile = {}\n\
-                     loglevel = debug\ndaemonize = 0\nfactsource = yaml\nplugin.yaml = {}\nclassesfile = {}\n",
+                     loglevel = debug\ndaemonize = 0\nfactsource = yaml\nplugin.yaml = {}\nclassesfile = {}\n{}",
                     connector(port, n.user, n.password, n.psk),
                     n.collectives[0],
                     n.collectives.join(","),
                     n.id,
                     log.display(),
                     facts.display(),
-                    classes.display()
+                    classes.display(),
+                    extra(n.id)
                 ),
             );
             let child = Command::new("mcollectived")

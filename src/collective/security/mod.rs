@@ -2,28 +2,114 @@
 //!
 //! MCollective's envelope carries the serialized payload (`:body`) and whatever the plugin adds
 //! to prove who sent it. `psk` adds `:hash` = MD5(body + shared key): anyone holding the key may
-//! send anything. The `ssl` plugin (RSA signatures with per-client keys deployed to the nodes of
-//! a scope — the seed's key separation) fits the same trait: `seal` would add the signature and
-//! the caller's certificate name, `verify` would check them against the deployed public keys.
+//! send anything. `ssl` ([`ssl`]) signs with RSA keys: each client scope has its own key pair,
+//! and a node answers only callers whose public key is deployed on it — the seed's key
+//! separation. [`from_config`] picks the plugin a server.cfg / client.cfg names.
 
-use super::marshal::Value;
+mod keys;
+pub mod ssl;
+
+use super::marshal::{self, MarshalError, Value};
+use super::mco_config::McoConfig;
+pub use keys::KeyError;
 use md5::{Digest, Md5};
+use std::path::PathBuf;
+use std::sync::Arc;
 use thiserror::Error;
 
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Error)]
 pub enum SecurityError {
     #[error("invalid signature (the sender's pre-shared key differs from ours)")]
     BadSignature,
     #[error("message has no {0}")]
     Missing(&'static str),
+    #[error("invalid signature: {caller} did not sign it with the key in {key}")]
+    InvalidSignature { caller: String, key: PathBuf },
+    #[error("callerid {0:?} is not cert=NAME (the ssl plugin's caller ids)")]
+    CallerId(String),
+    #[error("no public key for caller {name}: {path} does not exist")]
+    UnknownCaller { name: String, path: PathBuf },
+    #[error("{0}")]
+    Key(#[from] KeyError),
+    #[error("the envelope's {0} does not match the signed {0}: possible tampering")]
+    Tampered(&'static str),
+    #[error("the request has no signed {0} (an older security protocol; plugin.ssl.enforce_ttl = 0 accepts it)")]
+    Unsigned(&'static str),
+    #[error("signed body is not Ruby Marshal: {0}")]
+    Body(#[from] MarshalError),
+    #[error(":hash is not base64")]
+    Base64,
 }
 
 /// A security plugin: seals outgoing envelopes and verifies incoming ones.
-pub trait SecurityProvider: Send + Sync {
+pub trait SecurityProvider: Send + Sync + std::fmt::Debug {
     /// Adds the plugin's fields (`:hash` …) for `body` to an envelope under construction.
     fn seal(&self, body: &[u8], envelope: &mut Vec<(Value, Value)>);
     /// Checks that `envelope` (whose `:body` is `body`) was sealed by a holder of the secret.
     fn verify(&self, body: &[u8], envelope: &Value) -> Result<(), SecurityError>;
+    /// The `:body` of a request carrying `payload` (psk: the payload's Marshal bytes).
+    fn request_body(&self, payload: &Value, _ttl: i64, _msgtime: i64) -> Vec<u8> {
+        marshal::dump(payload)
+    }
+    /// A verified request `:body` opened: the payload, and the ttl and msgtime that count
+    /// (psk: the envelope's, which nothing vouches for; ssl: the signed ones).
+    fn open_request(
+        &self,
+        body: &[u8],
+        ttl: i64,
+        msgtime: i64,
+    ) -> Result<(Value, i64, i64), SecurityError> {
+        Ok((marshal::load(body)?, ttl, msgtime))
+    }
+    /// The `:callerid` this plugin sends, when the plugin decides it (ssl: `cert=NAME`).
+    fn caller_id(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Which end of a request the plugin serves: a client signs requests and checks replies, a
+/// node checks requests and signs replies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Client,
+    Node,
+}
+
+#[derive(Debug, Error)]
+pub enum SecurityConfigError {
+    #[error("securityprovider = {0}: shoal supports the psk and ssl plugins")]
+    Unsupported(String),
+    #[error("no pre-shared key: set plugin.psk in the config, $MCOLLECTIVE_PSK, or --psk-file")]
+    NoPsk,
+    #[error("securityprovider = ssl needs {0}")]
+    Missing(&'static str),
+    #[error("plugin.ssl_serializer = {0}: shoal's ssl plugin reads and writes marshal only")]
+    Serializer(String),
+    #[error("plugin.ssl_client_public {0}: its file name (without .pem) is the caller id and may hold only letters, digits, _, . and -")]
+    CallerName(PathBuf),
+    #[error("plugin.ssl_client_cert_dir {0} is not a directory")]
+    CertDir(PathBuf),
+    #[error("{0}")]
+    Key(#[from] KeyError),
+}
+
+/// The plugin `cfg` names (`securityprovider`, default psk) for `role`; `psk` (from a flag)
+/// wins over the config's key.
+pub fn from_config(
+    cfg: &McoConfig,
+    role: Role,
+    psk: Option<String>,
+) -> Result<Arc<dyn SecurityProvider>, SecurityConfigError> {
+    match cfg.security_provider() {
+        "psk" => {
+            let key = psk
+                .or_else(|| cfg.psk())
+                .ok_or(SecurityConfigError::NoPsk)?;
+            Ok(Arc::new(Psk::new(key)))
+        }
+        "ssl" => Ok(Arc::new(ssl::Ssl::from_config(cfg, role)?)),
+        other => Err(SecurityConfigError::Unsupported(other.to_string())),
+    }
 }
 
 /// Who the `callerid` names (`plugin.psk.callertype`).
@@ -85,6 +171,12 @@ fn proc_status_id(field: &str) -> u32 {
 /// The `psk` plugin: `:hash` = lowercase hex MD5 of the body bytes followed by the key.
 pub struct Psk {
     key: String,
+}
+
+impl std::fmt::Debug for Psk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Psk(..)")
+    }
 }
 
 impl Psk {
