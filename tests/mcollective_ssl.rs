@@ -155,6 +155,26 @@ fn shoal_ping_signs_per_scope_keys_for_real_mcollectived() {
         fleet.node_log("prod1")
     );
 
+    // The same keys from flags, over a config that names the psk plugin.
+    let plain = pki.dir.write(
+        "plain.cfg",
+        &connector(b.port(), "mcollective", "marionette", "unused"),
+    );
+    let qa_public = pki.dir.path().join("pub/qa.pem");
+    let qa_private = pki.private("qa");
+    let flags = [
+        "-t",
+        "2",
+        "--ssl-private",
+        qa_private.to_str().unwrap(),
+        "--ssl-public",
+        qa_public.to_str().unwrap(),
+        "--ssl-server-public",
+        pki.server_public.to_str().unwrap(),
+    ];
+    let (out, err, _) = shoal_ping(&plain, &flags);
+    assert_eq!(ping_replies(&out), ["qa1"], "{out}{err}");
+
     // Replies that the server key did not sign are dropped, not shown as answers.
     let wrong = pki.dir.path().join("pub/stranger.pem");
     let suspicious = pki.client_cfg(b.port(), "ops", &wrong);

@@ -7,7 +7,7 @@ use crate::collective::filter::{FactFilter, Filter};
 use crate::collective::mco_config::{McoConfig, PoolBroker};
 use crate::collective::node::{self, NodeSettings};
 use crate::collective::ping::{self, PingOptions};
-use crate::collective::security::{self, Role, SecurityProvider};
+use crate::collective::security::{self, KeyFlags, Role, SecurityProvider};
 use anyhow::{bail, Context};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -31,6 +31,20 @@ pub struct BrokerConnection {
     /// Pre-shared key of the psk security plugin (default: plugin.psk, or $MCOLLECTIVE_PSK).
     #[arg(long)]
     pub psk_file: Option<PathBuf>,
+    /// ssl security plugin: the private key to sign with (ping: the client's, node: the
+    /// server's). Any --ssl-* flag selects the ssl plugin, over the config's securityprovider.
+    #[arg(long, value_name = "FILE")]
+    pub ssl_private: Option<PathBuf>,
+    /// ssl plugin (ping): the client's public key file; its name without .pem is the caller id
+    /// (cert=NAME) the nodes look up in their cert dir.
+    #[arg(long, value_name = "FILE")]
+    pub ssl_public: Option<PathBuf>,
+    /// ssl plugin (ping): the server public key that replies must be signed with.
+    #[arg(long, value_name = "FILE")]
+    pub ssl_server_public: Option<PathBuf>,
+    /// ssl plugin (node): the directory of the callers' public keys, NAME.pem.
+    #[arg(long, value_name = "DIR")]
+    pub ssl_client_cert_dir: Option<PathBuf>,
     /// Destination naming: activemq (also shoal) or rabbitmq (default: the config's connector).
     #[arg(long)]
     pub connector: Option<String>,
@@ -97,11 +111,18 @@ impl BrokerConnection {
             Some("rabbitmq") => Connector::RabbitMq,
             Some(o) => bail!("--connector {o}: expected activemq or rabbitmq"),
         };
-        let psk = self.psk_file.as_deref().map(read_secret).transpose()?;
-        let security = security::from_config(cfg, role, psk).with_context(|| match &cfg.path {
-            Some(p) => format!("security plugin of {}", p.display()),
-            None => "security plugin".into(),
-        })?;
+        let flags = KeyFlags {
+            psk: self.psk_file.as_deref().map(read_secret).transpose()?,
+            ssl_private: self.ssl_private.clone(),
+            ssl_public: self.ssl_public.clone(),
+            ssl_server_public: self.ssl_server_public.clone(),
+            ssl_client_cert_dir: self.ssl_client_cert_dir.clone(),
+        };
+        let security =
+            security::from_config(cfg, role, &flags).with_context(|| match &cfg.path {
+                Some(p) => format!("security plugin of {}", p.display()),
+                None => "security plugin".into(),
+            })?;
         Ok((pool, connector, security))
     }
 }

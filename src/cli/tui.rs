@@ -110,7 +110,7 @@ fn security(args: &TuiArgs) -> anyhow::Result<Option<Arc<dyn SecurityProvider>>>
     }
     if let Some(p) = &args.mco_config {
         let cfg = McoConfig::read(p).with_context(|| format!("reading {}", p.display()))?;
-        let s = security::from_config(&cfg, Role::Client, None)
+        let s = security::from_config(&cfg, Role::Client, &Default::default())
             .with_context(|| format!("security plugin of {}", p.display()))?;
         return Ok(Some(s));
     }

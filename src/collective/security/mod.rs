@@ -93,21 +93,47 @@ pub enum SecurityConfigError {
     Key(#[from] KeyError),
 }
 
-/// The plugin `cfg` names (`securityprovider`, default psk) for `role`; `psk` (from a flag)
-/// wins over the config's key.
+/// Keys given on the command line: they win over the config and the environment, and any
+/// `ssl_*` one turns the ssl plugin on.
+#[derive(Debug, Clone, Default)]
+pub struct KeyFlags {
+    pub psk: Option<String>,
+    /// The key to sign with: the client's private key (ping), the server's (node).
+    pub ssl_private: Option<PathBuf>,
+    pub ssl_public: Option<PathBuf>,
+    pub ssl_server_public: Option<PathBuf>,
+    pub ssl_client_cert_dir: Option<PathBuf>,
+}
+
+impl KeyFlags {
+    fn wants_ssl(&self) -> bool {
+        self.ssl_private.is_some()
+            || self.ssl_public.is_some()
+            || self.ssl_server_public.is_some()
+            || self.ssl_client_cert_dir.is_some()
+    }
+}
+
+/// The plugin `cfg` names (`securityprovider`, default psk) for `role`, with `flags` over it.
 pub fn from_config(
     cfg: &McoConfig,
     role: Role,
-    psk: Option<String>,
+    flags: &KeyFlags,
 ) -> Result<Arc<dyn SecurityProvider>, SecurityConfigError> {
-    match cfg.security_provider() {
+    let provider = match flags.wants_ssl() {
+        true => "ssl",
+        false => cfg.security_provider(),
+    };
+    match provider {
         "psk" => {
-            let key = psk
+            let key = flags
+                .psk
+                .clone()
                 .or_else(|| cfg.psk())
                 .ok_or(SecurityConfigError::NoPsk)?;
             Ok(Arc::new(Psk::new(key)))
         }
-        "ssl" => Ok(Arc::new(ssl::Ssl::from_config(cfg, role)?)),
+        "ssl" => Ok(Arc::new(ssl::Ssl::from_config(cfg, role, flags)?)),
         other => Err(SecurityConfigError::Unsupported(other.to_string())),
     }
 }

@@ -22,7 +22,7 @@
 //! crates; only the base64 line layout is written here.
 
 use super::keys::{load_private, load_public};
-use super::{Role, SecurityConfigError, SecurityError, SecurityProvider};
+use super::{KeyFlags, Role, SecurityConfigError, SecurityError, SecurityProvider};
 use crate::collective::marshal::{self, Value};
 use crate::collective::mco_config::McoConfig;
 use base64::Engine;
@@ -124,31 +124,41 @@ impl Ssl {
         self
     }
 
-    /// The keys a server.cfg (`Role::Node`) or client.cfg (`Role::Client`) names.
-    pub fn from_config(cfg: &McoConfig, role: Role) -> Result<Ssl, SecurityConfigError> {
+    /// The keys a server.cfg (`Role::Node`) or client.cfg (`Role::Client`) names; a flag
+    /// wins over the environment (`MCOLLECTIVE_SSL_PRIVATE`, `_PUBLIC`), which wins over the
+    /// config.
+    pub fn from_config(
+        cfg: &McoConfig,
+        role: Role,
+        flags: &KeyFlags,
+    ) -> Result<Ssl, SecurityConfigError> {
         if let Some(s) = cfg.get("plugin.ssl_serializer").filter(|s| *s != "marshal") {
             return Err(SecurityConfigError::Serializer(s.to_string()));
         }
-        let path = |env: &str, key: &'static str| {
-            std::env::var_os(env)
-                .map(PathBuf::from)
+        let path = |flag: &Option<PathBuf>, env: Option<&str>, key: &'static str| {
+            flag.clone()
+                .or_else(|| env.and_then(std::env::var_os).map(PathBuf::from))
                 .or_else(|| cfg.get(key).map(PathBuf::from))
                 .ok_or(SecurityConfigError::Missing(key))
         };
-        let setting = |key: &'static str| {
-            cfg.get(key)
-                .map(PathBuf::from)
-                .ok_or(SecurityConfigError::Missing(key))
-        };
+        let private = Some("MCOLLECTIVE_SSL_PRIVATE");
         let ssl = match role {
             Role::Client => Ssl::client(
-                &path("MCOLLECTIVE_SSL_PRIVATE", "plugin.ssl_client_private")?,
-                &path("MCOLLECTIVE_SSL_PUBLIC", "plugin.ssl_client_public")?,
-                &setting("plugin.ssl_server_public")?,
+                &path(&flags.ssl_private, private, "plugin.ssl_client_private")?,
+                &path(
+                    &flags.ssl_public,
+                    Some("MCOLLECTIVE_SSL_PUBLIC"),
+                    "plugin.ssl_client_public",
+                )?,
+                &path(&flags.ssl_server_public, None, "plugin.ssl_server_public")?,
             )?,
             Role::Node => Ssl::node(
-                &path("MCOLLECTIVE_SSL_PRIVATE", "plugin.ssl_server_private")?,
-                &setting("plugin.ssl_client_cert_dir")?,
+                &path(&flags.ssl_private, private, "plugin.ssl_server_private")?,
+                &path(
+                    &flags.ssl_client_cert_dir,
+                    None,
+                    "plugin.ssl_client_cert_dir",
+                )?,
             )?,
         };
         Ok(ssl.with_enforce_ttl(cfg.get("plugin.ssl.enforce_ttl") != Some("0")))
