@@ -5,6 +5,12 @@
 //! A private key that group or others may read is refused, as MCollective's docs ask of client
 //! keys (0600, root's own): a key an unprivileged user can copy is a scope anyone can use.
 //! Passphrase-protected keys are not supported and say so.
+//!
+//! Keys are read with the `rsa` crate, which also signs (ring cannot sign with SHA-1);
+//! signatures are verified with ring, already shoal's TLS provider: verifying is the hot path
+//! (a client checks every node's reply) and ring does it in 34 µs where `rsa` 0.10 takes
+//! 97–110 µs (2048-bit, release build, this 2-core machine; OpenSSL: 31 µs). Signing with `rsa`
+//! takes 3.8–4.2 ms (OpenSSL: 0.43 ms): one per request on a client, one per reply on a node.
 
 use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
@@ -127,6 +133,35 @@ pub fn load_public(path: &Path) -> Result<PublicKey, KeyError> {
     .map_err(|e| not_rsa(path, "public key", e))?;
     big_enough(path, key.size())?;
     Ok(key)
+}
+
+/// A public key ready to verify PKCS#1 v1.5 SHA-1 signatures (with ring).
+pub struct VerifyKey {
+    n: Box<[u8]>,
+    e: Box<[u8]>,
+}
+
+impl VerifyKey {
+    pub fn of(key: &PublicKey) -> VerifyKey {
+        VerifyKey {
+            n: key.n_bytes(),
+            e: key.e_bytes(),
+        }
+    }
+
+    /// Whether `sig` is `msg`'s signature by this key.
+    pub fn verifies(&self, msg: &[u8], sig: &[u8]) -> bool {
+        ring::signature::RsaPublicKeyComponents {
+            n: &self.n[..],
+            e: &self.e[..],
+        }
+        .verify(
+            &ring::signature::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY,
+            msg,
+            sig,
+        )
+        .is_ok()
+    }
 }
 
 fn pem_items(pem: &[u8]) -> Vec<Item> {

@@ -18,16 +18,17 @@
 //!   checked by the client with `plugin.ssl_server_public`. `MCOLLECTIVE_SSL_PRIVATE` overrides
 //!   the signing key and `MCOLLECTIVE_SSL_PUBLIC` the caller's public key file.
 //!
-//! The RSA and SHA-1 are the `rsa` (constant-time `crypto-bigint` arithmetic) and `sha1`
-//! crates; only the base64 line layout is written here.
+//! The RSA and SHA-1 are well-kept crates — `rsa` (constant-time `crypto-bigint`) and `sha1`
+//! to sign, ring to verify (keys.rs says why and what each costs); only the base64 line
+//! layout is written here.
 
-use super::keys::{load_private, load_public};
+use super::keys::{load_private, load_public, VerifyKey};
 use super::{KeyFlags, Role, SecurityConfigError, SecurityError, SecurityProvider};
 use crate::collective::marshal::{self, Value};
 use crate::collective::mco_config::McoConfig;
 use base64::Engine;
 use parking_lot::Mutex;
-use rsa::{PrivateKey, PublicKey};
+use rsa::PrivateKey;
 use sha1::Sha1;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -45,7 +46,7 @@ pub struct Ssl {
 
 enum Peers {
     /// A client checks replies against the one server key.
-    Server { key: Arc<PublicKey>, path: PathBuf },
+    Server { key: Arc<VerifyKey>, path: PathBuf },
     /// A node checks requests against the caller's deployed public key.
     Callers(CallerKeys),
 }
@@ -93,7 +94,7 @@ impl Ssl {
             signer: load_private(private)?,
             signer_path: private.to_path_buf(),
             peers: Peers::Server {
-                key: Arc::new(load_public(server_public)?),
+                key: Arc::new(VerifyKey::of(&load_public(server_public)?)),
                 path: server_public.to_path_buf(),
             },
             caller_id: Some(caller_id),
@@ -240,11 +241,13 @@ impl SecurityProvider for Ssl {
                 (key, path, who("callerid"))
             }
         };
-        key.pkcs1v15_verify::<Sha1>(body, &sig)
-            .map_err(|_| SecurityError::InvalidSignature {
+        match key.verifies(body, &sig) {
+            true => Ok(()),
+            false => Err(SecurityError::InvalidSignature {
                 caller: caller.to_string(),
                 key: path,
-            })
+            }),
+        }
     }
 
     fn request_body(&self, payload: &Value, ttl: i64, msgtime: i64) -> Vec<u8> {
@@ -297,11 +300,11 @@ struct CallerKeys {
 
 struct Cached {
     stamp: (SystemTime, u64),
-    key: Arc<PublicKey>,
+    key: Arc<VerifyKey>,
 }
 
 impl CallerKeys {
-    fn get(&self, caller_id: &str) -> Result<(Arc<PublicKey>, PathBuf), SecurityError> {
+    fn get(&self, caller_id: &str) -> Result<(Arc<VerifyKey>, PathBuf), SecurityError> {
         let name = caller_id
             .strip_prefix("cert=")
             .filter(|n| valid_name(n))
@@ -321,7 +324,7 @@ impl CallerKeys {
         if let Some(c) = self.cache.lock().get(name).filter(|c| c.stamp == stamp) {
             return Ok((c.key.clone(), path));
         }
-        let key = Arc::new(load_public(&path)?);
+        let key = Arc::new(VerifyKey::of(&load_public(&path)?));
         self.cache.lock().insert(
             name.to_string(),
             Cached {
