@@ -218,17 +218,21 @@ impl Psk {
     }
 }
 
+/// An envelope's `:hash`, where both plugins put what proves the sender.
+pub(crate) fn hash_of(envelope: &Value) -> Result<&str, SecurityError> {
+    envelope
+        .get("hash")
+        .and_then(Value::as_str)
+        .ok_or(SecurityError::Missing(":hash"))
+}
+
 impl SecurityProvider for Psk {
     fn seal(&self, body: &[u8], envelope: &mut Vec<(Value, Value)>) {
         envelope.push((Value::sym("hash"), Value::str(self.hash(body))));
     }
 
     fn verify(&self, body: &[u8], envelope: &Value) -> Result<(), SecurityError> {
-        let got = envelope
-            .get("hash")
-            .and_then(Value::as_str)
-            .ok_or(SecurityError::Missing(":hash"))?;
-        if got == self.hash(body) {
+        if hash_of(envelope)? == self.hash(body) {
             Ok(())
         } else {
             Err(SecurityError::BadSignature)

@@ -227,11 +227,7 @@ impl SecurityProvider for Ssl {
     }
 
     fn verify(&self, body: &[u8], envelope: &Value) -> Result<(), SecurityError> {
-        let hash = envelope
-            .get("hash")
-            .and_then(Value::as_str)
-            .ok_or(SecurityError::Missing(":hash"))?;
-        let sig = decode64(hash)?;
+        let sig = decode64(super::hash_of(envelope)?)?;
         // A reply names its node in :senderid; a request its caller in :callerid.
         let who = |k: &str| envelope.get(k).and_then(Value::as_str).unwrap_or("");
         let (key, path, caller) = match &self.peers {

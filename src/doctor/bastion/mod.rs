@@ -39,6 +39,19 @@ impl Bastion {
     }
 }
 
+/// The files of `dir` whose names `keep` accepts, sorted (sshd's and sudo's include order).
+pub(crate) fn list(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| keep(&e.file_name().to_string_lossy()))
+        .map(|e| e.path())
+        .collect();
+    v.sort();
+    v
+}
+
 pub(crate) fn finding(severity: Severity, message: String) -> Finding {
     Finding { severity, message }
 }

@@ -117,18 +117,8 @@ fn expand(b: &Bastion, pattern: &str) -> Vec<PathBuf> {
     let Some((pre, post)) = name.split_once('*') else {
         return vec![full];
     };
-    let (pre, post) = (pre.to_string(), post.to_string());
     let dir = full.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .into_iter()
-        .flatten()
-        .filter_map(Result::ok)
-        .filter(|e| {
-            let n = e.file_name().to_string_lossy().into_owned();
-            n.len() >= pre.len() + post.len() && n.starts_with(&pre) && n.ends_with(&post)
-        })
-        .map(|e| e.path())
-        .collect();
-    files.sort();
-    files
+    super::list(&dir, |n| {
+        n.len() >= pre.len() + post.len() && n.starts_with(pre) && n.ends_with(post)
+    })
 }

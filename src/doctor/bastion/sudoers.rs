@@ -167,18 +167,7 @@ impl Sudoers {
     ) {
         let target = b.file(Path::new(target.trim_matches('"')));
         let files = if dir {
-            let mut v: Vec<PathBuf> = std::fs::read_dir(&target)
-                .into_iter()
-                .flatten()
-                .filter_map(Result::ok)
-                .filter(|e| {
-                    let n = e.file_name().to_string_lossy().into_owned();
-                    !n.contains('.') && !n.ends_with('~')
-                })
-                .map(|e| e.path())
-                .collect();
-            v.sort();
-            v
+            super::list(&target, |n| !n.contains('.') && !n.ends_with('~'))
         } else {
             vec![target]
         };
