@@ -19,17 +19,28 @@ fn main() -> ExitCode {
         cli.command,
         None | Some(Command::Tui(_)) | Some(Command::Demo(_))
     );
+    let json = cli.log_format == cli::LogFormat::Json;
     match tui.then(shoal::cli::tui::log_file).flatten() {
-        Some(file) => tracing_subscriber::fmt()
-            .with_writer(std::sync::Mutex::new(file))
-            .with_ansi(false)
-            .with_env_filter(filter())
-            .init(),
-        None => tracing_subscriber::fmt()
-            .with_writer(std::io::stderr)
-            .with_ansi(std::io::stderr().is_terminal())
-            .with_env_filter(filter())
-            .init(),
+        Some(file) => {
+            let logs = tracing_subscriber::fmt()
+                .with_writer(std::sync::Mutex::new(file))
+                .with_ansi(false)
+                .with_env_filter(filter());
+            match json {
+                true => logs.json().init(),
+                false => logs.init(),
+            }
+        }
+        None => {
+            let logs = tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_ansi(!json && std::io::stderr().is_terminal())
+                .with_env_filter(filter());
+            match json {
+                true => logs.json().init(),
+                false => logs.init(),
+            }
+        }
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -53,6 +64,8 @@ fn main() -> ExitCode {
             Some(Command::Bench(args)) => shoal::bench::run(args).await,
             Some(Command::Passwd(args)) => cli::passwd::run(args),
             Some(Command::ImportActivemq(args)) => cli::import_activemq(args),
+            Some(Command::Completions(args)) => cli::shell::completions(args),
+            Some(Command::Man(args)) => cli::shell::man(args),
             Some(Command::Doctor(args)) => match shoal::doctor::run(args) {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(anyhow::anyhow!("the doctor found errors")),

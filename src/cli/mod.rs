@@ -5,6 +5,7 @@ pub mod collective;
 pub mod demo;
 pub mod hosted;
 pub mod passwd;
+pub mod shell;
 pub mod tui;
 
 use clap::{Parser, Subcommand};
@@ -64,8 +65,17 @@ pub struct Cli {
     /// With no command: the TUI's options (`shoal --keymap vim`, `shoal --attach HOST:PORT`…).
     #[command(flatten)]
     pub tui: tui::TuiArgs,
+    /// Log lines as text or as one JSON object per line (for journald/Loki/Elasticsearch).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,6 +117,10 @@ Exit codes: 0 stopped by SIGINT/SIGTERM; 1 failed at run time (e.g. cannot liste
     Keymap(KeymapCommand),
     /// Measure a STOMP broker (shoal, ActiveMQ, RabbitMQ) with shoal's load generator.
     Bench(crate::bench::BenchArgs),
+    /// Print a shell completion script (e.g. `shoal completions bash > /etc/bash_completion.d/shoal`).
+    Completions(shell::CompletionsArgs),
+    /// Print the man page (or write every command's page with --dir).
+    Man(shell::ManArgs),
 }
 
 #[derive(Debug, Subcommand)]
