@@ -33,11 +33,13 @@ impl Engine {
         if self.security.acl.allows(who, action, dest) {
             return Ok(());
         }
-        Err(EngineError::Denied {
+        let e = EngineError::Denied {
             user: who.user.clone(),
             action,
             destination: dest.to_string(),
-        })
+        };
+        self.counters.refused(&e);
+        Err(e)
     }
 
     pub(super) fn authorize_send(
@@ -112,11 +114,15 @@ impl Engine {
                 Ok(())
             }
             None if self.security.acl.may_read_some(who, pattern) => Ok(()),
-            None => Err(EngineError::Denied {
-                user: who.user.clone(),
-                action: Action::Read,
-                destination: pattern.to_string(),
-            }),
+            None => {
+                let e = EngineError::Denied {
+                    user: who.user.clone(),
+                    action: Action::Read,
+                    destination: pattern.to_string(),
+                };
+                self.counters.refused(&e);
+                Err(e)
+            }
         }
     }
 }

@@ -70,6 +70,8 @@ pub struct Engine {
     /// not count against `max_connections`, which protects the listener.
     in_process: std::sync::atomic::AtomicUsize,
     pub(super) started: Instant,
+    /// Refusals counted for monitoring (see `counters`).
+    pub counters: super::counters::Counters,
 }
 
 /// Prefix that marks a temporary destination's internal name: `shoal-tmp-<conn>.<name>`.
@@ -102,6 +104,7 @@ impl Engine {
             next_conn: AtomicU64::new(1),
             in_process: Default::default(),
             started: Instant::now(),
+            counters: Default::default(),
         })
     }
 

@@ -171,6 +171,16 @@ impl BrokerHandle {
         self.engine.snapshot()
     }
 
+    /// See `Engine::overview_busiest_and_deepest`.
+    pub fn overview_busiest_and_deepest(&self, top: usize) -> BrokerSnapshot {
+        self.engine.overview_busiest_and_deepest(top)
+    }
+
+    /// Refusals so far (see `counters`).
+    pub fn counters(&self) -> super::counters::CounterValues {
+        self.engine.counters.values()
+    }
+
     /// The totals and the `top` busiest destinations, connections counted only (see
     /// `Engine::overview`).
     pub fn overview(&self, top: usize) -> BrokerSnapshot {

@@ -123,6 +123,7 @@ impl Engine {
                 Ok(p)
             }
             Err(_) => {
+                self.counters.login_failed();
                 let failures = pending.finish(Outcome::Refused);
                 Err(LoginError::Failed {
                     failures,

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod ack;
 pub mod auth;
+pub mod counters;
 pub mod destination;
 pub mod dests;
 pub mod dispatch;

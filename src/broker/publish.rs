@@ -125,6 +125,7 @@ impl Engine {
         now: u64,
     ) -> Result<Option<Arc<Message>>, EngineError> {
         core.totals.msgs_in += 1;
+        core.totals.bytes_in += message.body.len() as u64;
         if let Some(c) = core.conns.get_mut(&conn) {
             c.msgs_in += 1;
             c.bytes_in += message.body.len() as u64;
@@ -146,7 +147,8 @@ impl Engine {
         let dest = core.dests.get_mut(dest_key).expect("just ensured");
         let size = message.size();
         if dest_key.kind.is_queue() {
-            self.check_room(dest_key, &dest.queue, size, message.persistent, total)?;
+            self.check_room(dest_key, &dest.queue, size, message.persistent, total)
+                .inspect_err(|e| self.counters.refused(e))?;
         }
         dest.stats.enqueued += 1;
         dest.stats.bytes_in += message.body.len() as u64;

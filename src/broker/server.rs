@@ -199,6 +199,7 @@ pub async fn accept_loop(
             Ok(slot) => slot,
             Err(why) => {
                 refusals.note(peer, &why);
+                engine.counters.connection_refused();
                 tracker.spawn(refuse(stream, "too many connections", why));
                 continue;
             }

@@ -17,16 +17,23 @@ pub struct BrokerSnapshot {
     pub uptime: Duration,
     pub msgs_in: u64,
     pub msgs_out: u64,
+    /// Body bytes received and delivered.
+    pub bytes_in: u64,
+    pub bytes_out: u64,
     pub rate_in: f64,
     pub rate_out: f64,
     /// Every connection (empty in an `overview`, which counts them only).
     pub connections: Vec<ConnectionSnapshot>,
     pub connection_count: usize,
+    /// Subscriptions of every connection (bridges' and in-process ones included).
+    pub subscription_count: usize,
     /// Every destination, or in an `overview` the busiest (sorted by name either way).
     pub destinations: Vec<DestinationSnapshot>,
     pub destination_count: usize,
     /// Body bytes waiting in all queues, and the broker's limit for them.
     pub queued_bytes: usize,
+    /// Messages waiting in all queues.
+    pub queued_messages: usize,
     pub max_memory_bytes: usize,
     /// The message store's usage (`None`: no store).
     pub store: Option<StoreUsage>,
@@ -142,16 +149,23 @@ impl Engine {
     pub fn overview(&self, top: usize) -> BrokerSnapshot {
         let core = self.core.lock();
         let mut busiest: Vec<(&Destination, &Dest)> = core.dests.iter().collect();
-        let activity = |d: &Dest| (d.rate_in + d.rate_out, d.queue.len());
-        if busiest.len() > top {
-            busiest.select_nth_unstable_by(top, |a, b| {
-                activity(b.1)
-                    .partial_cmp(&activity(a.1))
-                    .unwrap_or(std::cmp::Ordering::Equal)
-            });
-            busiest.truncate(top);
-        }
+        keep_top(&mut busiest, top, |d| {
+            (d.rate_in + d.rate_out, d.queue.len() as f64)
+        });
         self.assemble(&core, Vec::new(), busiest.into_iter())
+    }
+
+    /// Like `overview`, for monitoring: the `top` busiest destinations and the `top` deepest
+    /// (a stuck queue that nobody sends to any more is the one to alert on), at most `2 × top`.
+    pub fn overview_busiest_and_deepest(&self, top: usize) -> BrokerSnapshot {
+        let core = self.core.lock();
+        let mut busiest: Vec<(&Destination, &Dest)> = core.dests.iter().collect();
+        let mut deepest = busiest.clone();
+        keep_top(&mut busiest, top, |d| (d.rate_in + d.rate_out, 0.0));
+        keep_top(&mut deepest, top, |d| (d.queue.len() as f64, 0.0));
+        let picked: std::collections::BTreeMap<&Destination, &Dest> =
+            busiest.into_iter().chain(deepest).collect();
+        self.assemble(&core, Vec::new(), picked.into_iter())
     }
 
     /// A snapshot of `connections` and the destinations `picked`, with the totals (and the
@@ -172,20 +186,39 @@ impl Engine {
             uptime: self.started.elapsed(),
             msgs_in: core.totals.msgs_in,
             msgs_out: core.totals.msgs_out,
+            bytes_in: core.totals.bytes_in,
+            bytes_out: core.totals.bytes_out,
             rate_in: core.totals.rate_in,
             rate_out: core.totals.rate_out,
             connections,
             connection_count: core.conns.len(),
+            subscription_count: core.subs.len(),
             destinations,
             destination_count: core.dests.len(),
             queued_bytes: core
                 .queued_total
                 .bytes
                 .load(std::sync::atomic::Ordering::Relaxed),
+            queued_messages: core
+                .queued_total
+                .messages
+                .load(std::sync::atomic::Ordering::Relaxed),
             max_memory_bytes: self.limits.max_memory_bytes,
             store: self.store.as_ref().map(|s| s.usage()),
             durables: Engine::durables_of(core),
         }
+    }
+}
+
+/// Keeps the `top` entries of `v` with the highest `key` (in no particular order): O(n).
+fn keep_top(v: &mut Vec<(&Destination, &Dest)>, top: usize, key: impl Fn(&Dest) -> (f64, f64)) {
+    if v.len() > top {
+        v.select_nth_unstable_by(top, |a, b| {
+            key(b.1)
+                .partial_cmp(&key(a.1))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        v.truncate(top);
     }
 }
 

@@ -161,6 +161,9 @@ pub(super) struct Core {
 pub struct Totals {
     pub msgs_in: u64,
     pub msgs_out: u64,
+    /// Body bytes received and delivered.
+    pub bytes_in: u64,
+    pub bytes_out: u64,
     pub rate_in: f64,
     pub rate_out: f64,
     prev_in: u64,
@@ -299,6 +302,7 @@ impl Core {
             store.delivered(id);
         }
         self.totals.msgs_out += 1;
+        self.totals.bytes_out += message.body.len() as u64;
         Offer::Taken
     }
 
