@@ -11,6 +11,7 @@ pub mod collective;
 pub mod config;
 pub mod doctor;
 pub mod import;
+pub mod metrics;
 pub mod stats;
 pub mod stomp;
 pub mod tui;

@@ -21,6 +21,10 @@ pub struct BrokerArgs {
     /// Broker name (message ids, CONNECTED's session, logs); overrides the config.
     #[arg(long)]
     pub name: Option<String>,
+    /// Serve Prometheus metrics, /healthz and /readyz on HOST:PORT (e.g. 127.0.0.1:9163);
+    /// replaces [metrics] listen.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics: Option<String>,
 }
 
 /// Loads the config named on the command line, or the default one — creating it on the very
@@ -50,6 +54,12 @@ pub async fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
     }
     if let Some(n) = args.name {
         config.broker.name = n;
+    }
+    if let Some(listen) = args.metrics {
+        config.metrics = Some(crate::metrics::MetricsSettings {
+            listen,
+            ..config.metrics.unwrap_or_default()
+        });
     }
     let has_users = !config.users.is_empty();
     let anonymous = config.auth.anonymous;

@@ -1,6 +1,7 @@
 //! A broker hosted in this process with everything `shoal broker` runs beside it: its bridges
 //! (when configured), membership inferred from subscriptions (which also answers `shoal
-//! ping`'s queries), and the stats stream and bridge controls the TUI reads and uses. The
+//! ping`'s queries), the stats stream and bridge controls the TUI reads and uses, and the
+//! metrics listener (when configured). The
 //! daemon, the TUI and the demo all start brokers this one way.
 
 use crate::bridge::Bridges;
@@ -16,11 +17,13 @@ pub struct HostedBroker {
     pub bridges: Option<Bridges>,
     /// The handle, network and membership: what the TUI reads.
     pub sources: StatsSources,
+    pub metrics: Option<crate::metrics::MetricsServer>,
 }
 
 impl HostedBroker {
     pub async fn start(config: &Config) -> anyhow::Result<HostedBroker> {
         let bridge_setup = config.bridge_setup()?;
+        let metrics_setup = config.metrics_setup()?;
         let broker = Broker::start(config.setup()?)
             .await
             .context("starting the broker")?;
@@ -43,10 +46,26 @@ impl HostedBroker {
         sources
             .clone()
             .serve(Duration::from_secs(1), broker.shutdown_token());
+        let metrics = match metrics_setup {
+            Some(m) => {
+                let (addr, token) = (m.addr, m.token.is_some());
+                let server = crate::metrics::serve(m, sources.clone(), broker.shutdown_token())
+                    .await
+                    .with_context(|| format!("starting the metrics listener on {addr}"))?;
+                let scheme = if server.tls { "https" } else { "http" };
+                tracing::info!("serving metrics on {scheme}://{}/metrics", server.addr);
+                if !server.addr.ip().is_loopback() && !token {
+                    tracing::warn!("metrics on {} are readable by anyone who can reach it: set [metrics] token_file", server.addr);
+                }
+                Some(server)
+            }
+            None => None,
+        };
         Ok(HostedBroker {
             broker,
             bridges,
             sources,
+            metrics,
         })
     }
 

@@ -4,6 +4,7 @@
 //! own defaults, so old files keep working and a typo never passes silently.
 
 pub mod first_run;
+mod metrics;
 pub mod security;
 
 use crate::broker::handle::BrokerSetup;
@@ -52,6 +53,9 @@ pub struct Config {
     pub store: StoreSettings,
     #[serde(default)]
     pub delivery: DeliveryPolicy,
+    /// The Prometheus/health HTTP listener (off unless this table is present).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<crate::metrics::MetricsSettings>,
     /// The file this was read from (relative paths inside resolve against its folder).
     #[serde(skip)]
     pub source: Option<PathBuf>,
