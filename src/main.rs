@@ -64,6 +64,8 @@ fn main() -> ExitCode {
             Some(Command::Bench(args)) => shoal::bench::run(args).await,
             Some(Command::Passwd(args)) => cli::passwd::run(args),
             Some(Command::ImportActivemq(args)) => cli::import_activemq(args),
+            Some(Command::Status(args)) => cli::status::run(args).await,
+            Some(Command::Check(args)) => cli::check::run(args).await,
             Some(Command::Completions(args)) => cli::shell::completions(args),
             Some(Command::Man(args)) => cli::shell::man(args),
             Some(Command::Doctor(args)) => match shoal::doctor::run(args) {
@@ -76,6 +78,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            if let Some(cli::Exit(code)) = e.downcast_ref::<cli::Exit>() {
+                return ExitCode::from(*code);
+            }
             eprintln!("shoal: {e:#}");
             // 2: bad config or usage (nothing was started); 1: failure at run time.
             if e.downcast_ref::<shoal::config::ConfigError>().is_some() {

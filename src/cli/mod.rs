@@ -1,11 +1,14 @@
 //! Command-line interface: argument parsing; each command's run loop lives in its own file.
 
 pub mod broker;
+pub mod check;
 pub mod collective;
 pub mod demo;
 pub mod hosted;
 pub mod passwd;
+pub mod remote;
 pub mod shell;
+pub mod status;
 pub mod tui;
 
 use clap::{Parser, Subcommand};
@@ -72,6 +75,12 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// Ends the process with this exit code, nothing more printed (the command printed its
+/// verdict already): `shoal check`'s WARNING, CRITICAL and UNKNOWN.
+#[derive(Debug, thiserror::Error)]
+#[error("exit code {0}")]
+pub struct Exit(pub u8);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -117,6 +126,10 @@ Exit codes: 0 stopped by SIGINT/SIGTERM; 1 failed at run time (e.g. cannot liste
     Keymap(KeymapCommand),
     /// Measure a STOMP broker (shoal, ActiveMQ, RabbitMQ) with shoal's load generator.
     Bench(crate::bench::BenchArgs),
+    /// The broker at a glance: bridges, busiest destinations, collectives (--json for scripts).
+    Status(status::StatusArgs),
+    /// A monitoring plugin (Nagios/Icinga exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
+    Check(check::CheckArgs),
     /// Print a shell completion script (e.g. `shoal completions bash > /etc/bash_completion.d/shoal`).
     Completions(shell::CompletionsArgs),
     /// Print the man page (or write every command's page with --dir).

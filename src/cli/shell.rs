@@ -30,7 +30,7 @@ pub fn completions(args: CompletionsArgs) -> anyhow::Result<()> {
 }
 
 /// `bytes` to stdout; a reader that went away (a closed pipe) is not an error.
-fn stdout(bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn stdout(bytes: &[u8]) -> anyhow::Result<()> {
     match std::io::stdout().lock().write_all(bytes) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => Ok(r?),
