@@ -64,6 +64,8 @@ fn main() -> ExitCode {
             Some(Command::Bench(args)) => shoal::bench::run(args).await,
             Some(Command::Passwd(args)) => cli::passwd::run(args),
             Some(Command::ImportActivemq(args)) => cli::import_activemq(args),
+            Some(Command::Pub(args)) => cli::pubsub::run_pub(args).await,
+            Some(Command::Sub(args)) => cli::pubsub::run_sub(args).await,
             Some(Command::Status(args)) => cli::status::run(args).await,
             Some(Command::Check(args)) => cli::check::run(args).await,
             Some(Command::Completions(args)) => cli::shell::completions(args),

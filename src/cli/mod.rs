@@ -6,6 +6,7 @@ pub mod collective;
 pub mod demo;
 pub mod hosted;
 pub mod passwd;
+pub mod pubsub;
 pub mod remote;
 pub mod shell;
 pub mod status;
@@ -126,6 +127,10 @@ Exit codes: 0 stopped by SIGINT/SIGTERM; 1 failed at run time (e.g. cannot liste
     Keymap(KeymapCommand),
     /// Measure a STOMP broker (shoal, ActiveMQ, RabbitMQ) with shoal's load generator.
     Bench(crate::bench::BenchArgs),
+    /// Send a message (waits for the broker's receipt): `shoal pub /queue/jobs 'hello'`.
+    Pub(pubsub::PubArgs),
+    /// Print messages as they arrive: `shoal sub /topic/mcollective.> --decode -n 10`.
+    Sub(pubsub::SubArgs),
     /// The broker at a glance: bridges, busiest destinations, collectives (--json for scripts).
     Status(status::StatusArgs),
     /// A monitoring plugin (Nagios/Icinga exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
