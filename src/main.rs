@@ -67,6 +67,7 @@ fn main() -> ExitCode {
             Some(Command::Pub(args)) => cli::pubsub::run_pub(args).await,
             Some(Command::Sub(args)) => cli::pubsub::run_sub(args).await,
             Some(Command::Status(args)) => cli::status::run(args).await,
+            Some(Command::Connections(args)) => cli::connections::run(args).await,
             Some(Command::Check(args)) => cli::check::run(args).await,
             Some(Command::Completions(args)) => cli::shell::completions(args),
             Some(Command::Man(args)) => cli::shell::man(args),

@@ -16,8 +16,21 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub const STATS_TOPIC: &str = "/topic/shoal.stats.report";
-/// SEND here with headers `shoal-bridge: NAME` and `shoal-action: reconnect|pause|resume`.
+/// SEND here with headers `shoal-bridge: NAME` and `shoal-action: reconnect|pause|resume`,
+/// or `shoal-action: connections` (with `reply-to`, and optionally `shoal-sort` and
+/// `shoal-top`) for a [`ConnectionsReply`].
 pub const CONTROL_QUEUE: &str = "/queue/shoal.control";
+/// Connections a `connections` request gets when it does not say (`shoal-top`).
+pub const DEFAULT_CONNECTIONS: usize = 1000;
+
+/// The answer to `shoal-action: connections`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConnectionsReply {
+    /// Client connections in all (the broker's own in-process ones not counted).
+    pub total: usize,
+    /// The first `shoal-top` by `shoal-sort`.
+    pub connections: Vec<crate::broker::snapshot::ConnectionSnapshot>,
+}
 /// Destinations a report carries: the busiest (a broker may have 100 000).
 pub const REPORT_DESTINATIONS: usize = 500;
 /// Members a report lists per collective (all are counted in `collectives`).
@@ -104,6 +117,62 @@ impl StatsSources {
         }
     }
 
+    /// One request on [`CONTROL_QUEUE`].
+    fn on_control(
+        &self,
+        m: &crate::broker::message::Message,
+        publisher: &crate::broker::local::LocalClient,
+    ) {
+        let bridge = m.header("shoal-bridge").unwrap_or("");
+        let what = match m.header("shoal-action") {
+            Some("reconnect") => BridgeControl::Reconnect,
+            Some("pause") => BridgeControl::Pause,
+            Some("resume") => BridgeControl::Resume,
+            Some("connections") => return self.answer_connections(m, publisher),
+            other => {
+                tracing::warn!("control: unknown shoal-action {other:?}");
+                return;
+            }
+        };
+        if let Err(e) = self.control(bridge, what) {
+            tracing::warn!("control: {e}");
+        }
+    }
+
+    /// Replies to `reply-to` with the connections, or with `shoal-error` for a bad request.
+    fn answer_connections(
+        &self,
+        m: &crate::broker::message::Message,
+        publisher: &crate::broker::local::LocalClient,
+    ) {
+        let Some(reply_to) = m.header("reply-to") else {
+            tracing::warn!("control: connections without reply-to");
+            return;
+        };
+        let sort = m.header("shoal-sort").unwrap_or("msgs-in").parse();
+        let top = m
+            .header("shoal-top")
+            .map_or(Ok(DEFAULT_CONNECTIONS), str::parse::<usize>);
+        let mut headers = crate::stomp::Headers::new();
+        let body = match (sort, top) {
+            (Ok(sort), Ok(top)) => {
+                let (total, connections) = self.handle.connections_top(sort, top);
+                serde_json::to_vec(&ConnectionsReply { total, connections }).unwrap_or_default()
+            }
+            (Err(e), _) => {
+                headers.push("shoal-error", &e);
+                Vec::new()
+            }
+            (_, Err(e)) => {
+                headers.push("shoal-error", &format!("shoal-top: {e}"));
+                Vec::new()
+            }
+        };
+        if let Err(e) = publisher.send(reply_to, headers, body) {
+            tracing::debug!("control: reply to {reply_to}: {e}");
+        }
+    }
+
     /// Publishes a report every `every` and serves [`CONTROL_QUEUE`], until `stop`.
     pub fn serve(self, every: Duration, stop: CancellationToken) {
         let mut control = self.handle.connect_local("control");
@@ -125,20 +194,7 @@ impl StatsSources {
                     }
                     r = control.recv() => {
                         let Some(r) = r else { return };
-                        let m = &r.message;
-                        let bridge = m.header("shoal-bridge").unwrap_or("");
-                        let what = match m.header("shoal-action") {
-                            Some("reconnect") => BridgeControl::Reconnect,
-                            Some("pause") => BridgeControl::Pause,
-                            Some("resume") => BridgeControl::Resume,
-                            other => {
-                                tracing::warn!("control: unknown shoal-action {other:?}");
-                                continue;
-                            }
-                        };
-                        if let Err(e) = self.control(bridge, what) {
-                            tracing::warn!("control: {e}");
-                        }
+                        self.on_control(&r.message, &publisher);
                     }
                 }
             }

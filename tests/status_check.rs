@@ -189,3 +189,51 @@ fn check_exit_codes_follow_the_plugin_convention() {
             && stdout(&out).contains("authentication failed")
     );
 }
+
+#[test]
+fn connections_lists_who_sends_most_first_and_needs_the_control_right() {
+    let b = Broker::start_with(&common::seed::seed_config(""), &[]);
+    let mut producer = common::seed::login_with(&b, "admin", &[]);
+    for i in 0..5 {
+        producer.send_sync("/queue/flood", &[], format!("m{i}").as_bytes());
+    }
+    let mut consumer = common::seed::qa(&b);
+    consumer.subscribe("s1", "/topic/qacollective.discovery.agent", &[]);
+    consumer.subscribe("s2", "/topic/qacollective.rpcutil.agent", &[]);
+    consumer.send_sync("/queue/qacollective.x", &[], b"one");
+    let out = shoal(
+        &["connections", "-a", &b.addr, "--json", "--top", "1"],
+        ADMIN,
+    );
+    assert!(out.status.success(), "{out:?}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The producer, the consumer and this command itself; the broker's own are not listed.
+    assert_eq!(v["total"], 3, "{v}");
+    let top = &v["connections"].as_array().unwrap()[..];
+    assert_eq!(top.len(), 1);
+    assert_eq!(top[0]["login"], "admin");
+    assert_eq!(top[0]["msgs_in"], 5);
+    let out = shoal(
+        &["connections", "-a", &b.addr, "--sort", "subscriptions"],
+        ADMIN,
+    );
+    let text = stdout(&out);
+    let first = text.lines().nth(1).unwrap_or_default();
+    assert!(first.contains("qaadmin"), "{text}");
+    assert!(text.contains("3 of 3 connections"), "{text}");
+    // The qa admin may not write shoal's control queue.
+    let out = shoal(
+        &["connections", "-a", &b.addr],
+        Some(("qaadmin", "muppetsfromspace")),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("access denied") && err.contains("shoal.control"),
+        "{err}"
+    );
+    // An unknown sort is a usage error that lists the good ones.
+    let out = shoal(&["connections", "-a", &b.addr, "--sort", "loudest"], ADMIN);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("msgs-in, msgs-out"));
+}

@@ -176,6 +176,15 @@ impl BrokerHandle {
         self.engine.overview_busiest_and_deepest(top)
     }
 
+    /// See `Engine::connections_top`.
+    pub fn connections_top(
+        &self,
+        sort: super::snapshot::ConnSort,
+        top: usize,
+    ) -> (usize, Vec<super::snapshot::ConnectionSnapshot>) {
+        self.engine.connections_top(sort, top)
+    }
+
     /// Refusals so far (see `counters`).
     pub fn counters(&self) -> super::counters::CounterValues {
         self.engine.counters.values()

@@ -40,7 +40,9 @@ pub struct BrokerSnapshot {
     pub durables: Vec<DurableSnapshot>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One connection as `shoal connections` and the TUI list it. Its fields are the stable JSON
+/// of `shoal connections --json` (docs/operations.md).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct ConnectionSnapshot {
     pub id: ConnId,
     pub peer: String,
@@ -52,8 +54,18 @@ pub struct ConnectionSnapshot {
     pub msgs_in: u64,
     pub msgs_out: u64,
     pub bytes_in: u64,
+    #[serde(default)]
+    pub bytes_out: u64,
+    /// Topic messages dropped because the connection did not keep up.
     pub dropped: u64,
+    /// Deliveries waiting in the connection's outbox.
     pub pending: usize,
+    /// Body bytes delivered and not yet acknowledged.
+    #[serde(default)]
+    pub unacked_bytes: usize,
+    /// The heart-beat interval the broker sends at (0: none).
+    #[serde(default)]
+    pub heartbeat_ms: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
@@ -120,27 +132,35 @@ impl Engine {
         let mut connections: Vec<ConnectionSnapshot> = core
             .conns
             .iter()
-            .map(|(id, c)| ConnectionSnapshot {
-                id: *id,
-                peer: c.info.peer.clone(),
-                login: c.info.login.clone(),
-                version: c.info.version.map(|v| v.to_string()),
-                since: c
-                    .info
-                    .since
-                    .duration_since(UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0),
-                subscriptions: c.subs.len(),
-                msgs_in: c.msgs_in,
-                msgs_out: c.msgs_out,
-                bytes_in: c.bytes_in,
-                dropped: c.dropped,
-                pending: c.outbox.len(),
-            })
+            .map(|(id, c)| connection_snapshot(*id, c))
             .collect();
         connections.sort_by_key(|c| c.id);
         self.assemble(&core, connections, core.dests.iter())
+    }
+
+    /// The `top` connections by `sort` (largest first; oldest first for `Since`), and how many
+    /// there are. Only those `top` are copied under the lock; the broker's own in-process
+    /// clients are left out.
+    pub fn connections_top(&self, sort: ConnSort, top: usize) -> (usize, Vec<ConnectionSnapshot>) {
+        let core = self.core.lock();
+        let mut keyed: Vec<(u64, ConnId)> = core
+            .conns
+            .iter()
+            .filter(|(_, c)| !c.info.is_in_process())
+            .map(|(id, c)| (sort.key(c), *id))
+            .collect();
+        let total = keyed.len();
+        let order = |a: &(u64, ConnId), b: &(u64, ConnId)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+        if keyed.len() > top {
+            keyed.select_nth_unstable_by(top, order);
+            keyed.truncate(top);
+        }
+        keyed.sort_by(order);
+        let picked = keyed
+            .into_iter()
+            .filter_map(|(_, id)| core.conns.get(&id).map(|c| connection_snapshot(id, c)))
+            .collect();
+        (total, picked)
     }
 
     /// What the stats stream needs every second, at fleet scale: the totals, connections only
@@ -207,6 +227,96 @@ impl Engine {
             store: self.store.as_ref().map(|s| s.usage()),
             durables: Engine::durables_of(core),
         }
+    }
+}
+
+/// What `connections_top` ranks by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnSort {
+    MsgsIn,
+    MsgsOut,
+    BytesIn,
+    BytesOut,
+    Pending,
+    Unacked,
+    Dropped,
+    Subscriptions,
+    /// Oldest first.
+    Since,
+}
+
+impl ConnSort {
+    pub const NAMES: [&'static str; 9] = [
+        "msgs-in",
+        "msgs-out",
+        "bytes-in",
+        "bytes-out",
+        "pending",
+        "unacked",
+        "dropped",
+        "subscriptions",
+        "since",
+    ];
+    const ALL: [ConnSort; 9] = [
+        ConnSort::MsgsIn,
+        ConnSort::MsgsOut,
+        ConnSort::BytesIn,
+        ConnSort::BytesOut,
+        ConnSort::Pending,
+        ConnSort::Unacked,
+        ConnSort::Dropped,
+        ConnSort::Subscriptions,
+        ConnSort::Since,
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    /// Larger ranks first.
+    fn key(self, c: &super::state::Conn) -> u64 {
+        match self {
+            ConnSort::MsgsIn => c.msgs_in,
+            ConnSort::MsgsOut => c.msgs_out,
+            ConnSort::BytesIn => c.bytes_in,
+            ConnSort::BytesOut => c.bytes_out,
+            ConnSort::Pending => c.outbox.len() as u64,
+            ConnSort::Unacked => c.unacked_bytes as u64,
+            ConnSort::Dropped => c.dropped,
+            ConnSort::Subscriptions => c.subs.len() as u64,
+            ConnSort::Since => u64::MAX - epoch_secs(c.info.since),
+        }
+    }
+}
+
+impl std::str::FromStr for ConnSort {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ConnSort, String> {
+        Self::NAMES
+            .iter()
+            .position(|n| *n == s)
+            .map(|i| Self::ALL[i])
+            .ok_or_else(|| format!("unknown sort {s:?} (one of {})", Self::NAMES.join(", ")))
+    }
+}
+
+fn connection_snapshot(id: ConnId, c: &super::state::Conn) -> ConnectionSnapshot {
+    ConnectionSnapshot {
+        id,
+        peer: c.info.peer.clone(),
+        login: c.info.login.clone(),
+        version: c.info.version.map(|v| v.to_string()),
+        since: epoch_secs(c.info.since),
+        subscriptions: c.subs.len(),
+        msgs_in: c.msgs_in,
+        msgs_out: c.msgs_out,
+        bytes_in: c.bytes_in,
+        bytes_out: c.bytes_out,
+        dropped: c.dropped,
+        pending: c.outbox.len(),
+        unacked_bytes: c.unacked_bytes,
+        heartbeat_ms: c.outbox.heartbeat_ms(),
     }
 }
 

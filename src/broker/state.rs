@@ -57,6 +57,7 @@ pub(super) struct Conn {
     pub msgs_in: u64,
     pub msgs_out: u64,
     pub bytes_in: u64,
+    pub bytes_out: u64,
     pub dropped: u64,
     /// Who the client authenticated as; `None` before CONNECT and for in-process clients.
     pub principal: Option<Arc<Principal>>,
@@ -81,6 +82,7 @@ impl Conn {
             msgs_in: 0,
             msgs_out: 0,
             bytes_in: 0,
+            bytes_out: 0,
             dropped: 0,
             principal: None,
             unacked_bytes: 0,
@@ -278,6 +280,7 @@ impl Core {
             return Offer::Busy;
         }
         conn.msgs_out += 1;
+        conn.bytes_out += message.body.len() as u64;
         sub.delivered += 1;
         if needs_ack {
             conn.unacked_bytes += size;

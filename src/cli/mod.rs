@@ -3,6 +3,7 @@
 pub mod broker;
 pub mod check;
 pub mod collective;
+pub mod connections;
 pub mod demo;
 pub mod hosted;
 pub mod passwd;
@@ -133,6 +134,8 @@ Exit codes: 0 stopped by SIGINT/SIGTERM; 1 failed at run time (e.g. cannot liste
     Sub(pubsub::SubArgs),
     /// The broker at a glance: bridges, busiest destinations, collectives (--json for scripts).
     Status(status::StatusArgs),
+    /// Every connection with its traffic, backlog and drops (who floods, who is slow).
+    Connections(connections::ConnectionsArgs),
     /// A monitoring plugin (Nagios/Icinga exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
     Check(check::CheckArgs),
     /// Print a shell completion script (e.g. `shoal completions bash > /etc/bash_completion.d/shoal`).

@@ -215,7 +215,7 @@ fn is_internal(destination: &str) -> bool {
         .is_some_and(|(_, name)| name.starts_with("shoal."))
 }
 
-fn uptime(secs: u64) -> String {
+pub(crate) fn uptime(secs: u64) -> String {
     match secs {
         s if s < 60 => format!("{s}s"),
         s if s < 3600 => format!("{}m{}s", s / 60, s % 60),
