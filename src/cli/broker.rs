@@ -82,12 +82,22 @@ pub async fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
     for a in hosted.bridges.iter().flat_map(|b| b.cluster_addrs()) {
         tracing::info!("listening for bridges on {a}");
     }
+    notify_systemd(&[sd_notify::NotifyState::Ready]);
     signals.await;
+    notify_systemd(&[sd_notify::NotifyState::Stopping]);
     hosted
         .shutdown(Duration::from_secs(2), Duration::from_secs(5))
         .await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Tells systemd (a `Type=notify` unit) what the broker is doing: READY=1 once every listener
+/// is bound, STOPPING=1 when a signal starts the shutdown. Nothing without `$NOTIFY_SOCKET`.
+fn notify_systemd(state: &[sd_notify::NotifyState]) {
+    if let Err(e) = sd_notify::notify(false, state) {
+        tracing::warn!("telling systemd through $NOTIFY_SOCKET: {e}");
+    }
 }
 
 /// Installs the SIGINT/SIGTERM handlers now — a signal arriving before they exist would kill
