@@ -5,6 +5,8 @@
 
 pub mod first_run;
 mod metrics;
+#[cfg(test)]
+mod reference_tests;
 pub mod security;
 
 use crate::broker::handle::BrokerSetup;
