@@ -2,6 +2,7 @@
 //! draws or touches the network — `ui` renders an `App`, the runtime (`tui::run`) feeds it
 //! events and carries out its `Effect`s — so the behaviour is testable without a terminal.
 
+use super::action::Action;
 use super::history::Histories;
 use super::keymap::{Key, KeyMatcher, Keymap, Resolved};
 use super::ping_view::PingView;
@@ -272,7 +273,7 @@ impl App {
                 fx
             }
             Mode::Normal => match self.matcher.press(&self.keymap, self.context(), key) {
-                Resolved::Action(a) => self.action(&a),
+                Resolved::Action(a) => self.action(a),
                 Resolved::Pending | Resolved::None => Vec::new(),
             },
         }
@@ -342,43 +343,43 @@ impl App {
         }
     }
 
-    fn action(&mut self, a: &str) -> Vec<Effect> {
+    fn action(&mut self, a: Action) -> Vec<Effect> {
         let page = 10;
         match a {
-            "quit" => self.quit = true,
-            "help" => self.help_scroll = Some(0),
-            "close" => self.help_scroll = None,
-            "next_pane" | "prev_pane" => {
+            Action::Quit => self.quit = true,
+            Action::Help => self.help_scroll = Some(0),
+            Action::Close => self.help_scroll = None,
+            Action::NextPane | Action::PrevPane => {
                 let i = PANES.iter().position(|p| *p == self.pane).unwrap_or(0);
                 let n = PANES.len();
-                self.pane = PANES[if a == "next_pane" {
+                self.pane = PANES[if a == Action::NextPane {
                     (i + 1) % n
                 } else {
                     (i + n - 1) % n
                 }];
             }
-            "pane_bridges" => self.pane = Pane::Bridges,
-            "pane_traffic" => self.pane = Pane::Traffic,
-            "pane_collectives" => self.pane = Pane::Collectives,
-            "pane_ping" => self.pane = Pane::Ping,
-            "up" => self.move_selection(-1),
-            "down" => self.move_selection(1),
-            "page_up" => self.move_selection(-page),
-            "page_down" => self.move_selection(page),
-            "top" => self.move_selection(-1_000_000),
-            "bottom" => self.move_selection(1_000_000),
-            "filter" => {
+            Action::PaneBridges => self.pane = Pane::Bridges,
+            Action::PaneTraffic => self.pane = Pane::Traffic,
+            Action::PaneCollectives => self.pane = Pane::Collectives,
+            Action::PanePing => self.pane = Pane::Ping,
+            Action::Up => self.move_selection(-1),
+            Action::Down => self.move_selection(1),
+            Action::PageUp => self.move_selection(-page),
+            Action::PageDown => self.move_selection(page),
+            Action::Top => self.move_selection(-1_000_000),
+            Action::Bottom => self.move_selection(1_000_000),
+            Action::Filter => {
                 self.mode = Mode::Filter(self.tables[self.table_index()].filter_text.clone())
             }
-            "sort_next" => {
+            Action::SortNext => {
                 let n = rows::columns(self.pane);
                 self.table_mut().next_sort(n);
             }
-            "sort_reverse" => {
+            Action::SortReverse => {
                 let t = self.table_mut();
                 t.reverse = !t.reverse;
             }
-            "freeze" => {
+            Action::Freeze => {
                 self.frozen = !self.frozen;
                 if !self.frozen {
                     if let Some(r) = self.history.latest.clone() {
@@ -386,13 +387,13 @@ impl App {
                     }
                 }
             }
-            "toggle_mouse" => {
+            Action::ToggleMouse => {
                 self.mouse = !self.mouse;
                 return vec![Effect::Mouse(self.mouse)];
             }
-            "suspend" => return vec![Effect::Suspend],
-            "copy" => return self.copy(),
-            "back" => {
+            Action::Suspend => return vec![Effect::Suspend],
+            Action::Copy => return self.copy(),
+            Action::Back => {
                 if self.tap.take().is_some() {
                     return vec![Effect::StopTap];
                 }
@@ -400,13 +401,13 @@ impl App {
                     self.table_mut().set_filter("");
                 }
             }
-            "select" => match self.pane {
+            Action::Select => match self.pane {
                 Pane::Bridges => self.bridge_detail = self.selected_id(),
-                Pane::Traffic => return self.action("tap"),
-                Pane::Collectives => return self.action("ping_collective"),
+                Pane::Traffic => return self.action(Action::Tap),
+                Pane::Collectives => return self.action(Action::PingCollective),
                 Pane::Ping => self.mode = Mode::Form,
             },
-            "tap" => {
+            Action::Tap => {
                 if let Some(dest) = self.selected_id() {
                     if !dest.starts_with("/topic/") {
                         self.event(format!("{dest}: only topics can be tapped (a queue tap would consume its messages)"));
@@ -419,17 +420,17 @@ impl App {
                     return vec![Effect::Tap(dest)];
                 }
             }
-            "pause_tap" => {
+            Action::PauseTap => {
                 if let Some(t) = &mut self.tap {
                     t.paused = !t.paused;
                 }
             }
-            "reconnect" | "pause_forwarding" => {
+            Action::Reconnect | Action::PauseForwarding => {
                 let Some(name) = self.bridge_detail.clone().or_else(|| self.selected_id()) else {
                     return Vec::new();
                 };
                 let name = rows::bridge_name(&name).to_string();
-                let (verb, what) = if a == "reconnect" {
+                let (verb, what) = if a == Action::Reconnect {
                     ("Reconnect", BridgeControl::Reconnect)
                 } else if self
                     .report
@@ -446,7 +447,7 @@ impl App {
                     Effect::Bridge(name, what),
                 );
             }
-            "ping_collective" => {
+            Action::PingCollective => {
                 let selected = self
                     .selected_id()
                     .map(|id| rows::collective_of(&id).to_string());
@@ -456,9 +457,8 @@ impl App {
                     return self.ping.start();
                 }
             }
-            "edit" => self.mode = Mode::Form,
-            "run_ping" => return self.ping.start(),
-            _ => {}
+            Action::Edit => self.mode = Mode::Form,
+            Action::RunPing => return self.ping.start(),
         }
         Vec::new()
     }

@@ -27,40 +27,7 @@ pub const CONTEXTS: [&str; 7] = [
     "help",
 ];
 
-/// Actions and the contexts that accept them.
-pub const ACTIONS: &[(&str, &[&str])] = &[
-    ("quit", &["global"]),
-    ("help", &["global"]),
-    ("next_pane", &["global"]),
-    ("prev_pane", &["global"]),
-    ("pane_bridges", &["global"]),
-    ("pane_traffic", &["global"]),
-    ("pane_collectives", &["global"]),
-    ("pane_ping", &["global"]),
-    ("up", &["global", "help"]),
-    ("down", &["global", "help"]),
-    ("page_up", &["global", "help"]),
-    ("page_down", &["global", "help"]),
-    ("top", &["global", "help"]),
-    ("bottom", &["global", "help"]),
-    ("select", &["global"]),
-    ("back", &["global"]),
-    ("filter", &["global"]),
-    ("sort_next", &["global"]),
-    ("sort_reverse", &["global"]),
-    ("freeze", &["global"]),
-    ("copy", &["global"]),
-    ("toggle_mouse", &["global"]),
-    ("suspend", &["global"]),
-    ("reconnect", &["bridges"]),
-    ("pause_forwarding", &["bridges"]),
-    ("tap", &["traffic"]),
-    ("pause_tap", &["tap"]),
-    ("ping_collective", &["collectives"]),
-    ("edit", &["ping"]),
-    ("run_ping", &["ping"]),
-    ("close", &["help"]),
-];
+pub use super::action::Action;
 
 /// One key press, normalised (shift folded into the character).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -170,7 +137,7 @@ pub fn seq_text(seq: &[Key]) -> String {
 
 #[derive(Debug, Clone)]
 pub struct Binding {
-    pub action: String,
+    pub action: Action,
     pub keys: Vec<KeySeq>,
     pub description: String,
 }
@@ -250,7 +217,7 @@ impl Keymap {
             let mut bindings = Vec::new();
             for (action, b) in table.get_ref() {
                 let line = line_of(text, b.span().start);
-                match ACTIONS.iter().find(|(a, _)| a == action) {
+                let typed = match Action::from_name(action) {
                     None => {
                         errors.push(err(
                             line,
@@ -258,15 +225,15 @@ impl Keymap {
                         ));
                         continue;
                     }
-                    Some((_, ok)) if !ok.contains(&context.as_str()) => {
+                    Some(a) if !a.contexts().contains(&context.as_str()) => {
                         errors.push(err(
                             line,
-                            format!("action \"{action}\" does not belong in [{context}] (it goes in [{}])", ok.join("], [")),
+                            format!("action \"{action}\" does not belong in [{context}] (it goes in [{}])", a.contexts().join("], [")),
                         ));
                         continue;
                     }
-                    _ => {}
-                }
+                    Some(a) => a,
+                };
                 let mut keys = Vec::new();
                 for k in &b.get_ref().keys {
                     let kline = line_of(text, k.span().start);
@@ -293,7 +260,7 @@ impl Keymap {
                 bindings.push((
                     line,
                     Binding {
-                        action: action.clone(),
+                        action: typed,
                         keys,
                         description: b.get_ref().description.clone(),
                     },
@@ -332,10 +299,10 @@ impl Keymap {
         if !contexts.contains_key("global") && errors.is_empty() {
             errors.push(err(1, "no [global] context: nothing would quit".into()));
         }
-        if contexts
-            .get("global")
-            .is_some_and(|g| !g.iter().any(|b| b.action == "quit" && !b.keys.is_empty()))
-        {
+        if contexts.get("global").is_some_and(|g| {
+            !g.iter()
+                .any(|b| b.action == Action::Quit && !b.keys.is_empty())
+        }) {
             errors.push(err(1, "[global] has no key for quit".into()));
         }
         if errors.is_empty() {
@@ -385,7 +352,7 @@ impl Keymap {
     }
 
     /// The keys shown for an action in `context`, e.g. `q/ctrl-c`.
-    pub fn keys_for(&self, context: &str, action: &str) -> Option<String> {
+    pub fn keys_for(&self, context: &str, action: Action) -> Option<String> {
         self.active(context)
             .into_iter()
             .find(|b| b.action == action && !b.keys.is_empty())
@@ -402,7 +369,7 @@ impl Keymap {
 /// What a key press (possibly part of a sequence) resolves to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolved {
-    Action(String),
+    Action(Action),
     /// A prefix of a longer sequence: wait for the next key.
     Pending,
     None,
@@ -422,7 +389,7 @@ impl KeyMatcher {
             for seq in &b.keys {
                 if *seq == self.pending {
                     self.pending.clear();
-                    return Resolved::Action(b.action.clone());
+                    return Resolved::Action(b.action);
                 }
                 if seq.starts_with(&self.pending) {
                     prefix = true;

@@ -5,16 +5,19 @@ fn every_shipped_keymap_parses_and_quits() {
     for (name, text) in BUILTIN {
         let k = Keymap::parse(text, name).unwrap_or_else(|e| panic!("{name}: {e:?}"));
         assert!(
-            k.keys_for("traffic", "quit").unwrap().contains('q'),
+            k.keys_for("traffic", Action::Quit).unwrap().contains('q'),
             "{name}"
         );
         for ctx in k.contexts.keys() {
             assert!(CONTEXTS.contains(&ctx.as_str()));
         }
         // Every action has a key in every shipped keymap.
-        for (action, contexts) in ACTIONS {
+        for action in Action::ALL {
             assert!(
-                contexts.iter().any(|c| k.keys_for(c, action).is_some()),
+                action
+                    .contexts()
+                    .iter()
+                    .any(|c| k.keys_for(c, action).is_some()),
                 "{name}: no key for {action}"
             );
         }
@@ -95,16 +98,16 @@ fn sequences_wait_for_their_second_key() {
     let g = Key::parse("g").unwrap();
     assert_eq!(m.press(&k, "traffic", g), Resolved::Pending);
     assert_eq!(m.pending(), "g");
-    assert_eq!(m.press(&k, "traffic", g), Resolved::Action("top".into()));
+    assert_eq!(m.press(&k, "traffic", g), Resolved::Action(Action::Top));
     // A broken sequence falls back to the last key alone.
     assert_eq!(m.press(&k, "traffic", g), Resolved::Pending);
     assert_eq!(
         m.press(&k, "traffic", Key::parse("j").unwrap()),
-        Resolved::Action("down".into())
+        Resolved::Action(Action::Down)
     );
     assert_eq!(
         m.press(&k, "traffic", Key::parse("t").unwrap()),
-        Resolved::Action("tap".into())
+        Resolved::Action(Action::Tap)
     );
     assert_eq!(
         m.press(&k, "bridges", Key::parse("t").unwrap()),
@@ -113,7 +116,7 @@ fn sequences_wait_for_their_second_key() {
     // Help is modal: only its own keys.
     assert_eq!(
         m.press(&k, "help", Key::parse("q").unwrap()),
-        Resolved::Action("close".into())
+        Resolved::Action(Action::Close)
     );
     assert_eq!(
         m.press(&k, "help", Key::parse("1").unwrap()),
@@ -126,6 +129,6 @@ fn sequences_wait_for_their_second_key() {
     );
     assert_eq!(
         m.press(&e, "ping", Key::parse("ctrl-c").unwrap()),
-        Resolved::Action("quit".into())
+        Resolved::Action(Action::Quit)
     );
 }

@@ -1,6 +1,7 @@
 //! The bastion TUI: state and update (`app`), rendering (`ui`), keymaps, and the runtime that
 //! connects them to a broker — hosted in this process or attached over STOMP (`runtime`).
 
+pub mod action;
 pub mod app;
 pub mod history;
 pub mod keymap;

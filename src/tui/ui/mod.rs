@@ -154,22 +154,23 @@ fn event_line(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
 /// The hint bar: the most useful bindings of the active context, from the live keymap.
 fn hint_bar(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let ctx = app.context();
-    let wanted: &[&str] = match (ctx, &app.mode) {
+    use crate::tui::action::Action::{self, *};
+    let wanted: &[Action] = match (ctx, &app.mode) {
         (_, Mode::Form) => &[],
-        ("help", _) => &["close", "down", "up"],
+        ("help", _) => &[Close, Down, Up],
         ("bridges", _) => &[
-            "help",
-            "select",
-            "reconnect",
-            "pause_forwarding",
-            "filter",
-            "sort_next",
-            "quit",
+            Help,
+            Select,
+            Reconnect,
+            PauseForwarding,
+            Filter,
+            SortNext,
+            Quit,
         ],
-        ("traffic", _) => &["help", "tap", "filter", "sort_next", "freeze", "quit"],
-        ("tap", _) => &["help", "pause_tap", "back", "copy", "quit"],
-        ("collectives", _) => &["help", "ping_collective", "filter", "sort_next", "quit"],
-        _ => &["help", "edit", "run_ping", "next_pane", "quit"],
+        ("traffic", _) => &[Help, Tap, Filter, SortNext, Freeze, Quit],
+        ("tap", _) => &[Help, PauseTap, Back, Copy, Quit],
+        ("collectives", _) => &[Help, PingCollective, Filter, SortNext, Quit],
+        _ => &[Help, Edit, RunPing, NextPane, Quit],
     };
     let mut spans = Vec::new();
     if matches!(app.mode, Mode::Form) {
@@ -179,9 +180,9 @@ fn hint_bar(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         ));
     }
     for action in wanted {
-        if let Some(k) = app.keymap.keys_for(ctx, action) {
+        if let Some(k) = app.keymap.keys_for(ctx, *action) {
             spans.push(Span::styled(k, theme.key()));
-            spans.push(Span::raw(format!(" {}  ", action.replace('_', " "))));
+            spans.push(Span::raw(format!(" {}  ", action.name().replace('_', " "))));
         }
     }
     let pending = app.pending_keys();
