@@ -69,6 +69,7 @@ fn main() -> ExitCode {
             Some(Command::Status(args)) => cli::status::run(args).await,
             Some(Command::Connections(args)) => cli::connections::run(args).await,
             Some(Command::Check(args)) => cli::check::run(args).await,
+            Some(Command::Reload(args)) => cli::reload::run(args).await,
             Some(Command::Completions(args)) => cli::shell::completions(args),
             Some(Command::Man(args)) => cli::shell::man(args),
             Some(Command::Doctor(args)) => match shoal::doctor::run(args) {

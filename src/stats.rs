@@ -76,11 +76,40 @@ pub struct StatsReport {
 #[derive(Clone)]
 pub struct StatsSources {
     pub handle: BrokerHandle,
-    pub network: Option<Arc<Network>>,
+    /// The bridges' network, once the broker has bridges (a reload may add the first).
+    pub network: Arc<arc_swap::ArcSwapOption<Network>>,
     pub members: Arc<MembershipTracker>,
+    /// Where `shoal-action: reload` requests go (the daemon that owns the config).
+    pub reloads: Option<tokio::sync::mpsc::Sender<ReloadRequest>>,
+}
+
+/// Replies that are ready after the request was taken: (reply-to, body).
+type Later = tokio::sync::mpsc::UnboundedSender<(String, Vec<u8>)>;
+
+/// A reload asked for over [`CONTROL_QUEUE`]; the answer goes back on `reply`.
+pub struct ReloadRequest {
+    pub reply: tokio::sync::oneshot::Sender<ReloadReply>,
+}
+
+/// The answer to `shoal-action: reload`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ReloadReply {
+    /// The new config is in force.
+    pub ok: bool,
+    /// What changed, one line each (users, ACL entries, bridges, revoked subscriptions).
+    pub changes: Vec<String>,
+    /// Keys that changed but take effect only at a restart.
+    pub needs_restart: Vec<String>,
+    /// Why nothing changed, when `ok` is false.
+    pub error: Option<String>,
 }
 
 impl StatsSources {
+    /// The bridges' network, if the broker has bridges.
+    pub fn network(&self) -> Option<Arc<Network>> {
+        self.network.load_full()
+    }
+
     pub fn report(&self) -> StatsReport {
         let s = self.handle.overview(REPORT_DESTINATIONS);
         StatsReport {
@@ -99,11 +128,7 @@ impl StatsSources {
             },
             destinations_total: s.destination_count,
             destinations: s.destinations,
-            bridges: self
-                .network
-                .as_ref()
-                .map(|n| n.snapshot())
-                .unwrap_or_default(),
+            bridges: self.network().map(|n| n.snapshot()).unwrap_or_default(),
             membership: self.members.snapshot_up_to(REPORT_MEMBERS),
             collectives: self.members.summary(),
         }
@@ -111,7 +136,7 @@ impl StatsSources {
 
     /// Applies a bridge control (the TUI's actions, embedded or over [`CONTROL_QUEUE`]).
     pub fn control(&self, bridge: &str, what: BridgeControl) -> Result<usize, String> {
-        match &self.network {
+        match self.network() {
             Some(n) => n.control(bridge, what),
             None => Err("this broker has no bridges".into()),
         }
@@ -122,6 +147,7 @@ impl StatsSources {
         &self,
         m: &crate::broker::message::Message,
         publisher: &crate::broker::local::LocalClient,
+        later: &Later,
     ) {
         let bridge = m.header("shoal-bridge").unwrap_or("");
         let what = match m.header("shoal-action") {
@@ -129,6 +155,7 @@ impl StatsSources {
             Some("pause") => BridgeControl::Pause,
             Some("resume") => BridgeControl::Resume,
             Some("connections") => return self.answer_connections(m, publisher),
+            Some("reload") => return self.answer_reload(m, later),
             other => {
                 tracing::warn!("control: unknown shoal-action {other:?}");
                 return;
@@ -173,6 +200,36 @@ impl StatsSources {
         }
     }
 
+    /// Asks the daemon to reload its config and replies to `reply-to` with what it did. The
+    /// reload runs on the daemon's task; the answer is sent when it is done.
+    fn answer_reload(&self, m: &crate::broker::message::Message, later: &Later) {
+        let reply_to = m.header("reply-to").map(str::to_string);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let asked = match &self.reloads {
+            Some(r) => r.try_send(ReloadRequest { reply: tx }).map_err(|e| match e {
+                tokio::sync::mpsc::error::TrySendError::Full(_) => "a reload is already running",
+                tokio::sync::mpsc::error::TrySendError::Closed(_) => "the broker is stopping",
+            }),
+            None => Err("this broker cannot reload: it was not started from a config file by `shoal broker`"),
+        };
+        let later = later.clone();
+        tokio::spawn(async move {
+            let reply = match asked {
+                Ok(()) => rx.await.unwrap_or_else(|_| ReloadReply {
+                    error: Some("the broker stopped before the reload finished".into()),
+                    ..Default::default()
+                }),
+                Err(e) => ReloadReply {
+                    error: Some(e.into()),
+                    ..Default::default()
+                },
+            };
+            if let Some(reply_to) = reply_to {
+                let _ = later.send((reply_to, serde_json::to_vec(&reply).unwrap_or_default()));
+            }
+        });
+    }
+
     /// Publishes a report every `every` and serves [`CONTROL_QUEUE`], until `stop`.
     pub fn serve(self, every: Duration, stop: CancellationToken) {
         let mut control = self.handle.connect_local("control");
@@ -180,6 +237,7 @@ impl StatsSources {
             tracing::warn!("bridge control service not started: {e}");
         }
         let publisher = self.handle.connect_local("stats");
+        let (later, mut replies) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -194,7 +252,12 @@ impl StatsSources {
                     }
                     r = control.recv() => {
                         let Some(r) = r else { return };
-                        self.on_control(&r.message, &publisher);
+                        self.on_control(&r.message, &publisher, &later);
+                    }
+                    Some((reply_to, body)) = replies.recv() => {
+                        if let Err(e) = publisher.send(&reply_to, crate::stomp::Headers::new(), body) {
+                            tracing::debug!("control: reply to {reply_to}: {e}");
+                        }
                     }
                 }
             }

@@ -37,7 +37,7 @@ fn the_unit_passes_systemd_analyze_verify() {
 }
 
 #[test]
-fn ready_is_told_after_the_listeners_are_bound_and_stopping_at_sigterm() {
+fn ready_is_told_after_the_listeners_are_bound_reloading_at_sighup_and_stopping_at_sigterm() {
     let dir = TempDir::new("notify");
     let socket_path = dir.path().join("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).unwrap();
@@ -75,6 +75,15 @@ fn ready_is_told_after_the_listeners_are_bound_and_stopping_at_sigterm() {
     // Ready means accepting: the address was logged before, and a client gets in now.
     let addr = rx.recv_timeout(Duration::from_secs(5)).unwrap();
     common::Stomp::connect(&addr);
+    // systemctl reload (ExecReload sends SIGHUP): RELOADING=1, then READY=1 once done.
+    Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status()
+        .unwrap();
+    let n = socket.recv(&mut buf).expect("a notification");
+    assert_eq!(String::from_utf8_lossy(&buf[..n]).trim(), "RELOADING=1");
+    let n = socket.recv(&mut buf).expect("a notification");
+    assert_eq!(String::from_utf8_lossy(&buf[..n]).trim(), "READY=1");
     Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status()

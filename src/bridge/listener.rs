@@ -78,7 +78,7 @@ impl Drop for Ticket {
 pub async fn accept_loop(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
-    bridge_users: Arc<BridgeUsers>,
+    bridge_users: Arc<arc_swap::ArcSwap<BridgeUsers>>,
     net: Arc<Network>,
     stop: CancellationToken,
     tracker: TaskTracker,
@@ -120,7 +120,7 @@ pub async fn accept_loop(
                     }
                 },
             };
-            serve(net, stream, peer, cn, &bridge_users, stop).await;
+            serve(net, stream, peer, cn, &bridge_users.load_full(), stop).await;
             drop(ticket);
         });
     }

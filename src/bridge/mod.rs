@@ -31,9 +31,11 @@ pub mod wire;
 
 use crate::broker::server::{self, ListenError, ListenerSpec};
 use crate::broker::BrokerHandle;
+use arc_swap::ArcSwap;
 use dialer::Dialer;
 use network::Network;
 use status::{BridgeSnapshot, BridgeStatus, Direction};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,6 +63,35 @@ pub struct Bridges {
     stop: CancellationToken,
     tracker: TaskTracker,
     cluster_addrs: Vec<SocketAddr>,
+    /// Who may connect as a bridge; a reload replaces it.
+    bridge_users: Arc<ArcSwap<config::BridgeUsers>>,
+    /// The outgoing bridges by name, each stoppable on its own (a reload adds, removes or
+    /// restarts one without touching the others).
+    running: HashMap<String, Running>,
+}
+
+/// One outgoing bridge as it runs.
+struct Running {
+    /// What it was started from, to tell whether a reload changed it.
+    fingerprint: String,
+    stop: CancellationToken,
+    status: status::SharedStatus,
+}
+
+/// What `Bridges::reconfigure` did, by bridge name.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BridgeChanges {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub restarted: Vec<String>,
+}
+
+/// What tells two setups of one bridge apart: its config and its resolved password (a
+/// rotated `password_file` restarts it). Kept in memory only, like the password itself.
+fn fingerprint(d: &Dialer) -> String {
+    let cfg = toml::to_string(&d.cfg).unwrap_or_default();
+    let secret = d.password.as_deref().unwrap_or("");
+    format!("{cfg}\n{secret}")
 }
 
 impl Bridges {
@@ -70,7 +101,7 @@ impl Bridges {
         let stop = CancellationToken::new();
         let tracker = TaskTracker::new();
         let mut cluster_addrs = Vec::new();
-        let bridge_users = Arc::new(setup.bridge_users);
+        let bridge_users = Arc::new(ArcSwap::from_pointee(setup.bridge_users));
         for l in setup.cluster {
             let listener = server::bind(&l.addr, backlog).await?;
             if let Some(a) = server::local_addr(&listener) {
@@ -85,22 +116,84 @@ impl Bridges {
                 tracker.clone(),
             ));
         }
-        for d in setup.dialers {
-            let status = BridgeStatus::new(
-                &d.cfg.name,
-                Direction::Outbound,
-                d.cfg.duplex,
-                d.cfg.network_ttl,
-            );
-            network.track(status.clone());
-            tracker.spawn(d.run(network.clone(), status, stop.clone()));
-        }
-        Ok(Bridges {
+        let mut bridges = Bridges {
             network,
             stop,
             tracker,
             cluster_addrs,
-        })
+            bridge_users,
+            running: HashMap::new(),
+        };
+        for d in setup.dialers {
+            bridges.launch(d);
+        }
+        Ok(bridges)
+    }
+
+    fn launch(&mut self, d: Dialer) {
+        let status = BridgeStatus::new(
+            &d.cfg.name,
+            Direction::Outbound,
+            d.cfg.duplex,
+            d.cfg.network_ttl,
+        );
+        self.network.track(status.clone());
+        let stop = self.stop.child_token();
+        let running = Running {
+            fingerprint: fingerprint(&d),
+            stop: stop.clone(),
+            status: status.clone(),
+        };
+        self.running.insert(d.cfg.name.clone(), running);
+        self.tracker
+            .spawn(d.run(self.network.clone(), status, stop));
+    }
+
+    fn halt(&mut self, name: &str) {
+        if let Some(r) = self.running.remove(name) {
+            r.stop.cancel();
+            self.network.untrack(&r.status);
+        }
+    }
+
+    /// Brings the outgoing bridges and the bridge users to a reloaded setup: a bridge no
+    /// longer listed stops (its links close), a new one starts, a changed one restarts, and
+    /// the others are not touched. The cluster listeners stay as they were started.
+    pub fn reconfigure(
+        &mut self,
+        dialers: Vec<Dialer>,
+        users: config::BridgeUsers,
+    ) -> BridgeChanges {
+        self.bridge_users.store(Arc::new(users));
+        let mut changes = BridgeChanges::default();
+        let wanted: std::collections::HashSet<String> =
+            dialers.iter().map(|d| d.cfg.name.clone()).collect();
+        let gone: Vec<String> = self
+            .running
+            .keys()
+            .filter(|n| !wanted.contains(*n))
+            .cloned()
+            .collect();
+        for name in gone {
+            self.halt(&name);
+            changes.removed.push(name);
+        }
+        for d in dialers {
+            let name = d.cfg.name.clone();
+            match self.running.get(&name) {
+                Some(r) if r.fingerprint == fingerprint(&d) => continue,
+                Some(_) => {
+                    self.halt(&name);
+                    changes.restarted.push(name);
+                }
+                None => changes.added.push(name),
+            }
+            self.launch(d);
+        }
+        changes.added.sort();
+        changes.removed.sort();
+        changes.restarted.sort();
+        changes
     }
 
     /// Where peers' bridges can connect.

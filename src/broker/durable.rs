@@ -135,7 +135,7 @@ impl Engine {
             self.drop_durable(core, &key);
         }
         let queue = queue_of(&client_id, name);
-        core.ensure_dest(&queue, &self.events, &self.security.acl, None);
+        core.ensure_dest(&queue, &self.events, &self.security.acl(), None);
         core.durables.insert(
             key.clone(),
             Durable {
@@ -228,9 +228,11 @@ impl Engine {
             .is_none_or(|d| {
                 !d.orphaned
                     && d.principal.as_ref().is_none_or(|p| {
-                        self.security
-                            .acl
-                            .allows(p, super::auth::Action::Read, &message.destination)
+                        self.security.acl().allows(
+                            p,
+                            super::auth::Action::Read,
+                            &message.destination,
+                        )
                     })
             })
     }
@@ -274,7 +276,7 @@ impl Engine {
                 }
             };
             let queue = queue_of(&r.client_id, &r.name);
-            core.ensure_dest(&queue, &self.events, &self.security.acl, None);
+            core.ensure_dest(&queue, &self.events, &self.security.acl(), None);
             let principal = r
                 .user
                 .as_deref()
@@ -318,7 +320,7 @@ impl Engine {
                 on_consumed: None,
             };
             let redelivered = rec.delivered || recovery.crashed || m.redeliveries > 0;
-            core.ensure_dest(&queue, &self.events, &self.security.acl, None);
+            core.ensure_dest(&queue, &self.events, &self.security.acl(), None);
             let d = core.dests.get_mut(&queue).expect("just ensured");
             d.stats.enqueued += 1;
             d.queue.push_back(Queued {

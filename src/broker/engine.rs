@@ -59,8 +59,11 @@ pub struct Engine {
     pub(super) events: broadcast::Sender<BrokerEvent>,
     /// Observers that must see every event (see `watch`).
     pub(super) watchers: super::watch::Watchers,
-    pub settings: BrokerSettings,
-    pub limits: Limits,
+    /// The broker's name: fixed for its life (message ids carry it).
+    name: String,
+    /// Replaced whole by a reload (`reload`); readers take the current ones.
+    settings: arc_swap::ArcSwap<BrokerSettings>,
+    limits: arc_swap::ArcSwap<Limits>,
     pub security: Security,
     /// Where persistent messages are journaled; `None`: in memory only.
     pub(super) store: Option<Arc<Store>>,
@@ -98,14 +101,35 @@ impl Engine {
             store,
             events,
             watchers: Default::default(),
-            settings,
-            limits,
+            name: settings.name.clone(),
+            settings: arc_swap::ArcSwap::from_pointee(settings),
+            limits: arc_swap::ArcSwap::from_pointee(limits),
             security,
             next_conn: AtomicU64::new(1),
             in_process: Default::default(),
             started: Instant::now(),
             counters: Default::default(),
         })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The `[broker]` settings in force now.
+    pub fn settings(&self) -> arc_swap::Guard<Arc<BrokerSettings>> {
+        self.settings.load()
+    }
+
+    /// The `[limits]` in force now.
+    pub fn limits(&self) -> arc_swap::Guard<Arc<Limits>> {
+        self.limits.load()
+    }
+
+    /// Replaces the settings and limits (a reload: see `reload`).
+    pub(super) fn replace_settings(&self, settings: BrokerSettings, limits: Limits) {
+        self.settings.store(Arc::new(settings));
+        self.limits.store(Arc::new(limits));
     }
 
     pub(super) fn emit(&self, e: BrokerEvent) {
@@ -128,7 +152,7 @@ impl Engine {
             self.in_process.fetch_add(1, Ordering::Relaxed);
         }
         let mut c = Conn::new(info, outbox);
-        c.max_unacked_bytes = self.limits.max_unacked_bytes;
+        c.max_unacked_bytes = self.limits().max_unacked_bytes;
         self.core.lock().conns.insert(id, c);
         self.emit(event);
         id
@@ -200,7 +224,7 @@ impl Engine {
             {
                 continue;
             }
-            core.ensure_dest(&dest, &self.events, &self.security.acl, None);
+            core.ensure_dest(&dest, &self.events, &self.security.acl(), None);
             core.journal(&dest, &mut q);
             let d = core.dests.get_mut(&dest).expect("just ensured");
             d.stats.enqueued += 1;
@@ -232,8 +256,8 @@ impl Engine {
         // A bridge carries the demand of a whole fleet behind its peer (20 000 nodes there
         // refused the 10 001st here, and pings lost half their replies).
         let max_subs = match req.network {
-            Some(_) => self.limits.max_bridge_subscriptions,
-            None => self.limits.max_subscriptions_per_connection,
+            Some(_) => self.limits().max_bridge_subscriptions,
+            None => self.limits().max_subscriptions_per_connection,
         };
         if c.subs.len() >= max_subs {
             return Err(EngineError::TooManySubscriptions(max_subs));
@@ -242,7 +266,7 @@ impl Engine {
             self.authorize_subscribe(core, conn, p, &req.pattern)?;
         }
         if let Some(d) = req.pattern.as_destination() {
-            core.may_create(&d, principal.as_deref(), &self.limits)?;
+            core.may_create(&d, principal.as_deref(), &self.limits())?;
         }
         // A durable subscription consumes its own queue, fed from the topic (see `durable`).
         let durable = match req.durable.take() {
@@ -259,9 +283,9 @@ impl Engine {
         let key: SubKey = core.next_sub;
         c.subs.insert(client_key, key);
         let prefetch = req.prefetch.unwrap_or(if req.pattern.kind.is_queue() {
-            self.settings.queue_prefetch
+            self.settings().queue_prefetch
         } else {
-            self.settings.topic_prefetch
+            self.settings().topic_prefetch
         });
         let event = BrokerEvent::SubscriptionAdded {
             conn,
@@ -289,7 +313,7 @@ impl Engine {
             durable: durable.clone(),
             draining: false,
         };
-        core.attach(sub, &self.events, &self.security.acl);
+        core.attach(sub, &self.events, &self.security.acl());
         if let Some(d) = durable.and_then(|d| core.durables.get_mut(&d)) {
             d.active = Some(key);
         }
@@ -399,7 +423,7 @@ impl Engine {
 
     /// Forgets idle destinations and refreshes rates; the server calls it once a second.
     pub fn tick(&self) {
-        let idle = std::time::Duration::from_secs(self.settings.idle_destination_secs);
+        let idle = std::time::Duration::from_secs(self.settings().idle_destination_secs);
         let mut guard = self.core.lock();
         let core = &mut *guard;
         core.sample_rates();

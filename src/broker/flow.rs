@@ -23,7 +23,7 @@ impl Engine {
         persistent: bool,
         total: usize,
     ) -> Option<EngineError> {
-        let l = &self.limits;
+        let l = self.limits();
         if len >= l.max_queue_messages || (len > 0 && bytes + incoming > l.max_queue_bytes) {
             return Some(EngineError::QueueFull {
                 destination: dest.to_string(),
@@ -92,7 +92,7 @@ impl Engine {
         persistent: bool,
     ) {
         let deadline =
-            tokio::time::Instant::now() + Duration::from_millis(self.limits.producer_wait_ms);
+            tokio::time::Instant::now() + Duration::from_millis(self.limits().producer_wait_ms);
         let _waiting = WaitingProducer::new(&self.queued);
         loop {
             // Registered before looking, so a message leaving in between still wakes us.
@@ -118,7 +118,7 @@ impl Engine {
     /// lock: when everything queued broker-wide is under every per-queue limit, no queue can
     /// be full. The common case; the check runs before every queue SEND.
     pub fn room_everywhere(&self, incoming: usize, persistent: bool) -> bool {
-        let l = &self.limits;
+        let l = self.limits();
         let bytes = self.queued.bytes.load(Ordering::Relaxed);
         let messages = self.queued.messages.load(Ordering::Relaxed);
         messages < l.max_queue_messages

@@ -91,7 +91,7 @@ impl Broker {
         }
         let mut bound = Vec::new();
         for l in &setup.listeners {
-            let listener = server::bind(&l.addr, engine.limits.listen_backlog).await?;
+            let listener = server::bind(&l.addr, engine.limits().listen_backlog).await?;
             bound.push((listener, l.tls.clone()));
         }
         let (addrs, tls): (Vec<SocketAddr>, Vec<bool>) = bound
@@ -211,7 +211,7 @@ impl BrokerHandle {
     }
 
     pub fn name(&self) -> &str {
-        &self.engine.settings.name
+        self.engine.name()
     }
 
     /// Every subscription, for bridges re-reading demand.
@@ -240,7 +240,7 @@ impl BrokerHandle {
     /// Whether `who` may read (some of) `pattern` (a destination, or a SUBSCRIBE pattern with
     /// wildcards): a bridge tells its peer only the demand that the peer's user could read.
     pub fn may_read(&self, who: &Principal, pattern: &str) -> bool {
-        let acl = &self.engine.security.acl;
+        let acl = &self.engine.security.acl();
         if acl.is_empty() {
             return true;
         }
@@ -253,8 +253,14 @@ impl BrokerHandle {
         }
     }
 
-    pub fn limits(&self) -> &super::Limits {
-        &self.engine.limits
+    /// Puts reloaded users, ACL, settings and limits in place (see `reload`).
+    pub fn reload(&self, r: super::reload::Reload) -> super::reload::Reloaded {
+        self.engine.reload(r)
+    }
+
+    /// The `[limits]` in force now (a reload may replace them).
+    pub fn limits(&self) -> std::sync::Arc<super::Limits> {
+        self.engine.limits().clone()
     }
 
     /// The message store, if the broker has one.

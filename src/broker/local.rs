@@ -57,7 +57,10 @@ pub struct SubscribeOptions<'a> {
 
 impl LocalClient {
     pub(super) fn open(engine: Arc<Engine>, name: &str) -> LocalClient {
-        let outbox = Outbox::new(engine.limits.outbox_messages, engine.limits.outbox_bytes);
+        let outbox = Outbox::new(
+            engine.limits().outbox_messages,
+            engine.limits().outbox_bytes,
+        );
         let conn =
             engine.open_connection(ConnInfo::new(format!("in-process:{name}")), outbox.clone());
         LocalClient {

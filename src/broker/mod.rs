@@ -26,6 +26,7 @@ pub mod queue;
 pub mod readbuf;
 pub mod receipts;
 pub mod redelivery;
+pub mod reload;
 pub mod selector;
 pub mod server;
 pub mod session;

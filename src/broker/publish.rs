@@ -97,7 +97,7 @@ impl Engine {
             }
             if onward_only && !m.destination.kind.is_queue() {
                 let dest = m.destination.clone();
-                core.publish_topic(&dest, m, &self.settings, true);
+                core.publish_topic(&dest, m, &self.settings(), true);
                 continue;
             }
             match self.publish_locked(core, conn, m, now) {
@@ -140,8 +140,8 @@ impl Engine {
         self.authorize_send(core, conn, &message)?;
         if !core.dests.contains_key(dest_key) {
             let owner = core.conns.get(&conn).and_then(|c| c.principal.clone());
-            core.may_create(dest_key, owner.as_deref(), &self.limits)?;
-            core.ensure_dest(dest_key, &self.events, &self.security.acl, owner.as_ref());
+            core.may_create(dest_key, owner.as_deref(), &self.limits())?;
+            core.ensure_dest(dest_key, &self.events, &self.security.acl(), owner.as_ref());
         }
         let total = core.queued_total.bytes.load(Ordering::Relaxed);
         let dest = core.dests.get_mut(dest_key).expect("just ensured");
@@ -167,7 +167,7 @@ impl Engine {
         let held = message.clone();
         let key = &held.destination;
         if !key.kind.is_queue() {
-            core.publish_topic(key, message, &self.settings, false);
+            core.publish_topic(key, message, &self.settings(), false);
             return Ok(None);
         }
         let mut queued = Queued::new(message);

@@ -189,7 +189,7 @@ pub async fn accept_loop(
                 continue;
             }
         };
-        let l = &engine.limits;
+        let l = engine.limits();
         let slot = match gate.admit(
             peer.ip(),
             engine.connection_count(),
@@ -244,7 +244,7 @@ async fn handshake(
     peer: SocketAddr,
     engine: &Engine,
 ) -> Option<(tokio_rustls::server::TlsStream<TcpStream>, Option<String>)> {
-    let deadline = Duration::from_millis(engine.limits.connect_timeout_ms);
+    let deadline = Duration::from_millis(engine.limits().connect_timeout_ms);
     let mut first = [0u8; 1];
     match tokio::time::timeout(deadline, stream.peek(&mut first)).await {
         Ok(Ok(1)) if first[0] == 0x16 => {} // a TLS handshake record

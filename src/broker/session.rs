@@ -102,7 +102,7 @@ pub async fn serve<S>(engine: Arc<Engine>, stream: S, peer: Peer, shutdown: Canc
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
-    let limits = &engine.limits;
+    let limits = engine.limits();
     let outbox = Outbox::new(limits.outbox_messages, limits.outbox_bytes);
     let label = if peer.tls {
         format!("{} (tls)", peer.addr)
@@ -197,7 +197,7 @@ where
                     "no CONNECT frame in time",
                     format!(
                         "CONNECT must arrive within {} ms of connecting",
-                        engine.limits.connect_timeout_ms
+                        engine.limits().connect_timeout_ms
                     ),
                 ))
             }
@@ -260,7 +260,7 @@ impl Session {
         let queue = frame
             .get("destination")
             .is_some_and(|d| d.starts_with("/queue/") || d.starts_with("/temp-queue/"));
-        if !queue || self.engine.limits.producer_wait_ms == 0 {
+        if !queue || self.engine.limits().producer_wait_ms == 0 {
             return;
         }
         let persistent = frame.get("persistent").is_some_and(super::message::is_true);
@@ -384,7 +384,7 @@ impl Session {
             )
             .with_header("version", supported)
         })?;
-        let s = &self.engine.settings;
+        let s = self.engine.settings();
         let (cx, cy) = parse_heartbeat(frame.get("heart-beat")).ok_or_else(|| {
             Fatal::new(
                 "invalid heart-beat header",
@@ -407,8 +407,8 @@ impl Session {
         if let Some(id) = frame.get("client-id").filter(|id| !id.is_empty()) {
             self.engine.set_client_id(self.conn, id);
         }
-        let s = &self.engine.settings;
-        let idle = self.engine.limits.idle_timeout_secs;
+        let s = self.engine.settings();
+        let idle = self.engine.limits().idle_timeout_secs;
         self.read_timeout = if expect_every > 0 {
             Some(Duration::from_millis(
                 (expect_every as f64 * s.heartbeat_grace.max(1.0)) as u64 + 1000,
@@ -518,12 +518,12 @@ impl Session {
             )
         })?;
         let selector = match frame.get("selector").filter(|s| !s.trim().is_empty()) {
-            Some(src) if src.len() > self.engine.limits.max_selector_bytes => {
+            Some(src) if src.len() > self.engine.limits().max_selector_bytes => {
                 return Err(Fatal::new(
                     format!(
                         "selector of {} bytes is over max_selector_bytes ({})",
                         src.len(),
-                        self.engine.limits.max_selector_bytes
+                        self.engine.limits().max_selector_bytes
                     ),
                     "the broker's [limits] max_selector_bytes bounds a SUBSCRIBE's selector",
                 ))

@@ -201,7 +201,7 @@ impl Engine {
             .collect();
         destinations.sort_by(|a, b| a.destination.cmp(&b.destination));
         BrokerSnapshot {
-            name: self.settings.name.clone(),
+            name: self.name().to_string(),
             version: env!("CARGO_PKG_VERSION"),
             uptime: self.started.elapsed(),
             msgs_in: core.totals.msgs_in,
@@ -223,7 +223,7 @@ impl Engine {
                 .queued_total
                 .messages
                 .load(std::sync::atomic::Ordering::Relaxed),
-            max_memory_bytes: self.limits.max_memory_bytes,
+            max_memory_bytes: self.limits().max_memory_bytes,
             store: self.store.as_ref().map(|s| s.usage()),
             durables: Engine::durables_of(core),
         }

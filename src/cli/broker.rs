@@ -46,27 +46,52 @@ pub fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
     Ok(Config::load(&p)?)
 }
 
-pub async fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
-    let signals = shutdown_signal().context("installing signal handlers")?;
+/// The config file with the command line's overrides applied (at start and at each reload).
+fn read_config(args: &BrokerArgs) -> anyhow::Result<Config> {
     let mut config = load_config(args.config.as_ref())?;
     if !args.listen.is_empty() {
         config.listen = args.listen.clone();
     }
-    if let Some(n) = args.name {
-        config.broker.name = n;
+    if let Some(n) = &args.name {
+        config.broker.name = n.clone();
     }
-    if let Some(listen) = args.metrics {
+    if let Some(listen) = &args.metrics {
         config.metrics = Some(crate::metrics::MetricsSettings {
-            listen,
+            listen: listen.clone(),
             ..config.metrics.unwrap_or_default()
         });
     }
+    Ok(config)
+}
+
+/// Re-reads the config file and puts it in place (SIGHUP, `shoal reload`).
+async fn reload(args: &BrokerArgs, hosted: &mut HostedBroker) -> crate::stats::ReloadReply {
+    notify_systemd(&[sd_notify::NotifyState::Reloading]);
+    let reply = match read_config(args) {
+        Ok(config) => hosted.reload(config).await,
+        Err(e) => {
+            tracing::error!("reload refused, nothing changed: {e:#}");
+            crate::stats::ReloadReply {
+                error: Some(format!("{e:#}")),
+                ..Default::default()
+            }
+        }
+    };
+    notify_systemd(&[sd_notify::NotifyState::Ready]);
+    reply
+}
+
+pub async fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
+    let signals = shutdown_signal().context("installing signal handlers")?;
+    let mut hangups = hangup_signal().context("installing the SIGHUP handler")?;
+    let config = read_config(&args)?;
     let has_users = !config.users.is_empty();
     let anonymous = config.auth.anonymous;
     if !has_users && !anonymous {
         tracing::warn!("no [[user]] and [auth] anonymous = false: nobody can log in (add a user with `shoal passwd`)");
     }
-    let hosted = HostedBroker::start(&config).await?;
+    let (reloads, mut reload_requests) = tokio::sync::mpsc::channel(1);
+    let mut hosted = HostedBroker::start_with(&config, Some(reloads)).await?;
     for (a, tls) in hosted.broker.listeners() {
         tracing::info!(name = %config.broker.name, "listening for STOMP on {a}");
         if a.ip().is_loopback() {
@@ -83,7 +108,20 @@ pub async fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
         tracing::info!("listening for bridges on {a}");
     }
     notify_systemd(&[sd_notify::NotifyState::Ready]);
-    signals.await;
+    tokio::pin!(signals);
+    loop {
+        tokio::select! {
+            _ = &mut signals => break,
+            Some(()) = hangups.recv() => {
+                tracing::info!("SIGHUP: reloading the config");
+                reload(&args, &mut hosted).await;
+            }
+            Some(req) = reload_requests.recv() => {
+                tracing::info!("reload asked for on the control queue");
+                let _ = req.reply.send(reload(&args, &mut hosted).await);
+            }
+        }
+    }
     notify_systemd(&[sd_notify::NotifyState::Stopping]);
     hosted
         .shutdown(Duration::from_secs(2), Duration::from_secs(5))
@@ -98,6 +136,12 @@ fn notify_systemd(state: &[sd_notify::NotifyState]) {
     if let Err(e) = sd_notify::notify(false, state) {
         tracing::warn!("telling systemd through $NOTIFY_SOCKET: {e}");
     }
+}
+
+/// SIGHUP, the daemon's conventional "re-read your config" (systemd's ExecReload sends it).
+#[cfg(unix)]
+fn hangup_signal() -> std::io::Result<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
 }
 
 /// Installs the SIGINT/SIGTERM handlers now — a signal arriving before they exist would kill

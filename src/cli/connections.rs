@@ -6,9 +6,7 @@
 
 use super::remote::BrokerFlags;
 use crate::broker::snapshot::{ConnSort, ConnectionSnapshot};
-use crate::client;
-use crate::stats::{ConnectionsReply, CONTROL_QUEUE};
-use crate::stomp::{Command, Frame};
+use crate::stats::ConnectionsReply;
 use clap::Args;
 use std::fmt::Write;
 
@@ -34,37 +32,12 @@ pub async fn fetch(
     sort: ConnSort,
     top: usize,
 ) -> anyhow::Result<ConnectionsReply> {
-    let (addr, opts) = flags.options()?;
-    let (mut r, mut w, _) = client::connect(&addr, &opts)
-        .await
-        .map_err(|e| anyhow::anyhow!("{addr}: {e}"))?;
-    w.push(
-        &Frame::new(Command::Subscribe)
-            .header("destination", "/temp-queue/connections")
-            .header("id", "reply"),
-    );
-    w.send(
-        &Frame::new(Command::Send)
-            .header("destination", CONTROL_QUEUE)
-            .header("reply-to", "/temp-queue/connections")
-            .header("shoal-action", "connections")
-            .header("shoal-sort", sort.name())
-            .header("shoal-top", top.to_string()),
-    )
-    .await?;
-    let wait = std::time::Duration::from_secs_f64(flags.timeout.max(0.1));
-    let f = tokio::time::timeout(wait, r.next_message())
-        .await
-        .map_err(|_| {
-            anyhow::anyhow!(
-                "no answer from {addr} within {} s (is it a shoal broker?)",
-                flags.timeout
-            )
-        })?
-        .map_err(|e| anyhow::anyhow!("{addr}: {e}"))?;
-    if let Some(e) = f.get("shoal-error") {
-        anyhow::bail!("{addr}: {e}");
-    }
+    let headers = [
+        ("shoal-action", "connections".to_string()),
+        ("shoal-sort", sort.name().to_string()),
+        ("shoal-top", top.to_string()),
+    ];
+    let f = super::remote::ask_control(flags, &headers, flags.timeout()).await?;
     Ok(serde_json::from_slice(&f.body)?)
 }
 

@@ -8,8 +8,10 @@ use crate::bridge::Bridges;
 use crate::broker::Broker;
 use crate::collective::membership::MembershipTracker;
 use crate::config::Config;
-use crate::stats::StatsSources;
+use crate::stats::{ReloadReply, StatsSources};
 use anyhow::Context;
+use arc_swap::ArcSwapOption;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub struct HostedBroker {
@@ -18,10 +20,22 @@ pub struct HostedBroker {
     /// The handle, network and membership: what the TUI reads.
     pub sources: StatsSources,
     pub metrics: Option<crate::metrics::MetricsServer>,
+    /// The config it runs on (what a reload compares the new file with).
+    config: Config,
 }
 
 impl HostedBroker {
+    /// A broker whose config is not reloaded (the TUI's and the demo's).
     pub async fn start(config: &Config) -> anyhow::Result<HostedBroker> {
+        HostedBroker::start_with(config, None).await
+    }
+
+    /// `reloads`: where `shoal-action: reload` requests are sent (the daemon's loop, which
+    /// re-reads the file and calls `reload`).
+    pub async fn start_with(
+        config: &Config,
+        reloads: Option<tokio::sync::mpsc::Sender<crate::stats::ReloadRequest>>,
+    ) -> anyhow::Result<HostedBroker> {
         let bridge_setup = config.bridge_setup()?;
         let metrics_setup = config.metrics_setup()?;
         let broker = Broker::start(config.setup()?)
@@ -40,8 +54,11 @@ impl HostedBroker {
         members.serve(broker.shutdown_token());
         let sources = StatsSources {
             handle: broker.handle(),
-            network: bridges.as_ref().map(|b| b.network.clone()),
+            network: Arc::new(ArcSwapOption::new(
+                bridges.as_ref().map(|b| b.network.clone()),
+            )),
             members,
+            reloads,
         };
         sources
             .clone()
@@ -66,7 +83,84 @@ impl HostedBroker {
             bridges,
             sources,
             metrics,
+            config: config.clone(),
         })
+    }
+
+    /// Puts `new` in place of the running config without a restart (see `config::reload`
+    /// for what changes in place). An invalid config changes nothing: the reply says why.
+    pub async fn reload(&mut self, new: Config) -> ReloadReply {
+        let plan = match crate::config::reload::plan(&self.config, &new) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!("reload refused, nothing changed: {e}");
+                return ReloadReply {
+                    error: Some(e.to_string()),
+                    ..Default::default()
+                };
+            }
+        };
+        let mut changes = plan.changes;
+        let done = self.broker.handle().reload(plan.reload);
+        for (conn, user) in &done.users_removed {
+            changes.push(format!("connection {conn} of removed user {user} closed"));
+        }
+        for (conn, id, why) in &done.revoked {
+            changes.push(format!(
+                "connection {conn}: subscription {id} revoked ({why})"
+            ));
+        }
+        let setup = plan.bridges;
+        let bridged = match &mut self.bridges {
+            Some(b) => Some(b.reconfigure(setup.dialers, setup.bridge_users)),
+            None if setup.dialers.is_empty() => None,
+            None => {
+                let names = setup.dialers.iter().map(|d| d.cfg.name.clone()).collect();
+                let only_dialers = crate::bridge::BridgeSetup {
+                    cluster: Vec::new(),
+                    ..setup
+                };
+                match Bridges::start(self.broker.handle(), only_dialers).await {
+                    Ok(b) => {
+                        self.sources.network.store(Some(b.network.clone()));
+                        self.bridges = Some(b);
+                        Some(crate::bridge::BridgeChanges {
+                            added: names,
+                            ..Default::default()
+                        })
+                    }
+                    Err(e) => {
+                        changes.push(format!("bridges not started: {e}"));
+                        None
+                    }
+                }
+            }
+        };
+        if let Some(b) = bridged {
+            changes.extend(b.added.iter().map(|n| format!("bridge {n} added")));
+            changes.extend(b.removed.iter().map(|n| format!("bridge {n} removed")));
+            changes.extend(
+                b.restarted
+                    .iter()
+                    .map(|n| format!("bridge {n} changed: restarted")),
+            );
+        }
+        for c in &changes {
+            tracing::info!("reload: {c}");
+        }
+        for k in &plan.needs_restart {
+            tracing::warn!("reload: {k} changed: takes effect at the next restart");
+        }
+        if changes.is_empty() && plan.needs_restart.is_empty() {
+            tracing::info!("reload: nothing changed");
+        }
+        self.config = new;
+        ReloadReply {
+            ok: true,
+            changes,
+            needs_restart: plan.needs_restart,
+            error: None,
+        }
     }
 
     /// Closes the bridges, then the client connections (each with its grace period).

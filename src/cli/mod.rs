@@ -8,6 +8,7 @@ pub mod demo;
 pub mod hosted;
 pub mod passwd;
 pub mod pubsub;
+pub mod reload;
 pub mod remote;
 pub mod shell;
 pub mod status;
@@ -136,6 +137,12 @@ Exit codes: 0 stopped by SIGINT/SIGTERM; 1 failed at run time (e.g. cannot liste
     Status(status::StatusArgs),
     /// Every connection with its traffic, backlog and drops (who floods, who is slow).
     Connections(connections::ConnectionsArgs),
+    /// Make a running broker re-read its config file (as SIGHUP does): users, ACLs, limits and
+    /// bridges change in place; connections that are still allowed stay.
+    #[command(
+        after_help = "Exit codes: 0 reloaded; 1 the new config was refused (nothing changed) or no answer; 2 bad flags."
+    )]
+    Reload(reload::ReloadArgs),
     /// A monitoring plugin (Nagios/Icinga exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
     Check(check::CheckArgs),
     /// Print a shell completion script (e.g. `shoal completions bash > /etc/bash_completion.d/shoal`).

@@ -75,7 +75,7 @@ impl BrokerFlags {
         Ok((addr.to_string(), opts))
     }
 
-    fn timeout(&self) -> Duration {
+    pub fn timeout(&self) -> Duration {
         Duration::from_secs_f64(self.timeout.max(0.1))
     }
 }
@@ -112,4 +112,43 @@ pub async fn fetch_report(
         addr: addr.to_string(),
         source,
     })
+}
+
+/// Sends one request to the broker's control queue (`stats::CONTROL_QUEUE`) with `headers`
+/// (`shoal-action` and its arguments) and returns the answer sent to its temporary queue,
+/// waiting up to `wait`. A `shoal-error` in the answer is an error.
+pub async fn ask_control(
+    flags: &BrokerFlags,
+    headers: &[(&str, String)],
+    wait: std::time::Duration,
+) -> anyhow::Result<Frame> {
+    let (addr, opts) = flags.options()?;
+    let (mut r, mut w, _) = client::connect(&addr, &opts)
+        .await
+        .map_err(|e| anyhow::anyhow!("{addr}: {e}"))?;
+    w.push(
+        &Frame::new(Command::Subscribe)
+            .header("destination", "/temp-queue/control")
+            .header("id", "reply"),
+    );
+    let mut send = Frame::new(Command::Send)
+        .header("destination", crate::stats::CONTROL_QUEUE)
+        .header("reply-to", "/temp-queue/control");
+    for (k, v) in headers {
+        send = send.header(k, v);
+    }
+    w.send(&send).await?;
+    let f = tokio::time::timeout(wait, r.next_message())
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "no answer from {addr} within {} s (is it a shoal broker?)",
+                wait.as_secs_f64()
+            )
+        })?
+        .map_err(|e| anyhow::anyhow!("{addr}: {e}"))?;
+    if let Some(e) = f.get("shoal-error") {
+        anyhow::bail!("{addr}: {e}");
+    }
+    Ok(f)
 }

@@ -7,6 +7,7 @@ pub mod first_run;
 mod metrics;
 #[cfg(test)]
 mod reference_tests;
+pub mod reload;
 pub mod security;
 
 use crate::broker::handle::BrokerSetup;

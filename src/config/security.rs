@@ -5,7 +5,9 @@ use super::ConfigError;
 use crate::broker::auth::acl::parse_acl_destination;
 use crate::broker::auth::password::{check_hash, hash_password};
 use crate::broker::auth::throttle::ThrottleSettings;
-use crate::broker::auth::{Acl, AclEntry, Authenticator, Principal, Security, UserRecord};
+use crate::broker::auth::{
+    Acl, AclEntry, Authenticator, Directory, Principal, Security, UserRecord,
+};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -150,12 +152,33 @@ fn user_hash(u: &UserConfig, source: Option<&Path>) -> Result<Option<String>, Co
     Ok(None)
 }
 
+/// What a config says about security, resolved: who exists (passwords hashed), the ACL and
+/// the login throttle. A reload puts the first two in place of the running ones.
+pub struct SecurityParts {
+    pub directory: Directory,
+    pub acl: Acl,
+    pub throttle: ThrottleSettings,
+}
+
 pub fn build_security(
     auth: &AuthSettings,
     users: &[UserConfig],
     acls: &[AclConfig],
     source: Option<&Path>,
 ) -> Result<Security, ConfigError> {
+    let p = security_parts(auth, users, acls, source)?;
+    Ok(Security::new(
+        Authenticator::with_directory(p.directory, p.throttle),
+        p.acl,
+    ))
+}
+
+pub fn security_parts(
+    auth: &AuthSettings,
+    users: &[UserConfig],
+    acls: &[AclConfig],
+    source: Option<&Path>,
+) -> Result<SecurityParts, ConfigError> {
     let mut records = Vec::with_capacity(users.len());
     for u in users {
         if u.name.is_empty() {
@@ -195,8 +218,9 @@ pub fn build_security(
         max: Duration::from_millis(auth.throttle_max_ms.max(auth.throttle_base_ms)),
         forget_after: Duration::from_secs(auth.throttle_forget_secs),
     };
-    Ok(Security {
-        auth: Authenticator::new(records, anonymous, throttle),
+    Ok(SecurityParts {
+        directory: Directory::new(records, anonymous),
         acl: Acl::new(entries),
+        throttle,
     })
 }

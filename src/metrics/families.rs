@@ -303,8 +303,7 @@ impl Families {
     fn bridges(&self, enc: &mut DescriptorEncoder) -> Result<(), Error> {
         let bridges = self
             .sources
-            .network
-            .as_ref()
+            .network()
             .map(|n| n.snapshot())
             .unwrap_or_default();
         // A peer may hold two links of one name (one on standby): the peer tells them apart.

@@ -187,6 +187,14 @@ impl Broker {
             .count()
     }
 
+    /// Sends SIGHUP (re-read the config).
+    pub fn hangup(&self) {
+        let _ = Process::new("kill")
+            .arg("-HUP")
+            .arg(self.child.id().to_string())
+            .status();
+    }
+
     /// Kills the process at once (SIGKILL), as a crash would.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

@@ -11,6 +11,7 @@ pub mod throttle;
 
 pub use acl::{Acl, AclEntry, Action, Principal};
 
+use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -33,11 +34,48 @@ pub struct UserRecord {
 /// passwords.
 pub const AUTH_FAILED: &str = "authentication failed";
 
-pub struct Authenticator {
+/// Who exists: the users and whether anonymous access is allowed. Replaced whole by a
+/// reload (`Authenticator::replace`), while the throttle's memory of failures stays.
+pub struct Directory {
     users: HashMap<String, UserRecord>,
     by_cn: HashMap<String, String>,
     /// The principal of connections without credentials, when anonymous access is allowed.
     anonymous: Option<Arc<Principal>>,
+}
+
+impl Directory {
+    pub fn new(users: Vec<UserRecord>, anonymous: Option<Principal>) -> Directory {
+        let by_cn = users
+            .iter()
+            .filter_map(|u| u.certificate_cn.clone().map(|cn| (cn, u.name.clone())))
+            .collect();
+        Directory {
+            users: users.into_iter().map(|u| (u.name.clone(), u)).collect(),
+            by_cn,
+            anonymous: anonymous.map(Arc::new),
+        }
+    }
+
+    /// The principal a user logs in as (the anonymous one under its name), for checks made
+    /// on a user's behalf while it is not connected (durable subscriptions after a restart)
+    /// and for connections re-checked by a reload.
+    pub fn principal_of(&self, user: &str) -> Option<Arc<Principal>> {
+        match self.users.get(user) {
+            Some(u) => Some(principal(u)),
+            None => self.anonymous.clone().filter(|a| a.user == user),
+        }
+    }
+}
+
+fn principal(u: &UserRecord) -> Arc<Principal> {
+    Arc::new(Principal {
+        user: u.name.clone(),
+        groups: u.groups.clone(),
+    })
+}
+
+pub struct Authenticator {
+    directory: ArcSwap<Directory>,
     throttle: LoginThrottle,
     pub throttle_settings: ThrottleSettings,
     /// Successful (user, passcode) checks, keyed by a fast hash, so a fleet reconnecting at
@@ -58,14 +96,12 @@ impl Authenticator {
         anonymous: Option<Principal>,
         throttle: ThrottleSettings,
     ) -> Authenticator {
-        let by_cn = users
-            .iter()
-            .filter_map(|u| u.certificate_cn.clone().map(|cn| (cn, u.name.clone())))
-            .collect();
+        Authenticator::with_directory(Directory::new(users, anonymous), throttle)
+    }
+
+    pub fn with_directory(directory: Directory, throttle: ThrottleSettings) -> Authenticator {
         Authenticator {
-            users: users.into_iter().map(|u| (u.name.clone(), u)).collect(),
-            by_cn,
-            anonymous: anonymous.map(Arc::new),
+            directory: ArcSwap::from_pointee(directory),
             throttle: LoginThrottle::default(),
             throttle_settings: throttle,
             verified: Mutex::new(HashMap::new()),
@@ -94,11 +130,23 @@ impl Authenticator {
     }
 
     pub fn has_users(&self) -> bool {
-        !self.users.is_empty()
+        !self.directory.load().users.is_empty()
     }
 
     pub fn allows_anonymous(&self) -> bool {
-        self.anonymous.is_some()
+        self.directory.load().anonymous.is_some()
+    }
+
+    /// Who exists now.
+    pub fn directory(&self) -> Arc<Directory> {
+        self.directory.load_full()
+    }
+
+    /// Puts a reloaded set of users in place. Passcodes verified under the old one are
+    /// forgotten (a password may have changed); the throttle keeps what it knows.
+    pub fn replace(&self, directory: Directory) {
+        self.directory.store(Arc::new(directory));
+        self.verified.lock().clear();
     }
 
     /// The throttle's slot for an attempt from `ip` as `login` (see `throttle`).
@@ -129,27 +177,28 @@ impl Authenticator {
         passcode: Option<&str>,
         cert_cn: Option<&str>,
     ) -> Option<Result<Arc<Principal>, &'static str>> {
+        let dir = self.directory.load();
         // A broker with no users and anonymous access ignores credentials, as ActiveMQ does
         // without an authentication plugin (MCollective always sends some).
-        if self.users.is_empty() {
-            return Some(self.anonymous.clone().ok_or(AUTH_FAILED));
+        if dir.users.is_empty() {
+            return Some(dir.anonymous.clone().ok_or(AUTH_FAILED));
         }
-        if let Some(user) = cert_cn.and_then(|cn| self.by_cn.get(cn)) {
+        if let Some(user) = cert_cn.and_then(|cn| dir.by_cn.get(cn)) {
             if login.is_some_and(|l| l != user) {
                 return Some(Err(AUTH_FAILED));
             }
-            return Some(Ok(self.principal(&self.users[user])));
+            return Some(Ok(principal(&dir.users[user])));
         }
         let Some(login) = login.filter(|l| !l.is_empty()) else {
-            return Some(self.anonymous.clone().ok_or(AUTH_FAILED));
+            return Some(dir.anonymous.clone().ok_or(AUTH_FAILED));
         };
-        let user = self.users.get(login)?;
+        let user = dir.users.get(login)?;
         let hash = user.password_hash.as_ref()?;
         let key = (login.to_string(), fast_hash(hash, passcode.unwrap_or("")));
         self.verified
             .lock()
             .contains_key(&key)
-            .then(|| Ok(self.principal(user)))
+            .then(|| Ok(principal(user)))
     }
 
     /// Decides who a CONNECT is. Blocking (argon2 takes milliseconds): call it from a blocking
@@ -164,6 +213,7 @@ impl Authenticator {
         if let Some(verdict) = self.quick(login, passcode, cert_cn) {
             return verdict;
         }
+        let dir = self.directory.load();
         let login = login.unwrap_or("");
         let passcode = passcode.unwrap_or("");
         let verify = |hash: &str| {
@@ -172,7 +222,7 @@ impl Authenticator {
             self.scratch.lock().push(scratch);
             ok
         };
-        let Some(user) = self.users.get(login) else {
+        let Some(user) = dir.users.get(login) else {
             // Same work as for a real user, so timing does not reveal who exists.
             let _ = verify(&self.dummy_hash);
             return Err(AUTH_FAILED);
@@ -186,26 +236,15 @@ impl Authenticator {
                 v.clear();
             }
             v.insert((login.to_string(), fast_hash(hash, passcode)), ());
-            Ok(self.principal(user))
+            Ok(principal(user))
         } else {
             Err(AUTH_FAILED)
         }
     }
 
-    /// The principal a user logs in as (the anonymous one under its name), for checks made
-    /// on a user's behalf while it is not connected (durable subscriptions after a restart).
+    /// See `Directory::principal_of`.
     pub fn principal_of(&self, user: &str) -> Option<Arc<Principal>> {
-        match self.users.get(user) {
-            Some(u) => Some(self.principal(u)),
-            None => self.anonymous.clone().filter(|a| a.user == user),
-        }
-    }
-
-    fn principal(&self, u: &UserRecord) -> Arc<Principal> {
-        Arc::new(Principal {
-            user: u.name.clone(),
-            groups: u.groups.clone(),
-        })
+        self.directory.load().principal_of(user)
     }
 }
 
@@ -222,18 +261,32 @@ fn fast_hash(key: &str, passcode: &str) -> u64 {
     h.finish()
 }
 
-/// Everything the engine needs to decide who may do what.
+/// Everything the engine needs to decide who may do what. The users and the ACL can be
+/// replaced while the broker runs (a reload); readers take the current ones.
 pub struct Security {
     pub auth: Authenticator,
-    pub acl: Acl,
+    acl: ArcSwap<Acl>,
 }
 
 impl Security {
-    pub fn open() -> Security {
+    pub fn new(auth: Authenticator, acl: Acl) -> Security {
         Security {
-            auth: Authenticator::open(),
-            acl: Acl::default(),
+            auth,
+            acl: ArcSwap::from_pointee(acl),
         }
+    }
+
+    pub fn open() -> Security {
+        Security::new(Authenticator::open(), Acl::default())
+    }
+
+    /// The ACL in force now.
+    pub fn acl(&self) -> arc_swap::Guard<Arc<Acl>> {
+        self.acl.load()
+    }
+
+    pub(crate) fn replace_acl(&self, acl: Acl) {
+        self.acl.store(Arc::new(acl));
     }
 }
 

@@ -1,0 +1,273 @@
+//! Reload without restart, as an operator does it to a broker a fleet hangs on: `shoal
+//! reload` (over the control queue) and SIGHUP re-read the config file; users, ACLs and
+//! bridges change in place; a subscription the new ACL no longer allows ends with an ERROR
+//! naming the ACL; every other client keeps its connection and its messages; a broken file
+//! changes nothing and says why.
+
+mod common;
+use common::net::{node, wait_for_route};
+use common::seed::{prod, qa, seed_config};
+use common::{eventually, frame, Broker, Stomp, TempDir, OPEN};
+use serde_json::Value;
+use shoal::broker::auth::password::hash_password;
+use std::process::{Command as Process, Output, Stdio};
+use std::time::Duration;
+
+/// `shoal ARGS…` as the seed's admin.
+fn shoal_as_admin(args: &[&str]) -> Output {
+    let dir = TempDir::new("reload");
+    let file = dir.path().join("password");
+    common::pki::private(&file, "root-secret");
+    Process::new(env!("CARGO_BIN_EXE_shoal"))
+        .args(args)
+        .args(["--user", "admin", "--password-file"])
+        .arg(file)
+        .stdin(Stdio::null())
+        .env_remove("STOMP_USER")
+        .env_remove("STOMP_PASSWORD")
+        .output()
+        .expect("run shoal")
+}
+
+fn reload(b: &Broker) -> (bool, String) {
+    let out = shoal_as_admin(&["reload", "-a", &b.addr]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn rewrite(b: &Broker, text: &str) {
+    std::fs::write(b.dir.path().join("broker.toml"), text).unwrap();
+}
+
+/// The seed with qa's rights on its collective's topics withdrawn (admins only), and a new
+/// user in group prod.
+fn revoked_config() -> String {
+    seed_config(&format!(
+        "[[user]]\nname = \"newops\"\npassword_hash = \"{}\"\ngroups = [\"prod\"]\n",
+        hash_password("fresh-secret").unwrap()
+    ))
+    .replace(
+        "destination = \"topic://qacollective.>\"\nread = [\"qa\", \"admins\"]",
+        "destination = \"topic://qacollective.>\"\nread = [\"admins\"]",
+    )
+}
+
+#[test]
+fn reload_adds_a_user_and_revokes_an_acl_while_others_keep_receiving() {
+    let b = Broker::start_with(&seed_config(""), &[]);
+    let mut q = qa(&b);
+    q.subscribe("qa-agents", "/topic/qacollective.discovery.agent", &[]);
+    let mut p = prod(&b);
+    p.subscribe("prod-agents", "/topic/prodcollective.discovery.agent", &[]);
+    assert!(Stomp::login(&b.addr, "newops", "fresh-secret").is_err());
+
+    let cfg = revoked_config();
+    assert!(
+        cfg.contains("newops") && cfg.contains("read = [\"admins\"]"),
+        "{cfg}"
+    );
+    rewrite(&b, &cfg);
+    let (ok, out) = reload(&b);
+    assert!(ok, "shoal reload failed:\n{out}\n{}", b.log());
+    assert!(out.contains("user newops added"), "{out}");
+    assert!(out.contains("subscription qa-agents revoked"), "{out}");
+
+    // The revoked subscriber is told which ACL decided, then closed.
+    let e = q.expect_error("subscription revoked");
+    let detail = String::from_utf8_lossy(&e.body).to_string();
+    assert!(
+        detail.contains("qa-agents") && detail.contains("/topic/qacollective.>"),
+        "{detail}"
+    );
+    assert!(q.closed(), "the revoked subscriber's connection stays open");
+
+    // prodadmin's connection was never touched: the next message arrives on it.
+    let mut sender = common::seed::login_with(&b, "admin", &[]);
+    sender.send_sync(
+        "/topic/prodcollective.discovery.agent",
+        &[],
+        b"after reload",
+    );
+    assert_eq!(p.expect_body(), "after reload");
+
+    // The new user logs in with the rights of its group; qa may no longer subscribe.
+    let mut n = Stomp::login(&b.addr, "newops", "fresh-secret").expect("newops logs in");
+    n.subscribe("x", "/topic/prodcollective.discovery.agent", &[]);
+    let mut q2 = qa(&b);
+    q2.send(&frame(
+        "SUBSCRIBE",
+        &[
+            ("id", "again"),
+            ("destination", "/topic/qacollective.discovery.agent"),
+        ],
+        b"",
+    ));
+    q2.expect_error("access denied");
+    assert!(b.log().contains("reload: user newops added"), "{}", b.log());
+}
+
+#[test]
+fn a_removed_user_is_disconnected_and_a_changed_group_takes_effect_at_once() {
+    let b = Broker::start_with(&seed_config(""), &[]);
+    let mut q = qa(&b);
+    q.subscribe("qa", "/topic/qacollective.x", &[]);
+    let mut p = prod(&b);
+    p.subscribe("prod", "/topic/prodcollective.x", &[]);
+    // qaadmin gone; prodadmin moved from prod to qa: its prod subscription ends.
+    let cfg = seed_config("");
+    let start = cfg.find("[[user]]\nname = \"qaadmin\"").unwrap();
+    let end = start + cfg[start..].find("[[user]]\nname = \"prodadmin\"").unwrap();
+    let cfg = format!("{}{}", &cfg[..start], &cfg[end..])
+        .replace("groups = [\"prod\"]", "groups = [\"qa\"]");
+    rewrite(&b, &cfg);
+    b.hangup();
+    q.expect_error("user removed");
+    assert!(q.closed());
+    p.expect_error("subscription revoked");
+    assert!(
+        b.wait_log("reload: connection"),
+        "no reload lines in the log:\n{}",
+        b.log()
+    );
+    assert!(Stomp::login(&b.addr, "qaadmin", "muppetsfromspace").is_err());
+}
+
+#[test]
+fn a_broken_config_changes_nothing_and_says_why() {
+    let b = Broker::start_with(&seed_config(""), &[]);
+    let mut q = qa(&b);
+    q.subscribe("qa", "/topic/qacollective.x", &[]);
+    // A typo'd key: refused with its line, by `shoal reload` (exit 1) and by SIGHUP (log).
+    rewrite(
+        &b,
+        &format!("{}\n[limits]\nmax_frame_byte = 10\n", seed_config("")),
+    );
+    let (ok, out) = reload(&b);
+    assert!(!ok, "a broken config was accepted:\n{out}");
+    assert!(
+        out.contains("reload refused, nothing changed") && out.contains("max_frame_byte"),
+        "{out}"
+    );
+    // An ACL naming no valid destination, sent by SIGHUP.
+    rewrite(
+        &b,
+        &seed_config("[[acl]]\ndestination = \"bogus://x\"\nread = [\"qa\"]\n"),
+    );
+    b.hangup();
+    assert!(b.wait_log("reload refused, nothing changed"), "{}", b.log());
+    // Nothing changed: the subscription still delivers, users still log in.
+    let mut sender = common::seed::login_with(&b, "admin", &[]);
+    sender.send_sync("/topic/qacollective.x", &[], b"still here");
+    assert_eq!(q.expect_body(), "still here");
+    assert!(Stomp::login(&b.addr, "qaadmin", "muppetsfromspace").is_ok());
+    // A key that needs a restart is reported, not applied; the rest is.
+    rewrite(&b, &seed_config("[metrics]\nlisten = \"127.0.0.1:0\"\n"));
+    let (ok, out) = reload(&b);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("not applied until the broker restarts: [metrics]"),
+        "{out}"
+    );
+}
+
+fn bridge(name: &str, peer: &Broker) -> String {
+    format!(
+        "[[bridge]]\nname = \"{name}\"\nuri = \"static:(tcp://{})\"\n",
+        peer.cluster[0]
+    )
+}
+
+fn bridges_of(b: &Broker) -> Vec<Value> {
+    let out = shoal_as_admin(&["status", "-a", &b.addr, "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["bridges"].as_array().cloned().unwrap_or_default()
+}
+
+fn connected(bridges: &[Value], name: &str) -> bool {
+    bridges
+        .iter()
+        .any(|b| b["name"] == name && b["state"] == "connected")
+}
+
+#[test]
+fn bridges_are_added_and_removed_by_a_reload_without_touching_the_others() {
+    let (peer_b, peer_c) = (node("PB", &[], ""), node("PC", &[], ""));
+    // A broker with no bridges at all gains one.
+    let a = Broker::start_with(OPEN, &["--name", "PA"]);
+    rewrite(&a, &format!("{OPEN}{}", bridge("to-b", &peer_b)));
+    let (ok, out) = reload(&a);
+    assert!(ok && out.contains("bridge to-b added"), "{out}");
+    assert!(a.wait_log("bridge connected bridge=to-b"), "{}", a.log());
+    let mut sub = Stomp::connect(&peer_b.addr);
+    sub.subscribe("s", "/topic/over.bridge", &[]);
+    wait_for_route(&a, &mut sub, "/topic/over.bridge");
+
+    // A second bridge is added; then the first is removed: the second stays up throughout.
+    rewrite(
+        &a,
+        &format!(
+            "{OPEN}{}{}",
+            bridge("to-b", &peer_b),
+            bridge("to-c", &peer_c)
+        ),
+    );
+    let (ok, out) = reload(&a);
+    assert!(ok && out.contains("bridge to-c added"), "{out}");
+    assert!(!out.contains("to-b"), "to-b was touched: {out}");
+    assert!(a.wait_log("bridge connected bridge=to-c"), "{}", a.log());
+    let before = bridges_of(&a);
+    let reconnects = |v: &[Value]| {
+        v.iter()
+            .find(|b| b["name"] == "to-c")
+            .map(|b| b["reconnects"].clone())
+    };
+    rewrite(&a, &format!("{OPEN}{}", bridge("to-c", &peer_c)));
+    a.hangup();
+    let mut now = Vec::new();
+    assert!(
+        eventually(|| {
+            now = bridges_of(&a);
+            !now.iter().any(|b| b["name"] == "to-b")
+        }),
+        "to-b still listed: {now:?}"
+    );
+    assert!(connected(&now, "to-c"), "{now:?}");
+    assert_eq!(reconnects(&before), reconnects(&now), "to-c reconnected");
+    // Nothing crosses to B any more.
+    let mut p = Stomp::connect(&a.addr);
+    p.send_sync("/topic/over.bridge", &[], b"not forwarded");
+    assert!(sub.recv_within(Duration::from_millis(500)).is_none());
+}
+
+#[test]
+fn a_wildcard_subscription_follows_the_reloaded_acl_without_resubscribing() {
+    let b = Broker::start_with(&seed_config(""), &[]);
+    let mut admin = common::seed::login_with(&b, "admin", &[]);
+    let mut watcher = common::seed::login_with(&b, "admin", &[]);
+    watcher.subscribe("w", "/topic/shared.news", &[]); // the destination exists
+    let mut q = qa(&b);
+    q.subscribe("all", "/topic/>", &[]);
+    admin.send_sync("/topic/shared.news", &[], b"before");
+    assert_eq!(watcher.expect_body(), "before");
+    assert!(
+        q.recv_within(common::QUIET).is_none(),
+        "qa read shared.news"
+    );
+    // qa is granted topic://shared.>: the same subscription now carries it.
+    rewrite(
+        &b,
+        &seed_config("[[acl]]\ndestination = \"topic://shared.>\"\nread = [\"qa\", \"admins\"]\nwrite = [\"admins\"]\nadmin = [\"admins\"]\n"),
+    );
+    let (ok, out) = reload(&b);
+    assert!(ok, "{out}");
+    admin.send_sync("/topic/shared.news", &[], b"after");
+    assert_eq!(q.expect_body(), "after");
+    admin.send_sync("/topic/prodcollective.x", &[], b"never");
+    admin.send_sync("/topic/qacollective.x", &[], b"own");
+    assert_eq!(q.expect_body(), "own");
+}
