@@ -18,13 +18,14 @@ use tokio_util::sync::CancellationToken;
 pub const STATS_TOPIC: &str = "/topic/shoal.stats.report";
 /// SEND here with headers `shoal-bridge: NAME` and `shoal-action: reconnect|pause|resume`,
 /// or `shoal-action: connections` (with `reply-to`, and optionally `shoal-sort` and
-/// `shoal-top`) for a [`ConnectionsReply`].
+/// `shoal-top`) for a [`ConnectionsReply`], `connection` or `close-connection` with
+/// `shoal-conn: ID`, or `reload` (a [`ReloadReply`]).
 pub const CONTROL_QUEUE: &str = "/queue/shoal.control";
 /// Connections a `connections` request gets when it does not say (`shoal-top`).
 pub const DEFAULT_CONNECTIONS: usize = 1000;
 
 /// The answer to `shoal-action: connections`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ConnectionsReply {
     /// Client connections in all (the broker's own in-process ones not counted).
     pub total: usize,
@@ -81,6 +82,15 @@ pub struct StatsSources {
     pub members: Arc<MembershipTracker>,
     /// Where `shoal-action: reload` requests go (the daemon that owns the config).
     pub reloads: Option<tokio::sync::mpsc::Sender<ReloadRequest>>,
+}
+
+/// shoal's own destinations (`/topic/shoal.stats.report`, `/queue/shoal.control`, …):
+/// `shoal status` and the TUI's traffic pane leave them out unless asked.
+pub fn is_internal(destination: &str) -> bool {
+    destination
+        .split_once('/')
+        .and_then(|(_, rest)| rest.split_once('/'))
+        .is_some_and(|(_, name)| crate::bridge::filter::is_broker_local(name))
 }
 
 /// Replies that are ready after the request was taken: (reply-to, body).
@@ -156,6 +166,9 @@ impl StatsSources {
             Some("resume") => BridgeControl::Resume,
             Some("connections") => return self.answer_connections(m, publisher),
             Some("reload") => return self.answer_reload(m, later),
+            Some(a @ ("connection" | "close-connection")) => {
+                return self.answer_connection(a == "close-connection", m, publisher)
+            }
             other => {
                 tracing::warn!("control: unknown shoal-action {other:?}");
                 return;
@@ -197,6 +210,40 @@ impl StatsSources {
         };
         if let Err(e) = publisher.send(reply_to, headers, body) {
             tracing::debug!("control: reply to {reply_to}: {e}");
+        }
+    }
+
+    /// `connection` (its detail) or `close-connection` for `shoal-conn: ID`; the reply is a
+    /// [`ConnectionDetail`](crate::broker::inspect::ConnectionDetail) or an empty body, with
+    /// `shoal-error` when there is no such connection.
+    fn answer_connection(
+        &self,
+        close: bool,
+        m: &crate::broker::message::Message,
+        publisher: &crate::broker::local::LocalClient,
+    ) {
+        let id = m.header("shoal-conn").and_then(|c| c.parse().ok());
+        let mut headers = crate::stomp::Headers::new();
+        let mut body = Vec::new();
+        match id {
+            None => headers.push("shoal-error", "shoal-conn: a connection id is required"),
+            Some(id) if close => {
+                if !self.handle.close_client(id, "an operator (shoal.control)") {
+                    headers.push("shoal-error", &format!("no client connection {id}"));
+                }
+            }
+            Some(id) => match self.handle.connection_detail(id) {
+                Some(d) => body = serde_json::to_vec(&d).unwrap_or_default(),
+                None => headers.push("shoal-error", &format!("no client connection {id}")),
+            },
+        }
+        match m.header("reply-to") {
+            Some(reply_to) => {
+                if let Err(e) = publisher.send(reply_to, headers, body) {
+                    tracing::debug!("control: reply to {reply_to}: {e}");
+                }
+            }
+            None => tracing::warn!("control: connection request without reply-to"),
         }
     }
 

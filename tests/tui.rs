@@ -226,6 +226,30 @@ fn attached_tui_reads_the_stats_stream_and_controls_bridges() {
     // Detail view: demand and history.
     t.keys(&["Enter"]);
     t.wait_for("history");
+    t.keys(&["Escape"]);
+    // The connections pane: the stats subscriber above is listed (the TUI's own connections
+    // too); its detail shows its subscription; closing it asks first, then it gets an ERROR.
+    t.keys(&["5"]);
+    t.wait_for("Connections (");
+    t.keys(&["/"]);
+    t.keys(&[&format!("{}", s.stream.local_addr().unwrap().port())]);
+    t.keys(&["Enter"]);
+    t.wait_for(&format!(":{}", s.stream.local_addr().unwrap().port()));
+    t.keys(&["Enter"]);
+    t.wait_for("/topic/shoal.stats.report");
+    t.keys(&["x"]);
+    t.wait_for("Close connection");
+    t.keys(&["y"]);
+    t.wait_for("closed");
+    let error = loop {
+        match s.recv_within(Duration::from_secs(5)) {
+            Some(f) if f.command == shoal::stomp::Command::Error => break f,
+            Some(_) => continue, // stats reports until then
+            None => panic!("no ERROR for the closed connection"),
+        }
+    };
+    assert_eq!(error.get("message"), Some("closed by an operator"));
+    assert!(s.closed());
     t.keys(&["q"]);
     assert!(common::eventually_within(Duration::from_secs(10), || !t.alive()));
 }

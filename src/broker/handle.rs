@@ -176,6 +176,19 @@ impl BrokerHandle {
         self.engine.overview_busiest_and_deepest(top)
     }
 
+    /// See `Engine::connection_detail`.
+    pub fn connection_detail(
+        &self,
+        id: super::subscription::ConnId,
+    ) -> Option<super::inspect::ConnectionDetail> {
+        self.engine.connection_detail(id)
+    }
+
+    /// See `Engine::close_client`.
+    pub fn close_client(&self, id: super::subscription::ConnId, by: &str) -> bool {
+        self.engine.close_client(id, by)
+    }
+
     /// See `Engine::connections_top`.
     pub fn connections_top(
         &self,

@@ -17,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod flow;
 pub mod handle;
+pub mod inspect;
 pub mod local;
 pub mod login;
 pub mod message;

@@ -301,7 +301,7 @@ impl std::str::FromStr for ConnSort {
     }
 }
 
-fn connection_snapshot(id: ConnId, c: &super::state::Conn) -> ConnectionSnapshot {
+pub(super) fn connection_snapshot(id: ConnId, c: &super::state::Conn) -> ConnectionSnapshot {
     ConnectionSnapshot {
         id,
         peer: c.info.peer.clone(),

@@ -78,11 +78,7 @@ pub fn table(reply: &ConnectionsReply, now: u64) -> String {
 }
 
 fn heartbeat(c: &ConnectionSnapshot) -> String {
-    match c.heartbeat_ms {
-        0 => "-".into(),
-        ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
-        ms => format!("{ms}ms"),
-    }
+    crate::tui::conn_view::heartbeat(c.heartbeat_ms)
 }
 
 /// Exit codes: 0 listed; 1 no answer (cannot connect, refused, not a shoal broker); 2 usage.

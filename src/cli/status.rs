@@ -81,7 +81,7 @@ impl Status {
     /// `shoal.…` ones only when `internal`).
     pub fn of(r: StatsReport, top: usize, internal: bool) -> Status {
         let mut dests = r.destinations;
-        dests.retain(|d| internal || !is_internal(&d.destination));
+        dests.retain(|d| internal || !crate::stats::is_internal(&d.destination));
         dests.sort_by(|a, b| {
             (b.rate_in + b.rate_out, b.pending)
                 .partial_cmp(&(a.rate_in + a.rate_out, a.pending))
@@ -207,14 +207,6 @@ impl Status {
     }
 }
 
-/// shoal's own destinations: `/topic/shoal.stats.report`, `/queue/shoal.control`, ….
-fn is_internal(destination: &str) -> bool {
-    destination
-        .split_once('/')
-        .and_then(|(_, rest)| rest.split_once('/'))
-        .is_some_and(|(_, name)| name.starts_with("shoal."))
-}
-
 pub(crate) fn uptime(secs: u64) -> String {
     match secs {
         s if s < 60 => format!("{s}s"),
@@ -255,6 +247,7 @@ pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::is_internal;
 
     #[test]
     fn sizes_and_durations_read_like_an_operator_writes_them() {

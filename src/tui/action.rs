@@ -15,6 +15,7 @@ pub enum Action {
     PaneTraffic,
     PaneCollectives,
     PanePing,
+    PaneConnections,
     Up,
     Down,
     PageUp,
@@ -33,10 +34,12 @@ pub enum Action {
     Reconnect,
     PauseForwarding,
     Tap,
+    ToggleInternal,
     PauseTap,
     PingCollective,
     Edit,
     RunPing,
+    CloseConnection,
     Close,
 }
 
@@ -44,7 +47,7 @@ use Action::*;
 
 impl Action {
     /// Every action, in the order the help lists them.
-    pub const ALL: [Action; 31] = [
+    pub const ALL: [Action; 34] = [
         Quit,
         Help,
         NextPane,
@@ -53,6 +56,7 @@ impl Action {
         PaneTraffic,
         PaneCollectives,
         PanePing,
+        PaneConnections,
         Up,
         Down,
         PageUp,
@@ -71,10 +75,12 @@ impl Action {
         Reconnect,
         PauseForwarding,
         Tap,
+        ToggleInternal,
         PauseTap,
         PingCollective,
         Edit,
         RunPing,
+        CloseConnection,
         Close,
     ];
 
@@ -89,6 +95,7 @@ impl Action {
             PaneTraffic => "pane_traffic",
             PaneCollectives => "pane_collectives",
             PanePing => "pane_ping",
+            PaneConnections => "pane_connections",
             Up => "up",
             Down => "down",
             PageUp => "page_up",
@@ -107,10 +114,12 @@ impl Action {
             Reconnect => "reconnect",
             PauseForwarding => "pause_forwarding",
             Tap => "tap",
+            ToggleInternal => "toggle_internal",
             PauseTap => "pause_tap",
             PingCollective => "ping_collective",
             Edit => "edit",
             RunPing => "run_ping",
+            CloseConnection => "close_connection",
             Close => "close",
         }
     }
@@ -125,10 +134,11 @@ impl Action {
         match self {
             Up | Down | PageUp | PageDown | Top | Bottom => &["global", "help"],
             Reconnect | PauseForwarding => &["bridges"],
-            Tap => &["traffic"],
+            Tap | ToggleInternal => &["traffic"],
             PauseTap => &["tap"],
             PingCollective => &["collectives"],
             Edit | RunPing => &["ping"],
+            CloseConnection => &["connections"],
             Close => &["help"],
             _ => &["global"],
         }

@@ -9,6 +9,7 @@ use super::ping_view::PingView;
 use super::rows;
 use super::table::TableView;
 use crate::bridge::network::BridgeControl;
+use crate::broker::subscription::ConnId;
 use crate::collective::ping::{PingOutcome, PingReply};
 use crate::stats::StatsReport;
 use crossterm::event::KeyCode;
@@ -20,9 +21,16 @@ pub enum Pane {
     Traffic,
     Collectives,
     Ping,
+    Connections,
 }
 
-pub const PANES: [Pane; 4] = [Pane::Bridges, Pane::Traffic, Pane::Collectives, Pane::Ping];
+pub const PANES: [Pane; 5] = [
+    Pane::Bridges,
+    Pane::Traffic,
+    Pane::Collectives,
+    Pane::Ping,
+    Pane::Connections,
+];
 
 impl Pane {
     pub fn context(self) -> &'static str {
@@ -31,6 +39,18 @@ impl Pane {
             Pane::Traffic => "traffic",
             Pane::Collectives => "collectives",
             Pane::Ping => "ping",
+            Pane::Connections => "connections",
+        }
+    }
+
+    /// The index of its table in `App::tables`.
+    pub fn table(self) -> usize {
+        match self {
+            Pane::Bridges => 0,
+            Pane::Traffic => 1,
+            Pane::Collectives => 2,
+            Pane::Ping => 3,
+            Pane::Connections => 4,
         }
     }
 
@@ -40,6 +60,7 @@ impl Pane {
             Pane::Traffic => "Traffic",
             Pane::Collectives => "Collectives",
             Pane::Ping => "Ping",
+            Pane::Connections => "Connections",
         }
     }
 }
@@ -51,6 +72,9 @@ pub enum Effect {
     Tap(String),
     StopTap,
     Bridge(String, BridgeControl),
+    /// Fetch a connection's detail (its subscriptions).
+    InspectConnection(ConnId),
+    CloseConnection(ConnId),
     Copy(String),
     Suspend,
     Mouse(bool),
@@ -102,8 +126,9 @@ pub struct App {
     pub report: StatsReport,
     pub frozen: bool,
     pub help_scroll: Option<usize>,
-    /// Bridges, traffic, collectives' members, ping replies.
-    pub tables: [TableView; 4],
+    /// Bridges, traffic, collectives' members, ping replies, connections.
+    pub tables: [TableView; 5],
+    pub conns: super::conn_view::ConnView,
     /// The collective of the selected member row.
     pub collective: Option<String>,
     pub bridge_detail: Option<String>,
@@ -112,6 +137,8 @@ pub struct App {
     pub history: Histories,
     pub events: VecDeque<String>,
     pub readonly: bool,
+    /// Show shoal's own destinations (`shoal.stats.report`, `shoal.control`…) in traffic.
+    pub show_internal: bool,
     pub mouse: bool,
     /// ASCII instead of box drawing, blocks and symbols.
     pub ascii: bool,
@@ -135,7 +162,9 @@ impl App {
                 TableView::sorted_by(rows::TRAFFIC_SORT_DEFAULT, true),
                 TableView::default(),
                 TableView::sorted_by(1, false),
+                TableView::sorted_by(super::conn_view::CONNECTION_SORT_DEFAULT, true),
             ],
+            conns: Default::default(),
             collective: None,
             bridge_detail: None,
             tap: None,
@@ -143,6 +172,7 @@ impl App {
             history: Histories::default(),
             events: VecDeque::new(),
             readonly,
+            show_internal: false,
             mouse: false,
             ascii: false,
             quit: false,
@@ -202,6 +232,16 @@ impl App {
             Incoming::PingDone(r) => self.on_ping_done(r),
             Incoming::Tap(t) => self.on_tap(t),
             Incoming::Notice(n) => self.event(n),
+            Incoming::Connections(c) => {
+                if !self.frozen {
+                    self.conns.on_list(*c, crate::broker::message::now_ms());
+                }
+            }
+            Incoming::ConnectionDetail(d) => {
+                if self.conns.open == Some(d.connection.id) {
+                    self.conns.detail = Some(*d);
+                }
+            }
         }
     }
 
@@ -284,12 +324,7 @@ impl App {
     }
 
     fn table_index(&self) -> usize {
-        match self.pane {
-            Pane::Bridges => 0,
-            Pane::Traffic => 1,
-            Pane::Collectives => 2,
-            Pane::Ping => 3,
-        }
+        self.pane.table()
     }
 
     pub fn table_mut(&mut self) -> &mut TableView {
@@ -362,6 +397,7 @@ impl App {
             Action::PaneTraffic => self.pane = Pane::Traffic,
             Action::PaneCollectives => self.pane = Pane::Collectives,
             Action::PanePing => self.pane = Pane::Ping,
+            Action::PaneConnections => self.pane = Pane::Connections,
             Action::Up => self.move_selection(-1),
             Action::Down => self.move_selection(1),
             Action::PageUp => self.move_selection(-page),
@@ -397,7 +433,11 @@ impl App {
                 if self.tap.take().is_some() {
                     return vec![Effect::StopTap];
                 }
-                if self.bridge_detail.take().is_none() {
+                let detail = match self.pane {
+                    Pane::Connections => self.conns.open.take().is_some(),
+                    _ => self.bridge_detail.take().is_some(),
+                };
+                if !detail {
                     self.table_mut().set_filter("");
                 }
             }
@@ -406,7 +446,37 @@ impl App {
                 Pane::Traffic => return self.action(Action::Tap),
                 Pane::Collectives => return self.action(Action::PingCollective),
                 Pane::Ping => self.mode = Mode::Form,
+                Pane::Connections => {
+                    if let Some(id) = self.selected_id().and_then(|i| i.parse().ok()) {
+                        self.conns.open = Some(id);
+                        self.conns.detail = None;
+                        return vec![Effect::InspectConnection(id)];
+                    }
+                }
             },
+            Action::CloseConnection => {
+                let id = self
+                    .conns
+                    .open
+                    .or_else(|| self.selected_id().and_then(|i| i.parse().ok()));
+                let Some(id) = id else {
+                    return Vec::new();
+                };
+                let who = self
+                    .conns
+                    .reply
+                    .connections
+                    .iter()
+                    .find(|c| c.id == id)
+                    .map(|c| format!(" ({} from {})", c.login.as_deref().unwrap_or("-"), c.peer))
+                    .unwrap_or_default();
+                return self.ask(
+                    format!(
+                        "Close connection {id}{who}? It gets an ERROR and may reconnect. (y/n)"
+                    ),
+                    Effect::CloseConnection(id),
+                );
+            }
             Action::Tap => {
                 if let Some(dest) = self.selected_id() {
                     if !dest.starts_with("/topic/") {
@@ -419,6 +489,14 @@ impl App {
                     });
                     return vec![Effect::Tap(dest)];
                 }
+            }
+            Action::ToggleInternal => {
+                self.show_internal = !self.show_internal;
+                self.event(if self.show_internal {
+                    "traffic: shoal's own destinations shown"
+                } else {
+                    "traffic: shoal's own destinations hidden"
+                });
             }
             Action::PauseTap => {
                 if let Some(t) = &mut self.tap {

@@ -79,6 +79,8 @@ fn panes_switch_by_number_and_tab_and_help_is_modal() {
     a.on_key(key("tab"));
     assert_eq!(a.pane, Pane::Ping);
     a.on_key(key("tab"));
+    assert_eq!(a.pane, Pane::Connections);
+    a.on_key(key("tab"));
     assert_eq!(a.pane, Pane::Bridges);
     a.on_key(key("?"));
     assert_eq!(a.context(), "help");
@@ -255,4 +257,70 @@ fn renders_at_80x24_with_symbols_not_just_colour() {
     );
     let text = render_text(&a, &theme, 50, 10);
     assert!(text.contains("terminal too small: 50x10"), "{text}");
+}
+
+fn connection(id: u64, msgs_in: u64) -> crate::broker::snapshot::ConnectionSnapshot {
+    crate::broker::snapshot::ConnectionSnapshot {
+        id,
+        peer: format!("127.0.0.1:{}", 40_000 + id),
+        login: Some("mcollective".into()),
+        version: Some("1.2".into()),
+        since: 1_000,
+        subscriptions: 3,
+        msgs_in,
+        msgs_out: 0,
+        bytes_in: 0,
+        bytes_out: 0,
+        dropped: 0,
+        pending: 0,
+        unacked_bytes: 0,
+        heartbeat_ms: 0,
+    }
+}
+
+#[test]
+fn connections_rank_by_rate_open_a_detail_and_close_only_after_asking() {
+    let mut a = app();
+    let list = |n7: u64, n8: u64| crate::stats::ConnectionsReply {
+        total: 2,
+        connections: vec![connection(7, n7), connection(8, n8)],
+    };
+    a.conns.on_list(list(100, 1_000), 1_000_000);
+    a.conns.on_list(list(150, 1_010), 1_002_000);
+    assert_eq!(a.conns.rates[&7], (25.0, 0.0));
+    a.on_key(key("5"));
+    assert_eq!(a.pane, Pane::Connections);
+    // Sorted by in/s, busiest first: 7 (25/s) above 8 (5/s) although 8 has more in all.
+    let ids: Vec<String> = a.shown_rows().into_iter().map(|r| r.id).collect();
+    assert_eq!(ids, ["7", "8"]);
+    assert_eq!(a.on_key(key("enter")), vec![Effect::InspectConnection(7)]);
+    assert_eq!(a.conns.open, Some(7));
+    assert!(a.on_key(key("x")).is_empty(), "closing must ask first");
+    let Mode::Confirm(c) = &a.mode else {
+        panic!("no question: {:?}", a.mode)
+    };
+    assert!(c.question.contains("connection 7"), "{}", c.question);
+    assert_eq!(a.on_key(key("y")), vec![Effect::CloseConnection(7)]);
+    a.on_key(key("esc"));
+    assert_eq!(a.conns.open, None);
+    let mut ro = App::new(Keymap::builtin("default").unwrap(), "embedded", true);
+    ro.conns.on_list(list(1, 1), 1_000);
+    ro.pane = Pane::Connections;
+    assert!(ro.on_key(key("x")).is_empty());
+    assert_eq!(ro.mode, Mode::Normal, "read-only asked anyway");
+}
+
+#[test]
+fn shoals_own_destinations_are_hidden_until_asked_for() {
+    let mut a = app();
+    let dest = |name: &str| crate::broker::snapshot::DestinationSnapshot {
+        destination: name.into(),
+        ..Default::default()
+    };
+    a.report.destinations = vec![dest("/topic/shoal.stats.report"), dest("/queue/jobs")];
+    a.on_key(key("2"));
+    let ids = |a: &App| -> Vec<String> { a.shown_rows().into_iter().map(|r| r.id).collect() };
+    assert_eq!(ids(&a), ["/queue/jobs"]);
+    a.on_key(key("i"));
+    assert_eq!(ids(&a).len(), 2);
 }

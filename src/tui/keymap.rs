@@ -17,13 +17,14 @@ use std::fmt;
 use std::path::Path;
 
 /// The contexts a binding can live in; `global` applies in every pane (not in help).
-pub const CONTEXTS: [&str; 7] = [
+pub const CONTEXTS: [&str; 8] = [
     "global",
     "bridges",
     "traffic",
     "tap",
     "collectives",
     "ping",
+    "connections",
     "help",
 ];
 

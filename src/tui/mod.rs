@@ -3,12 +3,14 @@
 
 pub mod action;
 pub mod app;
+pub mod conn_view;
 pub mod history;
 pub mod keymap;
 pub mod ping_view;
 pub mod rows;
 pub mod runtime;
 pub mod source;
+mod source_conns;
 pub mod table;
 pub mod terminal;
 pub mod ui;

@@ -3,7 +3,7 @@
 
 use super::app::{App, Pane};
 use super::history::{sparkline, tail};
-use super::table::{Cell, Row};
+use super::table::{Cell, Row, Tone};
 use crate::bridge::status::{BridgeSnapshot, BridgeState};
 
 pub const BRIDGE_COLUMNS: [&str; 11] = [
@@ -39,6 +39,7 @@ pub fn columns(p: Pane) -> usize {
         Pane::Traffic => TRAFFIC_COLUMNS.len(),
         Pane::Collectives => MEMBER_COLUMNS.len(),
         Pane::Ping => REPLY_COLUMNS.len(),
+        Pane::Connections => super::conn_view::CONNECTION_COLUMNS.len(),
     }
 }
 
@@ -56,6 +57,17 @@ pub fn state_symbol(s: &BridgeState, paused: bool, ascii: bool) -> &'static str 
         a
     } else {
         u
+    }
+}
+
+/// A bridge state's colour.
+pub fn state_tone(s: &BridgeState, paused: bool) -> Tone {
+    match s {
+        _ if paused => Tone::Warn,
+        BridgeState::Connected => Tone::Good,
+        BridgeState::Connecting { .. } | BridgeState::Backoff { .. } => Tone::Warn,
+        BridgeState::Failed { .. } => Tone::Bad,
+        BridgeState::Stopped => Tone::Plain,
     }
 }
 
@@ -109,7 +121,8 @@ fn bridge_rows(app: &App, ascii: bool) -> Vec<Row> {
                         "{} {}",
                         state_symbol(&b.state, b.paused, ascii),
                         if b.paused { "paused" } else { b.state.label() }
-                    )),
+                    ))
+                    .tone(state_tone(&b.state, b.paused)),
                     Cell::text(bridge_id(b)),
                     Cell::text(b.remote_broker.clone().unwrap_or_else(|| "?".into())),
                     Cell::num(
@@ -141,6 +154,7 @@ fn traffic_rows(app: &App, ascii: bool) -> Vec<Row> {
     app.report
         .destinations
         .iter()
+        .filter(|d| app.show_internal || !crate::stats::is_internal(&d.destination))
         .map(|d| Row {
             id: d.destination.clone(),
             cells: vec![
@@ -181,7 +195,8 @@ fn member_rows(app: &App) -> Vec<Row> {
                         "{}{}",
                         m.identity,
                         if stale { " (stale)" } else { "" }
-                    )),
+                    ))
+                    .tone(if stale { Tone::Bad } else { Tone::Plain }),
                     Cell::text(
                         m.via
                             .clone()
@@ -226,5 +241,6 @@ pub fn rows_for(app: &App, pane: Pane) -> Vec<Row> {
         Pane::Traffic => traffic_rows(app, ascii),
         Pane::Collectives => member_rows(app),
         Pane::Ping => reply_rows(app),
+        Pane::Connections => app.conns.rows(app.report.at_ms / 1000),
     }
 }

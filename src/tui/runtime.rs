@@ -26,6 +26,7 @@ pub async fn run(
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let stop = CancellationToken::new();
     source.start_feed(tx.clone(), stop.clone());
+    source.start_connections_feed(tx.clone(), stop.clone());
     let mut term = terminal::enter()?;
     let mut input = EventStream::new();
     let mut tap: Option<CancellationToken> = None;
@@ -99,6 +100,8 @@ pub async fn run(
                     }
                 }
                 Effect::Bridge(name, what) => source.control(name, what, tx.clone()),
+                Effect::InspectConnection(id) => source.inspect_connection(id, tx.clone()),
+                Effect::CloseConnection(id) => source.close_connection(id, tx.clone()),
                 Effect::Copy(text) => terminal::copy(&text),
                 Effect::Mouse(on) => terminal::set_mouse(on),
                 Effect::Suspend => {

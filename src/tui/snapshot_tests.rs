@@ -102,6 +102,67 @@ fn member(id: &str, via: Option<&str>, i: u64) -> Member {
     }
 }
 
+/// A fleet's connections as the broker lists them, `tick` seconds into the sample.
+fn connections(tick: u64) -> crate::stats::ConnectionsReply {
+    use crate::broker::snapshot::ConnectionSnapshot;
+    let mut connections: Vec<ConnectionSnapshot> = (0..30u64)
+        .map(|i| {
+            let node = i > 1;
+            ConnectionSnapshot {
+                id: 100 + i,
+                peer: format!("10.1.{}.{}:{}", i / 10, 20 + i, 40_000 + i * 7),
+                login: Some(if node { "mcollective" } else { "admin" }.into()),
+                version: Some("1.1".into()),
+                since: NOW - 600 - i * 3_600,
+                subscriptions: if node { 15 } else { 2 },
+                msgs_in: 40 * i
+                    + tick * (i % 5) * 30
+                    + if i == 0 { 90_000 + tick * 4_000 } else { 0 },
+                msgs_out: 300 * i + tick * 12,
+                bytes_in: 9_000 * i + tick * 2_000,
+                bytes_out: 70_000 * i,
+                dropped: if i == 7 { 312 } else { 0 },
+                pending: if i == 7 { 4_800 } else { 0 },
+                unacked_bytes: if i == 1 { 65_536 } else { 0 },
+                heartbeat_ms: if node { 30_000 } else { 0 },
+            }
+        })
+        .collect();
+    connections[1].peer = "[::1]:51234 (tls)".into();
+    crate::stats::ConnectionsReply {
+        total: 10_412,
+        connections,
+    }
+}
+
+fn connection_detail() -> crate::broker::inspect::ConnectionDetail {
+    use crate::broker::inspect::SubscriptionDetail;
+    let c = connections(1).connections[7].clone();
+    let sub = |id: &str, dest: &str, selector: Option<&str>| SubscriptionDetail {
+        id: id.into(),
+        destination: dest.into(),
+        selector: selector.map(str::to_string),
+        ack: "auto".into(),
+        prefetch: 32_766,
+        delivered: 1_200,
+        unacked: 0,
+        dropped: if dest.contains("discovery") { 312 } else { 0 },
+        durable: None,
+    };
+    crate::broker::inspect::ConnectionDetail {
+        connection: c,
+        subscriptions: vec![
+            sub("1", "/topic/mcollective.discovery.agent", None),
+            sub("2", "/topic/mcollective.rpcutil.agent", None),
+            sub(
+                "3",
+                "/queue/mcollective.nodes",
+                Some("mc_identity = 'cache07.dc3'"),
+            ),
+        ],
+    }
+}
+
 fn state() -> App {
     let mut app = App::new(Keymap::builtin("default").unwrap(), "embedded", false);
     let mut report = StatsReport {
@@ -218,6 +279,8 @@ fn state() -> App {
         app.history.record(&r);
     }
     app.on_report(report);
+    app.conns.on_list(connections(0), NOW * 1000 - 1000);
+    app.conns.on_list(connections(1), NOW * 1000);
     app.event("bridge amq1-dr: connected → backoff");
     app.ping.replies = all
         .iter()
@@ -281,6 +344,12 @@ fn snapshot_every_pane_at_80x24_and_160x48() {
     app.bridge_detail = Some("amq1-lab".into());
     check("bridge-detail", &app, 160, 48);
     app.bridge_detail = None;
+    app.pane = Pane::Connections;
+    app.conns.open = Some(107);
+    app.conns.detail = Some(connection_detail());
+    check("connection-detail", &app, 160, 48);
+    check("connection-detail", &app, 80, 24);
+    app.conns.open = None;
     app.pane = Pane::Traffic;
     app.tap = Some(TapView {
         destination: "/topic/mcollective.discovery.agent".into(),

@@ -29,6 +29,8 @@ pub enum Incoming {
     PingDone(Result<PingOutcome, String>),
     Tap(TapMessage),
     Notice(String),
+    Connections(Box<crate::stats::ConnectionsReply>),
+    ConnectionDetail(Box<crate::broker::inspect::ConnectionDetail>),
 }
 
 pub type Tx = UnboundedSender<Incoming>;
@@ -69,7 +71,9 @@ impl Source {
         }
     }
 
-    async fn connect(&self) -> Result<(client::ClientReader, client::ClientWriter), ClientError> {
+    pub(super) async fn connect(
+        &self,
+    ) -> Result<(client::ClientReader, client::ClientWriter), ClientError> {
         let Source::Attached {
             addr,
             login,

@@ -5,11 +5,22 @@
 use regex::Regex;
 use std::cmp::Ordering;
 
-/// One cell: what is shown, and what it sorts by.
+/// One cell: what is shown, what it sorts by, and how it is coloured.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cell {
     pub text: String,
     pub key: SortKey,
+    pub tone: Tone,
+}
+
+/// A cell's colour, decided from typed state where the row is built (never from its text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tone {
+    #[default]
+    Plain,
+    Good,
+    Warn,
+    Bad,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +35,7 @@ impl Cell {
         Cell {
             key: SortKey::Text(text.to_lowercase()),
             text,
+            tone: Tone::Plain,
         }
     }
 
@@ -31,7 +43,13 @@ impl Cell {
         Cell {
             text: text.into(),
             key: SortKey::Num(n),
+            tone: Tone::Plain,
         }
+    }
+
+    pub fn tone(mut self, tone: Tone) -> Cell {
+        self.tone = tone;
+        self
     }
 }
 

@@ -2,6 +2,7 @@
 //! buffer and read it back. Layout: header (broker and bridge health), tabs, the pane, the
 //! event line, and a hint bar built from the live keymap; overlays for help and questions.
 
+mod connections;
 mod panes;
 pub mod svg;
 pub mod theme;

@@ -1,4 +1,5 @@
-//! The four panes (and the bridge detail and tap views inside them).
+//! The bridges, traffic, collectives and ping panes (and the bridge detail and tap views
+//! inside them); the connections pane is in `connections`.
 
 use super::theme::Theme;
 use crate::collective::membership::CollectiveSummary;
@@ -39,10 +40,11 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         },
         Pane::Collectives => collectives(f, app, theme, area),
         Pane::Ping => ping(f, app, theme, area),
+        Pane::Connections => super::connections::draw(f, app, theme, area),
     }
 }
 
-fn block<'a>(theme: &Theme, title: String) -> Block<'a> {
+pub(super) fn block<'a>(theme: &Theme, title: String) -> Block<'a> {
     Block::default()
         .borders(Borders::ALL)
         .border_set(theme.border())
@@ -52,7 +54,9 @@ fn block<'a>(theme: &Theme, title: String) -> Block<'a> {
 /// Column widths that degrade on narrow terminals: optional columns get 0 and vanish.
 fn widths_bridges(w: u16) -> Vec<u16> {
     if w >= 118 {
-        vec![12, 16, 14, 7, 7, 7, 12, 8, 8, 8, 6]
+        // The bridge's name takes what the other columns leave (up to 40).
+        let name = w.saturating_sub(102).clamp(16, 40);
+        vec![12, name, 14, 7, 7, 7, 12, 8, 8, 8, 6]
     } else if w >= 98 {
         vec![12, 16, 10, 6, 6, 6, 0, 8, 7, 8, 6]
     } else {
@@ -72,7 +76,7 @@ fn widths_traffic(w: u16) -> Vec<u16> {
     v
 }
 
-fn table(
+pub(super) fn table(
     f: &mut Frame,
     app: &App,
     theme: &Theme,
@@ -81,20 +85,20 @@ fn table(
     headers: &[&str],
     widths: &[u16],
 ) {
-    let i = match pane {
-        Pane::Bridges => 0,
-        Pane::Traffic => 1,
-        Pane::Collectives => 2,
-        Pane::Ping => 3,
-    };
-    let view = &app.tables[i];
+    let view = &app.tables[pane.table()];
     let data = view.apply(rows::rows_for(app, pane));
     let title = title_for(app, pane, view, data.len());
     render_rows(f, theme, area, view, &data, headers, widths, title);
 }
 
 fn title_for(app: &App, pane: Pane, view: &TableView, n: usize) -> String {
-    let mut t = format!(" {} ({n}) ", pane.title());
+    let mut t = match pane {
+        // The broker lists the busiest; say how many there are in all.
+        Pane::Connections if app.conns.reply.total > app.conns.reply.connections.len() => {
+            format!(" {} ({n} of {}) ", pane.title(), app.conns.reply.total)
+        }
+        _ => format!(" {} ({n}) ", pane.title()),
+    };
     if pane == Pane::Traffic {
         // What the broker holds: queued bytes (the memory limit) and the store on disk.
         let b = &app.report.broker;
@@ -161,20 +165,12 @@ fn render_rows(
         .iter()
         .map(|r| {
             let cells = keep.iter().map(|&c| {
-                let text = r.cells.get(c).map(|x| x.text.clone()).unwrap_or_default();
-                let style = if text.contains("failed") || text.contains("(stale)") {
-                    theme.bad()
-                } else if text.contains("backoff")
-                    || text.contains("connecting")
-                    || text.contains("paused")
-                {
-                    theme.warn()
-                } else if text.contains("connected") {
-                    theme.good()
-                } else {
-                    ratatui::style::Style::default()
-                };
-                Cell::from(text).style(style)
+                let (text, tone) = r
+                    .cells
+                    .get(c)
+                    .map(|x| (x.text.clone(), x.tone))
+                    .unwrap_or_default();
+                Cell::from(text).style(theme.tone(tone))
             });
             Row::new(cells)
         })

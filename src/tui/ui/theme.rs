@@ -50,6 +50,16 @@ impl Theme {
         Style::default().add_modifier(Modifier::REVERSED)
     }
 
+    pub fn tone(&self, t: crate::tui::table::Tone) -> Style {
+        use crate::tui::table::Tone;
+        match t {
+            Tone::Plain => Style::default(),
+            Tone::Good => self.good(),
+            Tone::Warn => self.warn(),
+            Tone::Bad => self.bad(),
+        }
+    }
+
     pub fn good(&self) -> Style {
         self.fg(Color::Green)
     }
