@@ -217,6 +217,7 @@ async fn snapshot(
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let stop = CancellationToken::new();
     source.start_feed(tx.clone(), stop.clone());
+    source.start_connections_feed(tx.clone(), stop.clone());
     // Let bridges connect, demand spread and rates build up (4 s), and every node show up
     // in the hub's membership (every node is in `mcollective`), for at most 15 s.
     let start = tokio::time::Instant::now();
@@ -276,7 +277,7 @@ async fn snapshot(
     app.help_scroll = Some(0);
     write(&app, "help")?;
     println!(
-        "wrote 6 pane snapshots (.txt and .svg) to {}",
+        "wrote 7 pane snapshots (.txt and .svg) to {}",
         dir.display()
     );
     Ok(())
