@@ -71,6 +71,33 @@ pub struct StatsReport {
     /// Every collective in numbers, whatever `membership` lists.
     #[serde(default)]
     pub collectives: BTreeMap<String, CollectiveSummary>,
+    /// The last reload of the config (SIGHUP or `shoal reload`), if there was one.
+    #[serde(default)]
+    pub last_reload: Option<ReloadNote>,
+}
+
+/// What the last reload did, in a line (the TUI's event line shows it once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadNote {
+    /// Unix milliseconds.
+    pub at_ms: u64,
+    pub ok: bool,
+    pub summary: String,
+}
+
+impl ReloadNote {
+    pub fn of(r: &ReloadReply) -> ReloadNote {
+        let summary = match &r.error {
+            Some(e) => format!("config reload refused, nothing changed: {e}"),
+            None if r.changes.is_empty() => "config reloaded: nothing changed".to_string(),
+            None => format!("config reloaded: {}", r.changes.join("; ")),
+        };
+        ReloadNote {
+            at_ms: crate::broker::message::now_ms(),
+            ok: r.ok,
+            summary,
+        }
+    }
 }
 
 /// Where a report's parts come from.
@@ -82,6 +109,8 @@ pub struct StatsSources {
     pub members: Arc<MembershipTracker>,
     /// Where `shoal-action: reload` requests go (the daemon that owns the config).
     pub reloads: Option<tokio::sync::mpsc::Sender<ReloadRequest>>,
+    /// What the last reload did (set by the daemon, carried in every report).
+    pub last_reload: Arc<arc_swap::ArcSwapOption<ReloadNote>>,
 }
 
 /// shoal's own destinations (`/topic/shoal.stats.report`, `/queue/shoal.control`, …):
@@ -141,6 +170,7 @@ impl StatsSources {
             bridges: self.network().map(|n| n.snapshot()).unwrap_or_default(),
             membership: self.members.snapshot_up_to(REPORT_MEMBERS),
             collectives: self.members.summary(),
+            last_reload: self.last_reload.load_full().map(|n| (*n).clone()),
         }
     }
 

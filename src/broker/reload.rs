@@ -41,6 +41,9 @@ pub struct Reload {
 /// What a reload did to the connections.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Reloaded {
+    /// Client connections re-checked, and their subscriptions.
+    pub connections: usize,
+    pub subscriptions: usize,
     /// Connections closed because their user is gone: (connection, user).
     pub users_removed: Vec<(ConnId, String)>,
     /// Subscriptions ended by the new ACL: (connection, subscription, why).
@@ -86,6 +89,7 @@ impl Engine {
             .filter(|(_, c)| c.principal.is_some())
             .map(|(id, _)| *id)
             .collect();
+        out.connections = conns.len();
         for conn in conns {
             let c = core.conns.get_mut(&conn).expect("listed above");
             let user = c.principal.as_ref().expect("listed above").user.clone();
@@ -100,6 +104,7 @@ impl Engine {
             c.principal = Some(who.clone());
             let subs: Vec<(String, SubKey)> =
                 c.subs.iter().map(|(id, k)| (id.clone(), *k)).collect();
+            out.subscriptions += subs.len();
             for (id, key) in subs {
                 if let Some(why) = self.recheck(core, conn, key, &who, &acl) {
                     core.conns

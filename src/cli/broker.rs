@@ -71,10 +71,12 @@ async fn reload(args: &BrokerArgs, hosted: &mut HostedBroker) -> crate::stats::R
         Ok(config) => hosted.reload(config).await,
         Err(e) => {
             tracing::error!("reload refused, nothing changed: {e:#}");
-            crate::stats::ReloadReply {
+            let reply = crate::stats::ReloadReply {
                 error: Some(format!("{e:#}")),
                 ..Default::default()
-            }
+            };
+            hosted.noted(&reply);
+            reply
         }
     };
     notify_systemd(&[sd_notify::NotifyState::Ready]);

@@ -59,6 +59,7 @@ impl HostedBroker {
             )),
             members,
             reloads,
+            last_reload: Default::default(),
         };
         sources
             .clone()
@@ -90,6 +91,19 @@ impl HostedBroker {
     /// Puts `new` in place of the running config without a restart (see `config::reload`
     /// for what changes in place). An invalid config changes nothing: the reply says why.
     pub async fn reload(&mut self, new: Config) -> ReloadReply {
+        let reply = self.apply(new).await;
+        self.noted(&reply);
+        reply
+    }
+
+    /// Records a reload's outcome for the stats report (the TUI's event line): also one
+    /// refused before it reached `reload` (an unreadable file).
+    pub fn noted(&self, reply: &ReloadReply) {
+        let note = crate::stats::ReloadNote::of(reply);
+        self.sources.last_reload.store(Some(Arc::new(note)));
+    }
+
+    async fn apply(&mut self, new: Config) -> ReloadReply {
         let plan = match crate::config::reload::plan(&self.config, &new) {
             Ok(p) => p,
             Err(e) => {
@@ -101,7 +115,14 @@ impl HostedBroker {
             }
         };
         let mut changes = plan.changes;
+        let started = std::time::Instant::now();
         let done = self.broker.handle().reload(plan.reload);
+        tracing::info!(
+            connections = done.connections,
+            subscriptions = done.subscriptions,
+            "reload: rules applied to every connection in {:.1} ms",
+            started.elapsed().as_secs_f64() * 1e3
+        );
         for (conn, user) in &done.users_removed {
             changes.push(format!("connection {conn} of removed user {user} closed"));
         }

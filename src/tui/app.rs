@@ -137,6 +137,8 @@ pub struct App {
     pub history: Histories,
     pub events: VecDeque<String>,
     pub readonly: bool,
+    /// When the last config reload the TUI has seen happened (Unix ms).
+    reload_seen: Option<u64>,
     /// Show shoal's own destinations (`shoal.stats.report`, `shoal.control`…) in traffic.
     pub show_internal: bool,
     pub mouse: bool,
@@ -173,6 +175,7 @@ impl App {
             events: VecDeque::new(),
             readonly,
             show_internal: false,
+            reload_seen: None,
             mouse: false,
             ascii: false,
             quit: false,
@@ -217,6 +220,14 @@ impl App {
                 }
             }
         }
+        // A reload since the last report (not one from before the TUI looked).
+        let reload = r.last_reload.as_ref().map(|n| n.at_ms);
+        if self.history.latest.is_some() && reload != self.reload_seen {
+            if let Some(n) = &r.last_reload {
+                self.event(n.summary.clone());
+            }
+        }
+        self.reload_seen = reload;
         self.history.record(&r);
         if !self.frozen {
             self.report = r;

@@ -324,3 +324,23 @@ fn shoals_own_destinations_are_hidden_until_asked_for() {
     a.on_key(key("i"));
     assert_eq!(ids(&a).len(), 2);
 }
+
+#[test]
+fn a_reload_shows_once_in_the_event_line_but_not_one_from_before_the_tui_looked() {
+    let mut a = App::new(Keymap::builtin("default").unwrap(), "embedded", false);
+    let note = |at_ms: u64, summary: &str| crate::stats::ReloadNote {
+        at_ms,
+        ok: true,
+        summary: summary.into(),
+    };
+    let mut r = report();
+    r.last_reload = Some(note(5, "config reloaded: user old added"));
+    a.on_report(r.clone());
+    a.on_report(r.clone());
+    assert!(a.events.is_empty(), "{:?}", a.events);
+    r.last_reload = Some(note(9, "config reloaded: user newops added"));
+    a.on_report(r.clone());
+    a.on_report(r);
+    let shown: Vec<_> = a.events.iter().filter(|e| e.contains("reloaded")).collect();
+    assert_eq!(shown, ["config reloaded: user newops added"]);
+}

@@ -216,6 +216,7 @@ fn state() -> App {
         ],
         membership: Default::default(),
         collectives: Default::default(),
+        last_reload: None,
     };
     report.bridges[1].paused = true;
     for (i, c) in ["mcollective", "qacollective", "prodcollective"]
