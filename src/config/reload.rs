@@ -85,6 +85,9 @@ pub fn plan(old: &Config, new: &Config) -> Result<Plan, ConfigError> {
             settings: new.broker.clone(),
             limits: new.limits.clone(),
             policy: new.delivery.clone(),
+            rules_changed: differs(&old.users, &new.users)
+                || differs(&old.acls, &new.acls)
+                || differs(&old.auth, &new.auth),
         },
         bridges,
     })
