@@ -400,7 +400,17 @@ fn collectives(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         left,
     );
     let widths = if right.width >= 90 {
-        vec![14, 22, 12, 22, 8, 10]
+        // Identity and via share what the fixed columns leave.
+        let spare = right.width.saturating_sub(14 + 12 + 8 + 10 + 8);
+        let identity = (spare / 2).clamp(22, 48);
+        vec![
+            14,
+            identity,
+            12,
+            spare.saturating_sub(identity).clamp(22, 40),
+            8,
+            10,
+        ]
     } else {
         vec![12, 18, 10, 0, 7, 9]
     };
