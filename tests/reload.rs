@@ -271,3 +271,34 @@ fn a_wildcard_subscription_follows_the_reloaded_acl_without_resubscribing() {
     admin.send_sync("/topic/qacollective.x", &[], b"own");
     assert_eq!(q.expect_body(), "own");
 }
+
+#[test]
+fn only_a_user_with_the_control_right_may_reload_and_a_wrong_password_says_so() {
+    let b = Broker::start_with(&seed_config(""), &[]);
+    let run = |user: &str, password: &str| {
+        let dir = TempDir::new("reload-as");
+        let file = dir.path().join("password");
+        common::pki::private(&file, password);
+        let out = Process::new(env!("CARGO_BIN_EXE_shoal"))
+            .args(["reload", "-a", &b.addr, "--user", user, "--password-file"])
+            .arg(&file)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, err) = run("admin", "wrong");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("authentication failed"), "{err}");
+    let (code, err) = run("qaadmin", "muppetsfromspace");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("denied"), "{err}");
+    assert!(
+        !b.log().contains("reload:"),
+        "a refused user reloaded:\n{}",
+        b.log()
+    );
+}
