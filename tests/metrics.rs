@@ -140,7 +140,21 @@ fn metrics_cover_the_broker_destinations_bridges_and_collectives() {
     );
     assert!(sample(&parsed, "shoal_messages_received_total", &[]).unwrap() >= 3.0);
     assert_eq!(sample(&parsed, "shoal_logins_failed_total", &[]), Some(1.0));
+    // 127.0.0.1 and the name "admin" failed: both are spaced now.
+    assert_eq!(
+        sample(&parsed, "shoal_login_throttled_addresses", &[]),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&parsed, "shoal_login_throttled_users", &[]),
+        Some(1.0)
+    );
     assert_eq!(sample(&parsed, "shoal_access_denied_total", &[]), Some(1.0));
+    assert_eq!(
+        sample(&parsed, "shoal_config_last_reload_successful", &[]),
+        None,
+        "no reload yet"
+    );
     assert_eq!(
         sample(&parsed, "shoal_sends_refused_total", &[("limit", "memory")]),
         Some(0.0)
@@ -153,6 +167,17 @@ fn metrics_cover_the_broker_destinations_bridges_and_collectives() {
     assert_eq!(
         sample(&parsed, "shoal_info", &[("name", "testbroker")]),
         Some(1.0)
+    );
+
+    // A reload (the same file) is reported for alerting.
+    b.hangup();
+    assert!(
+        eventually(|| {
+            let parsed = parse(&curl(&url, &[]).1);
+            sample(&parsed, "shoal_config_last_reload_successful", &[]) == Some(1.0)
+        }),
+        "{}",
+        b.log()
     );
 
     // Health: alive and ready; other paths and methods are refused by name.

@@ -176,6 +176,11 @@ impl BrokerHandle {
         self.engine.overview_busiest_and_deepest(top)
     }
 
+    /// Addresses and login names the login throttle is spacing now.
+    pub fn throttled(&self) -> (usize, usize) {
+        self.engine.security.auth.throttled()
+    }
+
     /// See `Engine::connection_detail`.
     pub fn connection_detail(
         &self,

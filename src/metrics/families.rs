@@ -6,7 +6,8 @@
 //! `shoal_{received,delivered}_bytes_total`, `shoal_queued_{messages,bytes}`,
 //! `shoal_memory_limit_bytes`, `shoal_store_*` (with a store), `shoal_logins_failed_total`,
 //! `shoal_connections_refused_total`, `shoal_access_denied_total`,
-//! `shoal_sends_refused_total{limit}`.
+//! `shoal_sends_refused_total{limit}`, `shoal_login_throttled_{addresses,users}`,
+//! `shoal_config_last_reload_{successful,timestamp_seconds}` (after a reload).
 //! Destinations (`destination`, `kind` labels; the busiest and the deepest only):
 //! `shoal_destination_{depth,in_flight,consumers,producers}` and
 //! `shoal_destination_{enqueued,acked,delivered,expired,dropped}_total`.
@@ -143,6 +144,33 @@ impl Families {
                 s.max_memory_bytes as f64,
             ),
         ];
+        let (addresses, logins) = h.throttled();
+        gauges.extend([
+            (
+                "shoal_login_throttled_addresses",
+                "Client addresses whose logins are being spaced after failures.",
+                addresses as f64,
+            ),
+            (
+                "shoal_login_throttled_users",
+                "Login names whose logins are being spaced after failures.",
+                logins as f64,
+            ),
+        ]);
+        if let Some(r) = self.sources.last_reload.load_full() {
+            gauges.extend([
+                (
+                    "shoal_config_last_reload_successful",
+                    "1 when the last config reload was applied, 0 when it was refused.",
+                    f64::from(u8::from(r.ok)),
+                ),
+                (
+                    "shoal_config_last_reload_timestamp_seconds",
+                    "When the config was last reloaded (or a reload refused).",
+                    r.at_ms as f64 / 1000.0,
+                ),
+            ]);
+        }
         let c = h.counters();
         let mut counters = vec![
             (

@@ -164,6 +164,11 @@ impl Authenticator {
         self.throttle.finish(slot, outcome, &self.throttle_settings)
     }
 
+    /// Addresses and login names being spaced now (see `LoginThrottle::throttled`).
+    pub fn throttled(&self) -> (usize, usize) {
+        self.throttle.throttled(&self.throttle_settings)
+    }
+
     /// How long the next attempt from `ip` would wait (for log lines).
     pub fn delay_for(&self, ip: IpAddr) -> Duration {
         self.throttle.delay_for(ip, &self.throttle_settings)

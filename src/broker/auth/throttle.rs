@@ -197,6 +197,16 @@ impl LoginThrottle {
         failures
     }
 
+    /// Addresses and login names whose attempts are being spaced now (they failed recently).
+    pub fn throttled(&self, s: &ThrottleSettings) -> (usize, usize) {
+        let now = Instant::now();
+        let g = self.maps.lock();
+        let count = |m: &mut dyn Iterator<Item = &Entry>| {
+            m.filter(|e| e.failures > 0 && !e.idle(now, s)).count()
+        };
+        (count(&mut g.addrs.values()), count(&mut g.logins.values()))
+    }
+
     /// The delay an attempt from `ip` would wait now (for log lines).
     pub fn delay_for(&self, ip: IpAddr, s: &ThrottleSettings) -> Duration {
         let now = Instant::now();
