@@ -465,29 +465,7 @@ impl App {
                     }
                 }
             },
-            Action::CloseConnection => {
-                let id = self
-                    .conns
-                    .open
-                    .or_else(|| self.selected_id().and_then(|i| i.parse().ok()));
-                let Some(id) = id else {
-                    return Vec::new();
-                };
-                let who = self
-                    .conns
-                    .reply
-                    .connections
-                    .iter()
-                    .find(|c| c.id == id)
-                    .map(|c| format!(" ({} from {})", c.login.as_deref().unwrap_or("-"), c.peer))
-                    .unwrap_or_default();
-                return self.ask(
-                    format!(
-                        "Close connection {id}{who}? It gets an ERROR and may reconnect. (y/n)"
-                    ),
-                    Effect::CloseConnection(id),
-                );
-            }
+            Action::CloseConnection => return self.ask_close_connection(),
             Action::Tap => {
                 if let Some(dest) = self.selected_id() {
                     if !dest.starts_with("/topic/") {
@@ -514,28 +492,7 @@ impl App {
                     t.paused = !t.paused;
                 }
             }
-            Action::Reconnect | Action::PauseForwarding => {
-                let Some(name) = self.bridge_detail.clone().or_else(|| self.selected_id()) else {
-                    return Vec::new();
-                };
-                let name = rows::bridge_name(&name).to_string();
-                let (verb, what) = if a == Action::Reconnect {
-                    ("Reconnect", BridgeControl::Reconnect)
-                } else if self
-                    .report
-                    .bridges
-                    .iter()
-                    .any(|b| b.name == name && b.paused)
-                {
-                    ("Resume forwarding on", BridgeControl::Resume)
-                } else {
-                    ("Pause forwarding on", BridgeControl::Pause)
-                };
-                return self.ask(
-                    format!("{verb} bridge {name}? (y/n)"),
-                    Effect::Bridge(name, what),
-                );
-            }
+            Action::Reconnect | Action::PauseForwarding => return self.ask_bridge_control(a),
             Action::PingCollective => {
                 let selected = self
                     .selected_id()
@@ -550,6 +507,53 @@ impl App {
             Action::RunPing => return self.ping.start(),
         }
         Vec::new()
+    }
+
+    /// `reconnect` or `pause_forwarding` on the open or selected bridge: asks first.
+    fn ask_bridge_control(&mut self, a: Action) -> Vec<Effect> {
+        let Some(name) = self.bridge_detail.clone().or_else(|| self.selected_id()) else {
+            return Vec::new();
+        };
+        let name = rows::bridge_name(&name).to_string();
+        let (verb, what) = if a == Action::Reconnect {
+            ("Reconnect", BridgeControl::Reconnect)
+        } else if self
+            .report
+            .bridges
+            .iter()
+            .any(|b| b.name == name && b.paused)
+        {
+            ("Resume forwarding on", BridgeControl::Resume)
+        } else {
+            ("Pause forwarding on", BridgeControl::Pause)
+        };
+        self.ask(
+            format!("{verb} bridge {name}? (y/n)"),
+            Effect::Bridge(name, what),
+        )
+    }
+
+    /// `close_connection` on the open or selected connection: asks first.
+    fn ask_close_connection(&mut self) -> Vec<Effect> {
+        let id = self
+            .conns
+            .open
+            .or_else(|| self.selected_id().and_then(|i| i.parse().ok()));
+        let Some(id) = id else {
+            return Vec::new();
+        };
+        let who = self
+            .conns
+            .reply
+            .connections
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| format!(" ({} from {})", c.login.as_deref().unwrap_or("-"), c.peer))
+            .unwrap_or_default();
+        self.ask(
+            format!("Close connection {id}{who}? It gets an ERROR and may reconnect. (y/n)"),
+            Effect::CloseConnection(id),
+        )
     }
 
     fn copy(&mut self) -> Vec<Effect> {
