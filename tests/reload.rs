@@ -302,3 +302,92 @@ fn only_a_user_with_the_control_right_may_reload_and_a_wrong_password_says_so() 
         b.log()
     );
 }
+
+/// `shoal pub` over TLS trusting `ca`: whether the broker's certificate passed.
+fn pub_over_tls(port: u16, ca: &std::path::Path) -> (bool, String) {
+    pub_over_tls_to(port, ca, "/queue/rotated")
+}
+
+fn pub_over_tls_to(port: u16, ca: &std::path::Path, dest: &str) -> (bool, String) {
+    let out = Process::new(env!("CARGO_BIN_EXE_shoal"))
+        .args([
+            "pub",
+            "-a",
+            &format!("stomp+ssl://127.0.0.1:{port}"),
+            "--tls-ca",
+        ])
+        .arg(ca)
+        .args([dest, "x"])
+        .stdin(Stdio::null())
+        .env_remove("STOMP_USER")
+        .env_remove("STOMP_PASSWORD")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn a_renewed_certificate_is_served_after_a_reload_and_open_connections_stay() {
+    let (old, new) = (common::pki::pki("old"), common::pki::pki("new"));
+    let dir = TempDir::new("rotate");
+    let (cert, key) = (dir.path().join("server.pem"), dir.path().join("server.key"));
+    let install = |p: &common::pki::Pki| {
+        std::fs::copy(&p.cert, &cert).unwrap();
+        common::pki::private(&key, &std::fs::read_to_string(&p.key).unwrap());
+    };
+    install(&old);
+    let b = Broker::start_with(
+        &format!(
+            "{OPEN}[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+            cert.display(),
+            key.display()
+        ),
+        &["--listen", "stomp+ssl://127.0.0.1:0"],
+    );
+    assert!(pub_over_tls(b.port(), &old.ca).0);
+    assert!(!pub_over_tls(b.port(), &new.ca).0);
+    // A client that stays connected through the renewal (its TLS session is the old one):
+    // accepted before the files change (the broker holds one more socket).
+    let sockets = b.sockets();
+    let mut open = Process::new(env!("CARGO_BIN_EXE_shoal"))
+        .args([
+            "sub",
+            "-a",
+            &format!("stomp+ssl://127.0.0.1:{}", b.port()),
+            "--tls-ca",
+        ])
+        .arg(&old.ca)
+        .args(["/queue/rotated.kept", "-n", "1", "--wait", "30"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        eventually(|| b.sockets() > sockets),
+        "the subscriber never connected"
+    );
+    // The files are renewed in place (as certbot or a PKI agent does), then SIGHUP.
+    install(&new);
+    b.hangup();
+    assert!(
+        b.wait_log("[tls]: certificate, key or client CA renewed"),
+        "{}",
+        b.log()
+    );
+    let (ok, err) = pub_over_tls(b.port(), &new.ca);
+    assert!(ok, "the renewed certificate is not served: {err}");
+    let (ok, _) = pub_over_tls(b.port(), &old.ca);
+    assert!(!ok, "the old certificate is still served");
+    assert!(pub_over_tls_to(b.port(), &new.ca, "/queue/rotated.kept").0);
+    let status = open.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut open.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(
+        status.success(),
+        "the connection opened before the renewal got nothing: {err}"
+    );
+}

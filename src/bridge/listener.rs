@@ -16,7 +16,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -77,13 +76,12 @@ impl Drop for Ticket {
 
 pub async fn accept_loop(
     listener: TcpListener,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    tls: Option<crate::broker::tls::TlsSlot>,
     bridge_users: Arc<arc_swap::ArcSwap<BridgeUsers>>,
     net: Arc<Network>,
     stop: CancellationToken,
     tracker: TaskTracker,
 ) {
-    let acceptor = tls.map(TlsAcceptor::from);
     let admission = Arc::new(Admission::default());
     loop {
         let (tcp, peer) = tokio::select! {
@@ -102,7 +100,8 @@ pub async fn accept_loop(
             continue;
         };
         let _ = tcp.set_nodelay(true);
-        let (net, stop, acceptor) = (net.clone(), stop.clone(), acceptor.clone());
+        let acceptor = tls.as_ref().map(crate::broker::tls::acceptor);
+        let (net, stop) = (net.clone(), stop.clone());
         let bridge_users = bridge_users.clone();
         tracker.spawn(async move {
             let (stream, cn): (Box<dyn Io>, Option<String>) = match acceptor {

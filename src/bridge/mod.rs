@@ -65,6 +65,8 @@ pub struct Bridges {
     cluster_addrs: Vec<SocketAddr>,
     /// Who may connect as a bridge; a reload replaces it.
     bridge_users: Arc<ArcSwap<config::BridgeUsers>>,
+    /// The TLS settings of the `stomp+ssl://` cluster listeners; a reload replaces them.
+    tls_slot: Option<crate::broker::tls::TlsSlot>,
     /// The outgoing bridges by name, each stoppable on its own (a reload adds, removes or
     /// restarts one without touching the others).
     running: HashMap<String, Running>,
@@ -102,6 +104,11 @@ impl Bridges {
         let tracker = TaskTracker::new();
         let mut cluster_addrs = Vec::new();
         let bridge_users = Arc::new(ArcSwap::from_pointee(setup.bridge_users));
+        let tls_slot = setup
+            .cluster
+            .iter()
+            .find_map(|l| l.tls.clone())
+            .map(crate::broker::tls::slot);
         for l in setup.cluster {
             let listener = server::bind(&l.addr, backlog).await?;
             if let Some(a) = server::local_addr(&listener) {
@@ -109,7 +116,7 @@ impl Bridges {
             }
             tracker.spawn(listener::accept_loop(
                 listener,
-                l.tls,
+                l.tls.and(tls_slot.clone()),
                 bridge_users.clone(),
                 network.clone(),
                 stop.clone(),
@@ -122,6 +129,7 @@ impl Bridges {
             tracker,
             cluster_addrs,
             bridge_users,
+            tls_slot,
             running: HashMap::new(),
         };
         for d in setup.dialers {
@@ -194,6 +202,17 @@ impl Bridges {
         changes.removed.sort();
         changes.restarted.sort();
         changes
+    }
+
+    /// Puts reloaded TLS settings in place for the next handshakes on the cluster listeners.
+    pub fn replace_tls(&self, config: Arc<rustls::ServerConfig>) -> bool {
+        match &self.tls_slot {
+            Some(s) => {
+                s.store(config);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Where peers' bridges can connect.

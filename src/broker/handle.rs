@@ -28,6 +28,8 @@ pub struct Broker {
     addrs: Vec<SocketAddr>,
     /// Whether the listener at the same index of `addrs` speaks TLS.
     tls: Vec<bool>,
+    /// The TLS settings every `stomp+ssl://` listener uses (one `[tls]` for all).
+    tls_slot: Option<super::tls::TlsSlot>,
 }
 
 /// Cheap to clone; everything the outside world may do with a broker.
@@ -101,10 +103,15 @@ impl Broker {
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
         let gate = Arc::new(server::Gate::default());
+        let tls_slot = setup
+            .listeners
+            .iter()
+            .find_map(|l| l.tls.clone())
+            .map(super::tls::slot);
         for (l, tls) in bound {
             tokio::spawn(server::accept_loop(
                 l,
-                tls,
+                tls.and(tls_slot.clone()),
                 engine.clone(),
                 gate.clone(),
                 shutdown.clone(),
@@ -127,7 +134,20 @@ impl Broker {
             tracker,
             addrs,
             tls,
+            tls_slot,
         })
+    }
+
+    /// Puts reloaded TLS settings in place for the next handshakes on every `stomp+ssl://`
+    /// listener; `false` when the broker has none.
+    pub fn replace_tls(&self, config: Arc<rustls::ServerConfig>) -> bool {
+        match &self.tls_slot {
+            Some(s) => {
+                s.store(config);
+                true
+            }
+            None => false,
+        }
     }
 
     /// The addresses actually bound, in the order given.

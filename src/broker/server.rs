@@ -167,13 +167,12 @@ impl Refusals {
 /// Accepts connections until `shutdown` fires.
 pub async fn accept_loop(
     listener: TcpListener,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    tls: Option<super::tls::TlsSlot>,
     engine: Arc<Engine>,
     gate: Arc<Gate>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
-    let acceptor = tls.map(TlsAcceptor::from);
     let mut refusals = Refusals::default();
     loop {
         let accepted = tokio::select! {
@@ -206,7 +205,7 @@ pub async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let (engine, shutdown) = (engine.clone(), shutdown.clone());
-        match &acceptor {
+        match tls.as_ref().map(super::tls::acceptor) {
             None => {
                 tracker.spawn(async move {
                     session::serve(engine, stream, Peer::plain(peer), shutdown).await;
@@ -214,7 +213,6 @@ pub async fn accept_loop(
                 });
             }
             Some(acceptor) => {
-                let acceptor = acceptor.clone();
                 tracker.spawn(async move {
                     if let Some((tls, cn)) = handshake(acceptor, stream, peer, &engine).await {
                         session::serve(

@@ -172,6 +172,20 @@ pub fn server_config(s: &TlsSettings) -> Result<Arc<ServerConfig>, TlsError> {
 }
 
 /// The subject CN of a verified client certificate (the first in the chain).
+/// A listener's TLS settings, replaceable while it runs: a reload puts renewed certificates
+/// in place, and each new connection's handshake takes the current ones (connections already
+/// up keep theirs).
+pub type TlsSlot = Arc<arc_swap::ArcSwap<ServerConfig>>;
+
+pub fn slot(config: Arc<ServerConfig>) -> TlsSlot {
+    Arc::new(arc_swap::ArcSwap::new(config))
+}
+
+/// The acceptor for the next handshake on a listener with `slot`.
+pub fn acceptor(slot: &TlsSlot) -> tokio_rustls::TlsAcceptor {
+    tokio_rustls::TlsAcceptor::from(slot.load_full())
+}
+
 pub fn peer_common_name(certs: Option<&[CertificateDer<'_>]>) -> Option<String> {
     let der = certs?.first()?;
     let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;

@@ -22,6 +22,8 @@ pub struct HostedBroker {
     pub metrics: Option<crate::metrics::MetricsServer>,
     /// The config it runs on (what a reload compares the new file with).
     config: Config,
+    /// What its `[tls]` files held when last read (see `config::reload::tls_fingerprint`).
+    tls_fingerprint: Option<String>,
 }
 
 impl HostedBroker {
@@ -85,6 +87,7 @@ impl HostedBroker {
             sources,
             metrics,
             config: config.clone(),
+            tls_fingerprint: crate::config::reload::tls_fingerprint(config),
         })
     }
 
@@ -131,6 +134,17 @@ impl HostedBroker {
                 "connection {conn}: subscription {id} revoked ({why})"
             ));
         }
+        // Renewed certificates for the next handshakes, client and cluster listeners alike.
+        let mut tls_swapped = plan.tls.is_some_and(|t| self.broker.replace_tls(t));
+        if let Some(b) = &self.bridges {
+            if let Some(t) = plan.bridges.cluster.iter().find_map(|l| l.tls.clone()) {
+                tls_swapped |= b.replace_tls(t);
+            }
+        }
+        if tls_swapped && plan.tls_fingerprint != self.tls_fingerprint {
+            changes.push("[tls]: certificate, key or client CA renewed (new connections)".into());
+        }
+        self.tls_fingerprint = plan.tls_fingerprint;
         let setup = plan.bridges;
         let bridged = match &mut self.bridges {
             Some(b) => Some(b.reconfigure(setup.dialers, setup.bridge_users)),

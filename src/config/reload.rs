@@ -5,10 +5,13 @@
 //! - **in place**: `[[user]]`, `[[acl]]`, `[auth] anonymous`/`anonymous_groups`, `[broker]`
 //!   (not `name`), `[limits]` (each read when it is next needed: frame and outbox limits by
 //!   connections made after the reload, queue and memory limits at the next SEND),
-//!   `[delivery]`, `[[bridge]]` and `[cluster] users`;
-//! - **at the next restart** (reported by key, not applied): `listen`, `[tls]`, `[store]`,
-//!   `[cluster] listen`, `[metrics]`, `[broker] name`, `[auth] throttle_*`,
-//!   `[limits] listen_backlog` (the listeners are bound once).
+//!   `[delivery]`, `[[bridge]]`, `[cluster] users`, and the `[tls]` certificate, key and
+//!   client CA of the `stomp+ssl://` client and cluster listeners — re-read from their files
+//!   at every reload, so a renewed certificate is served to the next handshakes;
+//! - **at the next restart** (reported by key, not applied): `listen`, `[tls]` added or
+//!   removed, `[store]`, `[cluster] listen`, `[metrics]` (its HTTPS keeps the certificate it
+//!   started with), `[broker] name`, `[auth] throttle_*`, `[limits] listen_backlog` (the
+//!   listeners are bound once).
 
 use super::{Config, ConfigError};
 use crate::bridge::BridgeSetup;
@@ -20,6 +23,10 @@ use std::collections::BTreeMap;
 pub struct Plan {
     pub reload: Reload,
     pub bridges: BridgeSetup,
+    /// The client listeners' TLS settings, read from the files now.
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    /// What the `[tls]` files hold (cert, key, client CA, client_auth): a change is reported.
+    pub tls_fingerprint: Option<String>,
     /// What changes in place, one line each (for the log and `shoal reload`).
     pub changes: Vec<String>,
     /// Keys that differ but take effect only at a restart.
@@ -37,7 +44,8 @@ fn differs<T: Serialize>(a: &T, b: &T) -> bool {
 /// Validates `new` and compares it with `old`, the config the broker runs on.
 pub fn plan(old: &Config, new: &Config) -> Result<Plan, ConfigError> {
     // Everything a start would check, so a file that could not start a broker is refused.
-    new.setup()?;
+    let setup = new.setup()?;
+    let tls = setup.listeners.iter().find_map(|l| l.tls.clone());
     new.metrics_setup()?;
     let bridges = new.bridge_setup()?;
     let parts =
@@ -49,7 +57,7 @@ pub fn plan(old: &Config, new: &Config) -> Result<Plan, ConfigError> {
         }
     };
     restart_if(new.listen_addrs() != old.listen_addrs(), "listen");
-    restart_if(differs(&new.tls, &old.tls), "[tls]");
+    restart_if(new.tls.is_some() != old.tls.is_some(), "[tls]");
     restart_if(differs(&new.store, &old.store), "[store]");
     restart_if(
         differs(
@@ -90,7 +98,32 @@ pub fn plan(old: &Config, new: &Config) -> Result<Plan, ConfigError> {
                 || differs(&old.auth, &new.auth),
         },
         bridges,
+        tls,
+        tls_fingerprint: tls_fingerprint(new),
     })
+}
+
+/// A digest of what `[tls]` names (the files' contents, not their paths), to tell a renewed
+/// certificate from an unchanged one.
+pub fn tls_fingerprint(c: &Config) -> Option<String> {
+    let t = c.tls.as_ref()?;
+    let src = c.source.as_deref();
+    let mut d = ring::digest::Context::new(&ring::digest::SHA256);
+    for p in [Some(&t.cert), Some(&t.key), t.client_ca.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        d.update(&std::fs::read(super::security::resolve(src, p)).unwrap_or_default());
+        d.update(b"\0");
+    }
+    d.update(format!("{:?}", t.client_auth).as_bytes());
+    Some(
+        d.finish()
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
 }
 
 /// The in-place differences, one line each.
