@@ -217,7 +217,9 @@ async fn snapshot(
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let stop = CancellationToken::new();
     source.start_feed(tx.clone(), stop.clone());
-    source.start_connections_feed(tx.clone(), stop.clone());
+    let shown = crate::tui::source_conns::Shown::default();
+    shown.store(true, std::sync::atomic::Ordering::Relaxed);
+    source.start_connections_feed(tx.clone(), shown, stop.clone());
     // Let bridges connect, demand spread and rates build up (4 s), and every node show up
     // in the hub's membership (every node is in `mcollective`), for at most 15 s.
     let start = tokio::time::Instant::now();

@@ -58,7 +58,8 @@ impl ConnView {
         self.rates.clear();
         if let Some((at, before)) = &self.prev {
             let secs = now_ms.saturating_sub(*at) as f64 / 1000.0;
-            if secs > 0.0 {
+            // Lists a while apart (the pane was hidden) would average over the gap.
+            if secs > 0.0 && secs <= 3.0 {
                 for (id, (i, o)) in &counters {
                     if let Some((bi, bo)) = before.get(id) {
                         let rate = |now: u64, then: u64| now.saturating_sub(then) as f64 / secs;

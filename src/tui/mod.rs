@@ -10,7 +10,7 @@ pub mod ping_view;
 pub mod rows;
 pub mod runtime;
 pub mod source;
-mod source_conns;
+pub mod source_conns;
 pub mod table;
 pub mod terminal;
 pub mod ui;

@@ -26,7 +26,8 @@ pub async fn run(
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let stop = CancellationToken::new();
     source.start_feed(tx.clone(), stop.clone());
-    source.start_connections_feed(tx.clone(), stop.clone());
+    let conns_shown = super::source_conns::Shown::default();
+    source.start_connections_feed(tx.clone(), conns_shown.clone(), stop.clone());
     let mut term = terminal::enter()?;
     let mut input = EventStream::new();
     let mut tap: Option<CancellationToken> = None;
@@ -85,6 +86,10 @@ pub async fn run(
             _ = hangup.recv() => app.quit = true,
             _ = terminate.recv() => app.quit = true,
         }
+        conns_shown.store(
+            app.pane == super::app::Pane::Connections,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         for e in effects {
             match e {
                 Effect::Ping(req) => source.ping(req, security.clone(), tx.clone()),

@@ -10,8 +10,12 @@ use crate::broker::subscription::ConnId;
 use crate::client::{ClientError, ClientReader, ClientWriter};
 use crate::stats::{ConnectionsReply, CONTROL_QUEUE};
 use crate::stomp::{Command, Frame};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+
+/// Whether the connections pane is on screen (set by the runtime, read by the feed).
+pub type Shown = std::sync::Arc<std::sync::atomic::AtomicBool>;
 
 /// Connections the pane lists (the busiest by messages in; the rest are counted).
 pub const PANE_CONNECTIONS: usize = 500;
@@ -35,6 +39,29 @@ async fn ask(
         .map_err(|_| ClientError::Timeout("the control queue's answer"))?
 }
 
+/// Once a second, while the pane is shown.
+struct Pace {
+    tick: tokio::time::Interval,
+    shown: Shown,
+}
+
+impl Pace {
+    fn new(shown: Shown) -> Pace {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        Pace { tick, shown }
+    }
+
+    async fn next(&mut self) {
+        loop {
+            self.tick.tick().await;
+            if self.shown.load(Ordering::Relaxed) {
+                return;
+            }
+        }
+    }
+}
+
 impl Source {
     async fn control_connection(&self) -> Result<(ClientReader, ClientWriter), ClientError> {
         let (r, mut w) = self.connect().await?;
@@ -47,17 +74,17 @@ impl Source {
         Ok((r, w))
     }
 
-    /// Sends the busiest connections about once a second until `stop`.
-    pub fn start_connections_feed(&self, tx: Tx, stop: CancellationToken) {
+    /// Sends the busiest connections about once a second while `shown` (the pane is on
+    /// screen: listing 10 000 connections costs the broker a pass over them) until `stop`.
+    pub fn start_connections_feed(&self, tx: Tx, shown: Shown, stop: CancellationToken) {
         let me = self.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            let mut pace = Pace::new(shown);
             loop {
                 let run = async {
                     match &me {
                         Source::Embedded(s) => loop {
-                            tick.tick().await;
+                            pace.next().await;
                             let (total, connections) =
                                 s.handle.connections_top(ConnSort::MsgsIn, PANE_CONNECTIONS);
                             let reply = ConnectionsReply { total, connections };
@@ -72,7 +99,7 @@ impl Source {
                                 ("shoal-top", PANE_CONNECTIONS.to_string()),
                             ];
                             loop {
-                                tick.tick().await;
+                                pace.next().await;
                                 let f = ask(&mut r, &mut w, &headers).await?;
                                 if let Some(e) = f.get("shoal-error") {
                                     let _ = tx.send(Incoming::Notice(format!("connections: {e}")));
