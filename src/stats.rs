@@ -127,6 +127,8 @@ type Later = tokio::sync::mpsc::UnboundedSender<(String, Vec<u8>)>;
 
 /// A reload asked for over [`CONTROL_QUEUE`]; the answer goes back on `reply`.
 pub struct ReloadRequest {
+    /// Who asked ("USER from PEER"), for the log.
+    pub by: String,
     pub reply: tokio::sync::oneshot::Sender<ReloadReply>,
 }
 
@@ -243,6 +245,13 @@ impl StatsSources {
         }
     }
 
+    /// Who sent a control request, as far as its `reply-to` tells.
+    fn asked_by(&self, m: &crate::broker::message::Message) -> String {
+        m.header("reply-to")
+            .and_then(|r| self.handle.requester(r))
+            .unwrap_or_else(|| "an operator".to_string())
+    }
+
     /// `connection` (its detail) or `close-connection` for `shoal-conn: ID`; the reply is a
     /// [`ConnectionDetail`](crate::broker::inspect::ConnectionDetail) or an empty body, with
     /// `shoal-error` when there is no such connection.
@@ -258,7 +267,8 @@ impl StatsSources {
         match id {
             None => headers.push("shoal-error", "shoal-conn: a connection id is required"),
             Some(id) if close => {
-                if !self.handle.close_client(id, "an operator (shoal.control)") {
+                let by = format!("{} (shoal.control)", self.asked_by(m));
+                if !self.handle.close_client(id, &by) {
                     headers.push("shoal-error", &format!("no client connection {id}"));
                 }
             }
@@ -281,9 +291,10 @@ impl StatsSources {
     /// reload runs on the daemon's task; the answer is sent when it is done.
     fn answer_reload(&self, m: &crate::broker::message::Message, later: &Later) {
         let reply_to = m.header("reply-to").map(str::to_string);
+        let by = self.asked_by(m);
         let (tx, rx) = tokio::sync::oneshot::channel();
         let asked = match &self.reloads {
-            Some(r) => r.try_send(ReloadRequest { reply: tx }).map_err(|e| match e {
+            Some(r) => r.try_send(ReloadRequest { by, reply: tx }).map_err(|e| match e {
                 tokio::sync::mpsc::error::TrySendError::Full(_) => "a reload is already running",
                 tokio::sync::mpsc::error::TrySendError::Closed(_) => "the broker is stopping",
             }),

@@ -108,6 +108,12 @@ fn reload_adds_a_user_and_revokes_an_acl_while_others_keep_receiving() {
     ));
     q2.expect_error("access denied");
     assert!(b.log().contains("reload: user newops added"), "{}", b.log());
+    assert!(
+        b.log()
+            .contains("reload asked for on the control queue by admin from 127.0.0.1:"),
+        "who asked is not logged:\n{}",
+        b.log()
+    );
 }
 
 #[test]

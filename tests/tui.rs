@@ -250,6 +250,12 @@ fn attached_tui_reads_the_stats_stream_and_controls_bridges() {
     };
     assert_eq!(error.get("message"), Some("closed by an operator"));
     assert!(s.closed());
+    // The broker's log says who closed it (the TUI's user and address).
+    assert!(
+        edge.wait_log("connection closed by anonymous from 127.0.0.1:"),
+        "{}",
+        edge.log()
+    );
     t.keys(&["q"]);
     assert!(common::eventually_within(Duration::from_secs(10), || !t.alive()));
 }

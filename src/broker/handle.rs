@@ -209,6 +209,11 @@ impl BrokerHandle {
         self.engine.connection_detail(id)
     }
 
+    /// See `Engine::requester`.
+    pub fn requester(&self, reply_to: &str) -> Option<String> {
+        self.engine.requester(reply_to)
+    }
+
     /// See `Engine::close_client`.
     pub fn close_client(&self, id: super::subscription::ConnId, by: &str) -> bool {
         self.engine.close_client(id, by)

@@ -70,6 +70,21 @@ impl Engine {
         })
     }
 
+    /// Who sent a request whose `reply-to` is a temporary destination (the control queue's
+    /// requests: `shoal connections`, `reload`, the TUI): "USER from PEER", for the log.
+    /// `None` when the reply-to is not a live connection's temporary destination.
+    pub fn requester(&self, reply_to: &str) -> Option<String> {
+        let name = reply_to.rsplit('/').next()?;
+        let conn = Engine::temp_owner(name)?;
+        let core = self.core.lock();
+        let c = core.conns.get(&conn)?;
+        Some(format!(
+            "{} from {}",
+            c.info.login.as_deref().unwrap_or("anonymous"),
+            c.info.peer
+        ))
+    }
+
     /// Closes a client connection for an operator: it gets an ERROR saying so, its
     /// unacknowledged messages go back to their queues. `false`: no such client connection.
     pub fn close_client(&self, id: ConnId, by: &str) -> bool {

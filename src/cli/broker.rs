@@ -119,7 +119,7 @@ pub async fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
                 reload(&args, &mut hosted).await;
             }
             Some(req) = reload_requests.recv() => {
-                tracing::info!("reload asked for on the control queue");
+                tracing::info!("reload asked for on the control queue by {}", req.by);
                 let _ = req.reply.send(reload(&args, &mut hosted).await);
             }
         }
