@@ -232,6 +232,30 @@ fn connections_lists_who_sends_most_first_and_needs_the_control_right() {
         err.contains("access denied") && err.contains("shoal.control"),
         "{err}"
     );
+    // --close ID: the qa admin's connection gets an ERROR; an unknown id is an error.
+    let out = shoal(
+        &[
+            "connections",
+            "-a",
+            &b.addr,
+            "--json",
+            "--sort",
+            "subscriptions",
+        ],
+        ADMIN,
+    );
+    let all: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(all["connections"][0]["login"], "qaadmin", "{all}");
+    let id = all["connections"][0]["id"].as_u64().unwrap();
+    let out = shoal(
+        &["connections", "-a", &b.addr, "--close", &id.to_string()],
+        ADMIN,
+    );
+    assert!(out.status.success(), "{out:?}");
+    consumer.expect_error("closed by an operator");
+    let out = shoal(&["connections", "-a", &b.addr, "--close", "999999"], ADMIN);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no client connection 999999"));
     // An unknown sort is a usage error that lists the good ones.
     let out = shoal(&["connections", "-a", &b.addr, "--sort", "loudest"], ADMIN);
     assert_eq!(out.status.code(), Some(2));

@@ -24,6 +24,10 @@ pub struct ConnectionsArgs {
     /// Print JSON: {"total": N, "connections": [...]} (docs/operations.md).
     #[arg(long)]
     pub json: bool,
+    /// Close connection ID instead of listing (it gets an ERROR `closed by an operator`;
+    /// its unacknowledged messages go back to their queues).
+    #[arg(long, value_name = "ID")]
+    pub close: Option<u64>,
 }
 
 /// Asks the broker for its connections.
@@ -81,8 +85,17 @@ fn heartbeat(c: &ConnectionSnapshot) -> String {
     crate::tui::conn_view::heartbeat(c.heartbeat_ms)
 }
 
-/// Exit codes: 0 listed; 1 no answer (cannot connect, refused, not a shoal broker); 2 usage.
+/// Exit codes: 0 listed (or closed); 1 no answer (cannot connect, refused, not a shoal
+/// broker) or no such connection; 2 usage.
 pub async fn run(args: ConnectionsArgs) -> anyhow::Result<()> {
+    if let Some(id) = args.close {
+        let headers = [
+            ("shoal-action", "close-connection".to_string()),
+            ("shoal-conn", id.to_string()),
+        ];
+        super::remote::ask_control(&args.broker, &headers, args.broker.timeout()).await?;
+        return super::shell::stdout(format!("connection {id} closed\n").as_bytes());
+    }
     let reply = fetch(&args.broker, args.sort, args.top).await?;
     let out = if args.json {
         serde_json::to_string_pretty(&reply)? + "\n"
