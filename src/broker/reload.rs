@@ -19,8 +19,8 @@
 //!   updated (a user moved to another group gets that group's rights at once).
 //!
 //! Durable subscriptions check their owner's rights on every message (`durable_may_read`),
-//! so they follow the new ACL with their principal updated. Passcodes verified under the old
-//! users are forgotten; existing connections are not asked to log in again.
+//! so they follow the new ACL with their principal updated. Existing connections are not
+//! asked to log in again; a changed password applies to the next login.
 
 use super::auth::{Acl, Action, Directory, Principal};
 use super::destination::{DestPattern, Destination};

@@ -142,11 +142,12 @@ impl Authenticator {
         self.directory.load_full()
     }
 
-    /// Puts a reloaded set of users in place. Passcodes verified under the old one are
-    /// forgotten (a password may have changed); the throttle keeps what it knows.
+    /// Puts a reloaded set of users in place; the throttle keeps what it knows. Verified
+    /// passcodes stay: the cache is keyed by the user's stored hash, so a changed password
+    /// misses it and a removed user is refused before it is consulted — and a fleet sharing
+    /// an unchanged user does not pay argon2 again after every reload.
     pub fn replace(&self, directory: Directory) {
         self.directory.store(Arc::new(directory));
-        self.verified.lock().clear();
     }
 
     /// The throttle's slot for an attempt from `ip` as `login` (see `throttle`).
@@ -377,6 +378,41 @@ mod tests {
                 .unwrap()
                 .user,
             "anonymous"
+        );
+    }
+
+    #[test]
+    fn a_reload_keeps_verified_passcodes_only_where_the_password_is_the_same() {
+        let user = |name: &str, pass: &str| UserRecord {
+            name: name.into(),
+            password_hash: Some(password::hash_password(pass).unwrap()),
+            groups: vec![],
+            certificate_cn: None,
+        };
+        let (fleet, ops) = (user("fleet", "shared"), user("ops", "old"));
+        let a = Authenticator::new(
+            vec![fleet.clone(), ops],
+            None,
+            Authenticator::open().throttle_settings,
+        );
+        assert!(a.authenticate(Some("fleet"), Some("shared"), None).is_ok());
+        assert!(a.authenticate(Some("ops"), Some("old"), None).is_ok());
+        // ops's password changes, fleet's does not; nobody else exists.
+        a.replace(Directory::new(vec![fleet, user("ops", "new")], None));
+        assert!(
+            matches!(a.quick(Some("fleet"), Some("shared"), None), Some(Ok(_))),
+            "an unchanged user pays argon2 again after a reload"
+        );
+        assert_eq!(a.quick(Some("ops"), Some("old"), None), None);
+        assert_eq!(
+            a.authenticate(Some("ops"), Some("old"), None),
+            Err(AUTH_FAILED)
+        );
+        assert!(a.authenticate(Some("ops"), Some("new"), None).is_ok());
+        a.replace(Directory::new(vec![], None));
+        assert_eq!(
+            a.authenticate(Some("fleet"), Some("shared"), None),
+            Err(AUTH_FAILED)
         );
     }
 }
