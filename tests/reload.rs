@@ -397,3 +397,24 @@ fn a_renewed_certificate_is_served_after_a_reload_and_open_connections_stay() {
         "the connection opened before the renewal got nothing: {err}"
     );
 }
+
+#[test]
+fn reloaded_limits_apply_to_the_next_send() {
+    let b = Broker::start_with(OPEN, &[]);
+    let mut p = Stomp::connect(&b.addr);
+    for i in 0..3 {
+        p.send_sync("/queue/capped", &[], format!("m{i}").as_bytes());
+    }
+    rewrite(
+        &b,
+        &format!("{OPEN}[limits]\nmax_queue_messages = 3\nproducer_wait_ms = 0\n"),
+    );
+    let (ok, out) = reload(&b);
+    assert!(ok && out.contains("[limits] changed"), "{out}");
+    p.send(&frame(
+        "SEND",
+        &[("destination", "/queue/capped"), ("receipt", "r")],
+        b"one too many",
+    ));
+    p.expect_error("queue /queue/capped is full");
+}

@@ -59,7 +59,7 @@ impl Engine {
         dest: &Destination,
         reply_to: Option<&str>,
     ) -> Result<(), EngineError> {
-        if self.security.acl().is_empty() {
+        if self.security.acl_is_empty() {
             return Ok(());
         }
         let core = self.core.lock();
@@ -76,7 +76,7 @@ impl Engine {
         let Some(who) = core.conns.get(&conn).and_then(|c| c.principal.clone()) else {
             return Ok(());
         };
-        if self.security.acl().is_empty() {
+        if self.security.acl_is_empty() {
             return Ok(());
         }
         self.check(conn, &who, Action::Write, dest)?;
@@ -102,7 +102,7 @@ impl Engine {
         who: &Principal,
         pattern: &DestPattern,
     ) -> Result<(), EngineError> {
-        if self.security.acl().is_empty() {
+        if self.security.acl_is_empty() {
             return Ok(());
         }
         match pattern.as_destination() {

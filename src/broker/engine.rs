@@ -64,6 +64,8 @@ pub struct Engine {
     /// Replaced whole by a reload (`reload`); readers take the current ones.
     settings: arc_swap::ArcSwap<BrokerSettings>,
     limits: arc_swap::ArcSwap<Limits>,
+    /// The limits every SEND reads, without an arc-swap load (see `flow`).
+    pub(super) send_limits: super::flow::SendLimits,
     pub security: Security,
     /// Where persistent messages are journaled; `None`: in memory only.
     pub(super) store: Option<Arc<Store>>,
@@ -89,6 +91,8 @@ impl Engine {
         store: Option<Arc<Store>>,
     ) -> Arc<Engine> {
         let (events, _) = broadcast::channel(4096);
+        let send_limits = super::flow::SendLimits::default();
+        send_limits.store(&limits);
         let core = Core {
             policy,
             store: store.clone(),
@@ -104,6 +108,7 @@ impl Engine {
             name: settings.name.clone(),
             settings: arc_swap::ArcSwap::from_pointee(settings),
             limits: arc_swap::ArcSwap::from_pointee(limits),
+            send_limits,
             security,
             next_conn: AtomicU64::new(1),
             in_process: Default::default(),
@@ -129,6 +134,7 @@ impl Engine {
     /// Replaces the settings and limits (a reload: see `reload`).
     pub(super) fn replace_settings(&self, settings: BrokerSettings, limits: Limits) {
         self.settings.store(Arc::new(settings));
+        self.send_limits.store(&limits);
         self.limits.store(Arc::new(limits));
     }
 

@@ -8,8 +8,42 @@
 use super::destination::Destination;
 use super::engine::{Engine, EngineError};
 use super::queue::{MessageQueue, QueuedTotals};
-use std::sync::atomic::Ordering;
+use super::settings::Limits;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
+
+/// The `[limits]` every SEND reads, as plain atomics beside the swappable `Limits` (a reload
+/// stores both). An arc-swap load costs about 50 instructions; the four a queue SEND made
+/// added 2.4 % to the broker's instructions per message (callgrind, 50 000 messages 1p/1c).
+#[derive(Debug, Default)]
+pub(super) struct SendLimits {
+    max_queue_messages: AtomicUsize,
+    max_queue_bytes: AtomicUsize,
+    max_memory_bytes: AtomicUsize,
+    producer_wait_ms: AtomicU64,
+}
+
+impl SendLimits {
+    pub(super) fn store(&self, l: &Limits) {
+        self.max_queue_messages
+            .store(l.max_queue_messages, Ordering::Relaxed);
+        self.max_queue_bytes
+            .store(l.max_queue_bytes, Ordering::Relaxed);
+        self.max_memory_bytes
+            .store(l.max_memory_bytes, Ordering::Relaxed);
+        self.producer_wait_ms
+            .store(l.producer_wait_ms, Ordering::Relaxed);
+    }
+
+    /// (max_queue_messages, max_queue_bytes, max_memory_bytes)
+    fn queue(&self) -> (usize, usize, usize) {
+        (
+            self.max_queue_messages.load(Ordering::Relaxed),
+            self.max_queue_bytes.load(Ordering::Relaxed),
+            self.max_memory_bytes.load(Ordering::Relaxed),
+        )
+    }
+}
 
 impl Engine {
     /// The limit a message of `incoming` body bytes would break in a queue holding `len`
@@ -23,21 +57,21 @@ impl Engine {
         persistent: bool,
         total: usize,
     ) -> Option<EngineError> {
-        let l = self.limits();
-        if len >= l.max_queue_messages || (len > 0 && bytes + incoming > l.max_queue_bytes) {
+        let (max_messages, max_bytes, max_memory) = self.send_limits.queue();
+        if len >= max_messages || (len > 0 && bytes + incoming > max_bytes) {
             return Some(EngineError::QueueFull {
                 destination: dest.to_string(),
                 messages: len,
                 bytes,
-                max_messages: l.max_queue_messages,
-                max_bytes: l.max_queue_bytes,
+                max_messages,
+                max_bytes,
             });
         }
-        if total > 0 && total + incoming > l.max_memory_bytes {
+        if total > 0 && total + incoming > max_memory {
             return Some(EngineError::MemoryFull {
                 destination: dest.to_string(),
                 used: total,
-                max: l.max_memory_bytes,
+                max: max_memory,
             });
         }
         let store = self.store.as_ref().filter(|s| persistent && s.is_full())?;
@@ -91,8 +125,7 @@ impl Engine {
         incoming: usize,
         persistent: bool,
     ) {
-        let deadline =
-            tokio::time::Instant::now() + Duration::from_millis(self.limits().producer_wait_ms);
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(self.producer_wait_ms());
         let _waiting = WaitingProducer::new(&self.queued);
         loop {
             // Registered before looking, so a message leaving in between still wakes us.
@@ -114,15 +147,20 @@ impl Engine {
         }
     }
 
+    /// `[limits] producer_wait_ms`, read on every queue SEND.
+    pub fn producer_wait_ms(&self) -> u64 {
+        self.send_limits.producer_wait_ms.load(Ordering::Relaxed)
+    }
+
     /// Whether a SEND of `incoming` body bytes fits in any queue, judged without the engine's
     /// lock: when everything queued broker-wide is under every per-queue limit, no queue can
     /// be full. The common case; the check runs before every queue SEND.
     pub fn room_everywhere(&self, incoming: usize, persistent: bool) -> bool {
-        let l = self.limits();
+        let (max_messages, max_bytes, max_memory) = self.send_limits.queue();
         let bytes = self.queued.bytes.load(Ordering::Relaxed);
         let messages = self.queued.messages.load(Ordering::Relaxed);
-        messages < l.max_queue_messages
-            && bytes + incoming <= l.max_queue_bytes.min(l.max_memory_bytes)
+        messages < max_messages
+            && bytes + incoming <= max_bytes.min(max_memory)
             && (!persistent || self.store.as_ref().is_none_or(|s| !s.is_full()))
     }
 }

@@ -102,7 +102,9 @@ pub async fn serve<S>(engine: Arc<Engine>, stream: S, peer: Peer, shutdown: Canc
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
-    let limits = engine.limits();
+    // Its own Arc, not the swap's guard: a guard held for a connection's life (10 000 of
+    // them) would exhaust arc-swap's per-thread slots and slow every other load.
+    let limits = engine.limits().clone();
     let outbox = Outbox::new(limits.outbox_messages, limits.outbox_bytes);
     let label = if peer.tls {
         format!("{} (tls)", peer.addr)
@@ -260,7 +262,7 @@ impl Session {
         let queue = frame
             .get("destination")
             .is_some_and(|d| d.starts_with("/queue/") || d.starts_with("/temp-queue/"));
-        if !queue || self.engine.limits().producer_wait_ms == 0 {
+        if !queue || self.engine.producer_wait_ms() == 0 {
             return;
         }
         let persistent = frame.get("persistent").is_some_and(super::message::is_true);
@@ -384,7 +386,10 @@ impl Session {
             )
             .with_header("version", supported)
         })?;
-        let s = self.engine.settings();
+        let (send_floor, receive_floor) = {
+            let s = self.engine.settings(); // not held across the login below
+            (s.heartbeat_send_ms, s.heartbeat_receive_ms)
+        };
         let (cx, cy) = parse_heartbeat(frame.get("heart-beat")).ok_or_else(|| {
             Fatal::new(
                 "invalid heart-beat header",
@@ -393,15 +398,15 @@ impl Session {
         })?;
         // We send every max(our floor, what they want); they must send every max(theirs, ours):
         // a client asking for 500 ms gets 500 ms (the floor only stops a 1 ms heart-beat).
-        let send_every = if s.heartbeat_send_ms == 0 || cy == 0 {
+        let send_every = if send_floor == 0 || cy == 0 {
             0
         } else {
-            s.heartbeat_send_ms.max(cy)
+            send_floor.max(cy)
         };
-        let expect_every = if s.heartbeat_receive_ms == 0 || cx == 0 {
+        let expect_every = if receive_floor == 0 || cx == 0 {
             0
         } else {
-            s.heartbeat_receive_ms.max(cx)
+            receive_floor.max(cx)
         };
         let principal = self.authenticate(frame).await?;
         if let Some(id) = frame.get("client-id").filter(|id| !id.is_empty()) {

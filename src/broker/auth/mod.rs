@@ -272,14 +272,23 @@ fn fast_hash(key: &str, passcode: &str) -> u64 {
 pub struct Security {
     pub auth: Authenticator,
     acl: ArcSwap<Acl>,
+    /// Whether the ACL has no entries (everyone may do everything): asked on every SEND,
+    /// cheaper than loading the ACL (see `flow::SendLimits`).
+    acl_empty: std::sync::atomic::AtomicBool,
 }
 
 impl Security {
     pub fn new(auth: Authenticator, acl: Acl) -> Security {
         Security {
             auth,
+            acl_empty: acl.is_empty().into(),
             acl: ArcSwap::from_pointee(acl),
         }
+    }
+
+    /// No ACL entries: every authenticated principal may do everything.
+    pub fn acl_is_empty(&self) -> bool {
+        self.acl_empty.load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub fn open() -> Security {
@@ -292,7 +301,17 @@ impl Security {
     }
 
     pub(crate) fn replace_acl(&self, acl: Acl) {
+        use std::sync::atomic::Ordering::Release;
+        // The flag only ever says "empty" while the ACL in place is: cleared before a
+        // non-empty ACL goes in, set after an empty one did (a SEND never skips a check).
+        let empty = acl.is_empty();
+        if !empty {
+            self.acl_empty.store(false, Release);
+        }
         self.acl.store(Arc::new(acl));
+        if empty {
+            self.acl_empty.store(true, Release);
+        }
     }
 }
 
