@@ -34,7 +34,7 @@ use std::sync::Arc;
 
 /// What a reload puts in place.
 pub struct Reload {
-    pub directory: Directory,
+    pub directory: Arc<Directory>,
     pub acl: Acl,
     /// Its `name` is ignored: a broker keeps its name for life.
     pub settings: BrokerSettings,

@@ -43,13 +43,12 @@ fn differs<T: Serialize>(a: &T, b: &T) -> bool {
 
 /// Validates `new` and compares it with `old`, the config the broker runs on.
 pub fn plan(old: &Config, new: &Config) -> Result<Plan, ConfigError> {
-    // Everything a start would check, so a file that could not start a broker is refused.
+    // Everything a start would check, so a file that could not start a broker is refused;
+    // its users and ACL are the ones put in place (plaintext passwords hashed once).
     let setup = new.setup()?;
     let tls = setup.listeners.iter().find_map(|l| l.tls.clone());
     new.metrics_setup()?;
     let bridges = new.bridge_setup()?;
-    let parts =
-        super::security::security_parts(&new.auth, &new.users, &new.acls, new.source.as_deref())?;
     let mut needs_restart = Vec::new();
     let mut restart_if = |changed: bool, key: &str| {
         if changed {
@@ -88,8 +87,8 @@ pub fn plan(old: &Config, new: &Config) -> Result<Plan, ConfigError> {
         changes: describe(old, new),
         needs_restart,
         reload: Reload {
-            directory: parts.directory,
-            acl: parts.acl,
+            directory: setup.security.auth.directory(),
+            acl: (**setup.security.acl()).clone(),
             settings: new.broker.clone(),
             limits: new.limits.clone(),
             policy: new.delivery.clone(),

@@ -153,11 +153,11 @@ fn user_hash(u: &UserConfig, source: Option<&Path>) -> Result<Option<String>, Co
 }
 
 /// What a config says about security, resolved: who exists (passwords hashed), the ACL and
-/// the login throttle. A reload puts the first two in place of the running ones.
-pub struct SecurityParts {
-    pub directory: Directory,
-    pub acl: Acl,
-    pub throttle: ThrottleSettings,
+/// the login throttle.
+struct SecurityParts {
+    directory: Directory,
+    acl: Acl,
+    throttle: ThrottleSettings,
 }
 
 pub fn build_security(
@@ -173,7 +173,7 @@ pub fn build_security(
     ))
 }
 
-pub fn security_parts(
+fn security_parts(
     auth: &AuthSettings,
     users: &[UserConfig],
     acls: &[AclConfig],

@@ -146,8 +146,8 @@ impl Authenticator {
     /// passcodes stay: the cache is keyed by the user's stored hash, so a changed password
     /// misses it and a removed user is refused before it is consulted — and a fleet sharing
     /// an unchanged user does not pay argon2 again after every reload.
-    pub fn replace(&self, directory: Directory) {
-        self.directory.store(Arc::new(directory));
+    pub fn replace(&self, directory: Arc<Directory>) {
+        self.directory.store(directory);
     }
 
     /// The throttle's slot for an attempt from `ip` as `login` (see `throttle`).
@@ -417,7 +417,10 @@ mod tests {
         assert!(a.authenticate(Some("fleet"), Some("shared"), None).is_ok());
         assert!(a.authenticate(Some("ops"), Some("old"), None).is_ok());
         // ops's password changes, fleet's does not; nobody else exists.
-        a.replace(Directory::new(vec![fleet, user("ops", "new")], None));
+        a.replace(Arc::new(Directory::new(
+            vec![fleet, user("ops", "new")],
+            None,
+        )));
         assert!(
             matches!(a.quick(Some("fleet"), Some("shared"), None), Some(Ok(_))),
             "an unchanged user pays argon2 again after a reload"
@@ -428,7 +431,7 @@ mod tests {
             Err(AUTH_FAILED)
         );
         assert!(a.authenticate(Some("ops"), Some("new"), None).is_ok());
-        a.replace(Directory::new(vec![], None));
+        a.replace(Arc::new(Directory::new(vec![], None)));
         assert_eq!(
             a.authenticate(Some("fleet"), Some("shared"), None),
             Err(AUTH_FAILED)
