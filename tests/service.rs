@@ -69,25 +69,25 @@ fn ready_is_told_after_the_listeners_are_bound_reloading_at_sighup_and_stopping_
     });
     let pid = child.id();
     let _guard = common::Daemon(child);
-    let mut buf = [0u8; 512];
-    let n = socket.recv(&mut buf).expect("a notification");
-    assert_eq!(String::from_utf8_lossy(&buf[..n]).trim(), "READY=1");
+    let next = || {
+        let mut buf = [0u8; 512];
+        let n = socket.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).trim().to_string()
+    };
+    let signal = |sig: &str| {
+        Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap()
+    };
+    assert_eq!(next(), "READY=1");
     // Ready means accepting: the address was logged before, and a client gets in now.
     let addr = rx.recv_timeout(Duration::from_secs(5)).unwrap();
     common::Stomp::connect(&addr);
     // systemctl reload (ExecReload sends SIGHUP): RELOADING=1, then READY=1 once done.
-    Command::new("kill")
-        .args(["-HUP", &pid.to_string()])
-        .status()
-        .unwrap();
-    let n = socket.recv(&mut buf).expect("a notification");
-    assert_eq!(String::from_utf8_lossy(&buf[..n]).trim(), "RELOADING=1");
-    let n = socket.recv(&mut buf).expect("a notification");
-    assert_eq!(String::from_utf8_lossy(&buf[..n]).trim(), "READY=1");
-    Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    let n = socket.recv(&mut buf).expect("a notification");
-    assert_eq!(String::from_utf8_lossy(&buf[..n]).trim(), "STOPPING=1");
+    signal("-HUP");
+    assert_eq!(next(), "RELOADING=1");
+    assert_eq!(next(), "READY=1");
+    signal("-TERM");
+    assert_eq!(next(), "STOPPING=1");
 }

@@ -206,13 +206,7 @@ impl Bridges {
 
     /// Puts reloaded TLS settings in place for the next handshakes on the cluster listeners.
     pub fn replace_tls(&self, config: Arc<rustls::ServerConfig>) -> bool {
-        match &self.tls_slot {
-            Some(s) => {
-                s.store(config);
-                true
-            }
-            None => false,
-        }
+        crate::broker::tls::replace(self.tls_slot.as_ref(), config)
     }
 
     /// Where peers' bridges can connect.

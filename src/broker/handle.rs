@@ -141,13 +141,7 @@ impl Broker {
     /// Puts reloaded TLS settings in place for the next handshakes on every `stomp+ssl://`
     /// listener; `false` when the broker has none.
     pub fn replace_tls(&self, config: Arc<rustls::ServerConfig>) -> bool {
-        match &self.tls_slot {
-            Some(s) => {
-                s.store(config);
-                true
-            }
-            None => false,
-        }
+        super::tls::replace(self.tls_slot.as_ref(), config)
     }
 
     /// The addresses actually bound, in the order given.

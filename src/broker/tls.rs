@@ -181,6 +181,12 @@ pub fn slot(config: Arc<ServerConfig>) -> TlsSlot {
     Arc::new(arc_swap::ArcSwap::new(config))
 }
 
+/// Puts reloaded settings in `slot` for the next handshakes; `false` when there is no slot
+/// (no `stomp+ssl://` listener).
+pub fn replace(slot: Option<&TlsSlot>, config: Arc<ServerConfig>) -> bool {
+    slot.map(|s| s.store(config)).is_some()
+}
+
 /// The acceptor for the next handshake on a listener with `slot`.
 pub fn acceptor(slot: &TlsSlot) -> tokio_rustls::TlsAcceptor {
     tokio_rustls::TlsAcceptor::from(slot.load_full())

@@ -152,33 +152,12 @@ fn user_hash(u: &UserConfig, source: Option<&Path>) -> Result<Option<String>, Co
     Ok(None)
 }
 
-/// What a config says about security, resolved: who exists (passwords hashed), the ACL and
-/// the login throttle.
-struct SecurityParts {
-    directory: Directory,
-    acl: Acl,
-    throttle: ThrottleSettings,
-}
-
 pub fn build_security(
     auth: &AuthSettings,
     users: &[UserConfig],
     acls: &[AclConfig],
     source: Option<&Path>,
 ) -> Result<Security, ConfigError> {
-    let p = security_parts(auth, users, acls, source)?;
-    Ok(Security::new(
-        Authenticator::with_directory(p.directory, p.throttle),
-        p.acl,
-    ))
-}
-
-fn security_parts(
-    auth: &AuthSettings,
-    users: &[UserConfig],
-    acls: &[AclConfig],
-    source: Option<&Path>,
-) -> Result<SecurityParts, ConfigError> {
     let mut records = Vec::with_capacity(users.len());
     for u in users {
         if u.name.is_empty() {
@@ -218,9 +197,8 @@ fn security_parts(
         max: Duration::from_millis(auth.throttle_max_ms.max(auth.throttle_base_ms)),
         forget_after: Duration::from_secs(auth.throttle_forget_secs),
     };
-    Ok(SecurityParts {
-        directory: Directory::new(records, anonymous),
-        acl: Acl::new(entries),
-        throttle,
-    })
+    Ok(Security::new(
+        Authenticator::with_directory(Directory::new(records, anonymous), throttle),
+        Acl::new(entries),
+    ))
 }

@@ -137,26 +137,9 @@ impl Source {
                             }
                         }
                     };
-                    let result: Result<(), ClientError> = tokio::select! {
-                        _ = stop.cancelled() => return,
-                        r = run => r,
-                    };
-                    match result {
-                        Ok(()) => return,
-                        Err(e) => {
-                            if tx
-                                .send(Incoming::Notice(format!(
-                                    "stats stream from {addr}: {e}; retrying in 2 s"
-                                )))
-                                .is_err()
-                            {
-                                return;
-                            }
-                        }
-                    }
-                    tokio::select! {
-                        _ = stop.cancelled() => return,
-                        _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                    let what = format!("stats stream from {addr}");
+                    if !retry(run, &what, Duration::from_secs(2), &tx, &stop).await {
+                        return;
                     }
                 },
             }
@@ -319,6 +302,31 @@ impl Source {
             };
             let _ = tx.send(Incoming::Notice(text));
         });
+    }
+}
+
+/// Runs one attempt of a feed's connection until `stop`. `true`: it failed and the wait
+/// before the next attempt is over (the failure told on the event line); `false`: stop
+/// (done, stopped, or nobody listens any more).
+pub(super) async fn retry(
+    attempt: impl std::future::Future<Output = Result<(), ClientError>>,
+    what: &str,
+    wait: Duration,
+    tx: &Tx,
+    stop: &CancellationToken,
+) -> bool {
+    let result = tokio::select! {
+        _ = stop.cancelled() => return false,
+        r = attempt => r,
+    };
+    let Err(e) = result else { return false };
+    let text = format!("{what}: {e}; retrying in {} s", wait.as_secs());
+    if tx.send(Incoming::Notice(text)).is_err() {
+        return false;
+    }
+    tokio::select! {
+        _ = stop.cancelled() => false,
+        _ = tokio::time::sleep(wait) => true,
     }
 }
 

@@ -122,22 +122,9 @@ impl Source {
                         }
                     }
                 };
-                let result: Result<(), ClientError> = tokio::select! {
-                    _ = stop.cancelled() => return,
-                    r = run => r,
-                };
-                match result {
-                    Ok(()) => return,
-                    Err(e) => {
-                        let text = format!("connections from the broker: {e}; retrying in 5 s");
-                        if tx.send(Incoming::Notice(text)).is_err() {
-                            return;
-                        }
-                    }
-                }
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                let what = "connections from the broker";
+                if !super::source::retry(run, what, Duration::from_secs(5), &tx, &stop).await {
+                    return;
                 }
             }
         });
